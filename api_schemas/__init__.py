@@ -1,0 +1,1 @@
+"""Marshmallow schemas for the HTTP API: one module per feature, separate load and dump shapes."""

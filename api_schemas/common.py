@@ -1,0 +1,47 @@
+"""Shared schema pieces: the strict base schema, capped text, and the problem document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import RAISE, Schema, fields, validate
+
+SHORT_TEXT = 200
+LONG_TEXT = 20_000
+
+
+class StrictSchema(Schema):
+    """A load schema that rejects unknown fields (422), never dropping or mass-assigning them."""
+
+    class Meta:
+        unknown = RAISE
+
+
+def text(max_length: int = LONG_TEXT, **kwargs: Any) -> fields.String:
+    """A string field capped at ``max_length`` characters."""
+    return fields.String(validate=validate.Length(max=max_length), **kwargs)
+
+
+def choice(options: tuple[str, ...], **kwargs: Any) -> fields.String:
+    """A string field restricted to ``options`` (documented as an enum)."""
+    return fields.String(
+        validate=validate.OneOf(options), metadata={"enum": list(options)}, **kwargs
+    )
+
+
+class ProblemSchema(Schema):
+    """RFC 9457 problem details, as every error is answered."""
+
+    type = fields.String(metadata={"description": "URI naming the kind of problem"})
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    code = fields.String(
+        metadata={"description": "Stable machine-readable code, e.g. visit.version_conflict"}
+    )
+    errors = fields.Dict(
+        keys=fields.String(),
+        values=fields.List(fields.String()),
+        metadata={"description": "Field path → messages, for 422"},
+    )
+    correlation_id = fields.String(metadata={"description": "For 500s: quote it when reporting"})

@@ -1,0 +1,88 @@
+"""Seen and Heard: the service behind the social workers' home-visit tablet app."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, send_from_directory
+
+from service import database, errors
+from service.config import load_settings
+from service.extensions import api, db, limiter, migrate
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Create the application: settings from the environment, then ``config`` overrides."""
+    app = Flask(__name__, instance_relative_config=True)
+    instance_path = Path(app.instance_path)
+    instance_path.mkdir(parents=True, exist_ok=True)
+    settings = load_settings(instance_path=instance_path, overrides=config)
+    app.config.from_mapping(settings.as_flask_config())
+    app.config.update(_api_doc_config())
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    logging.basicConfig(level=logging.INFO)
+
+    db.init_app(app)
+    migrate.init_app(app, db)
+    limiter.init_app(app)
+    api.init_app(app)
+    errors.init_app(app)
+    database.init_app(app)
+    _register_features(app)
+    _serve_api_doc_assets(app)
+    return app
+
+
+def _api_doc_config() -> dict[str, Any]:
+    return {
+        "API_TITLE": "Seen and Heard API",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": API_PREFIX,
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": "docs",
+        "OPENAPI_SWAGGER_UI_URL": f"{API_PREFIX}/docs/assets/",
+        "API_SPEC_OPTIONS": {
+            "info": {
+                "description": (
+                    "Home visits to children: whether each child was seen and seen alone, "
+                    "the child's own words, and the evidence. Errors are RFC 9457 "
+                    "problem+json with a stable `code`."
+                )
+            }
+        },
+    }
+
+
+def _serve_api_doc_assets(app: Flask) -> None:
+    """Serve Swagger UI from the installed package: the docs load nothing from the internet."""
+    import swagger_ui_bundle
+
+    assets = swagger_ui_bundle.swagger_ui_path
+
+    @app.get(f"{API_PREFIX}/docs/assets/<path:filename>")
+    def api_doc_assets(filename: str) -> Any:
+        """Swagger UI's static files."""
+        return send_from_directory(assets, filename)
+
+
+def _register_features(app: Flask) -> None:
+    from service.auth import cli as auth_cli
+    from service.auth.routes import blp as auth_blp
+    from service.cases import cli as cases_cli
+    from service.cases.routes import blp as cases_blp
+    from service.demo import cli as demo_cli
+    from service.health import blp as health_blp
+    from service.visits.routes import blp as visits_blp
+
+    for blueprint in (auth_blp, cases_blp, visits_blp):
+        api.register_blueprint(blueprint, url_prefix=API_PREFIX)
+    app.register_blueprint(health_blp)
+    for cli_group in (auth_cli.users, cases_cli.cases, demo_cli.demo):
+        app.cli.add_command(cli_group)

@@ -1,0 +1,66 @@
+"""Sign-in endpoints: token, refresh, logout, and who am I."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, g
+
+from api_schemas.auth import MeSchema, RefreshRequestSchema, TokenRequestSchema, TokenResponseSchema
+from service.api import Blueprint
+from service.auth import operations
+from service.auth.models import User
+from service.extensions import limiter
+
+blp = Blueprint("auth", __name__, description="Sign in, rotate tokens, sign out.")
+
+
+def _login_limit() -> str:
+    return str(current_app.config["LOGIN_RATE_LIMIT"])
+
+
+@blp.post("/auth/token")
+@limiter.limit(_login_limit)
+@blp.arguments(TokenRequestSchema)
+@blp.response(200, TokenResponseSchema)
+@blp.alt_response(401, description="Wrong username or password")
+@blp.alt_response(429, description="Too many attempts from this address")
+def issue_token(body: dict[str, Any]) -> operations.TokenPair:
+    """Sign in with a username and password.
+
+    Send ``device_id`` from a tablet so its tokens can be revoked if it is lost. Returns a
+    short-lived access token and a refresh token. Rate limited per address.
+    """
+    return operations.login(
+        body["username"], body["password"], body["device_id"], body["device_name"]
+    )
+
+
+@blp.post("/auth/refresh")
+@limiter.limit(_login_limit)
+@blp.arguments(RefreshRequestSchema)
+@blp.response(200, TokenResponseSchema)
+@blp.alt_response(401, description="Invalid, expired, revoked or reused refresh token")
+def refresh_token(body: dict[str, Any]) -> operations.TokenPair:
+    """Rotate a refresh token: the old one stops working and a new pair is returned.
+
+    Presenting a refresh token that was already rotated revokes the whole session, because it
+    means the token was copied.
+    """
+    return operations.refresh(body["refresh_token"])
+
+
+@blp.post("/auth/logout")
+@blp.login_required()
+@blp.response(204)
+def logout() -> None:
+    """Sign out: revoke this session, and every session of this device if it has one."""
+    operations.logout(g.user, g.get("auth_session_id"))
+
+
+@blp.get("/me")
+@blp.login_required()
+@blp.response(200, MeSchema)
+def me() -> User:
+    """Who is signed in: name, role and teams."""
+    return g.user

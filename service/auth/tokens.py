@@ -1,0 +1,114 @@
+"""Access tokens: our own (HS256, pinned) and the council identity provider's (JWKS, asymmetric).
+
+Both kinds must carry ``exp``, ``iat``, ``iss`` and ``aud``; the issuer decides which key and
+which algorithms are tried, so an HS256 token can never be checked against a public key.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import jwt
+from flask import current_app, g, request
+
+from service.auth.models import AuthSession, User
+from service.columns import utcnow
+from service.errors import ServiceUnavailable, Unauthorized
+from service.extensions import db
+
+log = logging.getLogger(__name__)
+
+LOCAL_ALGORITHM = "HS256"
+REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub"]
+
+
+def issue_access_token(user: User, session: AuthSession) -> tuple[str, int]:
+    """Return a signed access token for ``user`` within ``session`` and its lifetime in seconds."""
+    config = current_app.config
+    ttl = config["JWT_ACCESS_TTL_SECONDS"]
+    now = utcnow()
+    claims = {
+        "iss": config["JWT_ISSUER"],
+        "aud": config["JWT_AUDIENCE"],
+        "sub": str(user.id),
+        "sid": str(session.id),
+        "role": user.role,
+        "iat": now,
+        "nbf": now,
+        "exp": now + timedelta(seconds=ttl),
+        "jti": uuid.uuid4().hex,
+    }
+    return jwt.encode(claims, config["JWT_SECRET"], algorithm=LOCAL_ALGORITHM), ttl
+
+
+def _bearer_token() -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("auth.required", "Sign in and send 'Authorization: Bearer <token>'.")
+    return token.strip()
+
+
+def _invalid(reason: str) -> Unauthorized:
+    log.info("access token refused: %s", reason)
+    return Unauthorized("auth.invalid_token", "The access token is not valid.")
+
+
+def authenticate_request() -> User:
+    """Return the user named by the request's bearer token, or raise 401."""
+    token = _bearer_token()
+    config = current_app.config
+    try:
+        issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
+    except jwt.InvalidTokenError:
+        raise _invalid("malformed") from None
+    if issuer == config["JWT_ISSUER"]:
+        return _local_user(_decode(token, config["JWT_SECRET"], [LOCAL_ALGORITHM], local=True))
+    if config["JWT_JWKS_URL"] and issuer == config["JWT_OIDC_ISSUER"]:
+        from service.auth.identity_provider import provision_user, signing_key
+
+        key = signing_key(token)
+        return provision_user(_decode(token, key, list(config["JWT_OIDC_ALGORITHMS"]), local=False))
+    raise _invalid("unknown issuer")
+
+
+def _decode(token: str, key: Any, algorithms: list[str], *, local: bool) -> dict[str, Any]:
+    config = current_app.config
+    try:
+        return jwt.decode(
+            token,
+            key,
+            algorithms=algorithms,
+            audience=config["JWT_AUDIENCE"] if local else config["JWT_OIDC_AUDIENCE"],
+            issuer=config["JWT_ISSUER"] if local else config["JWT_OIDC_ISSUER"],
+            options={"require": [*REQUIRED_CLAIMS, "sid"] if local else REQUIRED_CLAIMS},
+            leeway=30,
+        )
+    except jwt.ExpiredSignatureError:
+        raise Unauthorized(
+            "auth.token_expired", "The access token has expired; refresh it."
+        ) from None
+    except jwt.PyJWKClientError as error:
+        raise ServiceUnavailable("auth.identity_provider_unavailable", str(error)) from None
+    except jwt.InvalidTokenError as error:
+        raise _invalid(type(error).__name__) from None
+
+
+def _local_user(claims: dict[str, Any]) -> User:
+    try:
+        session_id = uuid.UUID(claims["sid"])
+        user_id = uuid.UUID(claims["sub"])
+    except (ValueError, TypeError, AttributeError):
+        raise _invalid("bad sid/sub") from None
+    session = db.session.get(AuthSession, session_id)
+    if session is None or session.user_id != user_id or session.revoked_at is not None:
+        raise _invalid("session revoked or unknown")
+    if session.device is not None and session.device.revoked_at is not None:
+        raise _invalid("device revoked")
+    if not session.user.active:
+        raise _invalid("user inactive")
+    g.auth_session_id = session.id
+    return session.user

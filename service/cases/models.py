@@ -1,0 +1,68 @@
+"""Cases from the core case system, and the children on them with their visit timescales."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, String, Table
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from service.auth.models import Team, User
+from service.columns import UTCDateTime, utcnow
+from service.extensions import Base
+from service.timescales import PLAN_TYPES
+
+CASE_STATUSES = ("open", "closed")
+
+case_children = Table(
+    "case_children",
+    Base.metadata,
+    Column("case_id", ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True),
+    Column("child_id", ForeignKey("children.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_case_children_child_id", "child_id"),
+)
+
+
+class Case(Base):
+    """A case as the core system knows it, allocated to one worker in one team."""
+
+    __tablename__ = "cases"
+    __table_args__ = (CheckConstraint(f"status IN {CASE_STATUSES!r}", name="status"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    core_ref: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    team_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("teams.id"), index=True)
+    allocated_worker_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id"), index=True
+    )
+    opened_on: Mapped[date]
+    closed_on: Mapped[date | None]
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    team: Mapped[Team] = relationship(lazy="joined")
+    allocated_worker: Mapped[User | None] = relationship(lazy="joined")
+    children: Mapped[list[Child]] = relationship(
+        secondary=case_children, back_populates="cases", order_by="Child.name"
+    )
+
+
+class Child(Base):
+    """A child, with the derived fields that say when they were last seen and are next due."""
+
+    __tablename__ = "children"
+    __table_args__ = (CheckConstraint(f"plan_type IN {PLAN_TYPES!r}", name="plan_type"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    core_person_ref: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    date_of_birth: Mapped[date | None]
+    plan_type: Mapped[str] = mapped_column(String(30))
+    plan_start_date: Mapped[date]
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_seen_alone_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The latest statutory visit at which the child was seen: the one timescales count from.
+    last_statutory_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    next_visit_due: Mapped[date] = mapped_column(index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    cases: Mapped[list[Case]] = relationship(secondary=case_children, back_populates="children")

@@ -1,0 +1,232 @@
+"""Configuration: defaults overridden from the environment, with typed parsing that rejects junk.
+
+Every setting is read once, at start-up, by :func:`load_settings`. A value that does not parse
+stops the service with a message naming the variable, rather than running half-configured.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+DEMO_SECRET = "demo-secret-change-me-in-production"  # noqa: S105 - the known demo value, refused in production
+ENVIRONMENTS = ("development", "testing", "production")
+
+
+class ConfigError(ValueError):
+    """A setting from the environment is missing or malformed."""
+
+
+def _env_str(env: Mapping[str, str], name: str, default: str) -> str:
+    value = env.get(name, "").strip()
+    return value or default
+
+
+def _env_int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _env_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def _env_choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = _env_str(env, name, default)
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def _env_url(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    parsed = urlparse(raw)
+    if parsed.scheme not in schemes or not (parsed.netloc or parsed.path):
+        raise ConfigError(f"{name} must be a URL starting with {' or '.join(schemes)}://")
+    return raw
+
+
+def _env_list(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _env_mapping(env: Mapping[str, str], name: str) -> dict[str, str]:
+    """Parse ``a=b,c=d`` into a dict."""
+    raw = env.get(name, "").strip()
+    result: dict[str, str] = {}
+    for pair in filter(None, (p.strip() for p in raw.split(","))):
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ConfigError(f"{name} must look like claim_value=role,..., got {pair!r}")
+        result[key.strip()] = value.strip()
+    return result
+
+
+def database_url(raw: str | None, instance_path: Path) -> str:
+    """Turn ``DATABASE_URL`` into a SQLAlchemy URL, defaulting to the embedded SQLite file."""
+    if not raw:
+        return f"sqlite:///{instance_path / 'seen_and_heard.db'}"
+    scheme = raw.split("://", 1)[0]
+    if scheme in ("postgres", "postgresql"):
+        return "postgresql+psycopg://" + raw.split("://", 1)[1]
+    if scheme in ("postgresql+psycopg", "sqlite"):
+        return raw
+    raise ConfigError("DATABASE_URL must be a postgresql:// or sqlite:/// URL")
+
+
+_INTERVAL = re.compile(r"^(\d{1,3})(wd|d|w|m)$")
+
+
+def _check_timescales(overrides: object) -> dict[str, dict[str, str]]:
+    if not isinstance(overrides, dict):
+        raise ConfigError("TIMESCALES must be a JSON object keyed by plan type")
+    allowed = {"first", "every", "after_first_year"}
+    for plan, rule in overrides.items():
+        if not isinstance(rule, dict) or not rule or set(rule) - allowed:
+            raise ConfigError(f"TIMESCALES[{plan!r}] must use only the keys {sorted(allowed)}")
+        for key, interval in rule.items():
+            if not isinstance(interval, str) or not _INTERVAL.match(interval):
+                raise ConfigError(
+                    f"TIMESCALES[{plan!r}][{key!r}] must look like 10wd, 7d, 6w or 3m"
+                )
+        if "every" not in rule:
+            raise ConfigError(f"TIMESCALES[{plan!r}] needs an 'every' interval")
+    return overrides
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The service's settings; field names are the Flask config keys they become."""
+
+    ENVIRONMENT: str = "development"
+    SECRET_KEY: str = DEMO_SECRET
+    SQLALCHEMY_DATABASE_URI: str = "sqlite://"
+    # JSON request bodies; evidence uploads stream and have their own per-kind limits.
+    MAX_CONTENT_LENGTH: int = 1024 * 1024
+    JWT_SECRET: str = DEMO_SECRET
+    JWT_ISSUER: str = "seen-and-heard"
+    JWT_AUDIENCE: str = "seen-and-heard-api"
+    JWT_ACCESS_TTL_SECONDS: int = 900
+    JWT_REFRESH_TTL_DAYS: int = 30
+    JWT_JWKS_URL: str | None = None
+    JWT_OIDC_ISSUER: str | None = None
+    JWT_OIDC_AUDIENCE: str | None = None
+    JWT_OIDC_ALGORITHMS: tuple[str, ...] = ("RS256",)
+    JWT_OIDC_ROLES_CLAIM: str = "roles"
+    JWT_OIDC_USERNAME_CLAIM: str = "preferred_username"
+    JWT_OIDC_ROLE_MAP: dict[str, str] = field(default_factory=dict)
+    ARGON2_TIME_COST: int = 3
+    ARGON2_MEMORY_COST_KIB: int = 65536
+    LOGIN_RATE_LIMIT: str = "10 per minute"
+    RATELIMIT_STORAGE_URI: str = "memory://"
+    RATELIMIT_ENABLED: bool = True
+    EVIDENCE_STORE: str = "file://instance/evidence"
+    CORE_SYSTEM_URL: str | None = None
+    TIMESCALES: dict[str, dict[str, str]] = field(default_factory=dict)
+    LOCAL_TIMEZONE: str = "Europe/London"
+    PAGE_SIZE_DEFAULT: int = 50
+    PAGE_SIZE_MAX: int = 200
+    DEMO_PASSWORD: str = "demo-password"  # noqa: S105 - documented demo sign-in password
+
+    def as_flask_config(self) -> dict[str, Any]:
+        """Return the settings as a dict for ``app.config``."""
+        return asdict(self)
+
+
+def load_settings(
+    env: Mapping[str, str] | None = None,
+    instance_path: Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build the settings from the environment (``os.environ`` by default) and explicit overrides.
+
+    Raises :class:`ConfigError` for a malformed value, and for production mode with the demo secret.
+    """
+    env = os.environ if env is None else env
+    instance_path = instance_path or Path("instance").resolve()
+    secret = _env_str(env, "SECRET_KEY", DEMO_SECRET)
+    jwks_url = _env_url(env, "JWT_JWKS_URL", ("https", "http"))
+    try:
+        timescales = _check_timescales(json.loads(env.get("TIMESCALES", "") or "{}"))
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"TIMESCALES must be JSON: {exc.msg}") from None
+    settings = Settings(
+        ENVIRONMENT=_env_choice(env, "SEEN_HEARD_ENV", "development", ENVIRONMENTS),
+        SECRET_KEY=secret,
+        SQLALCHEMY_DATABASE_URI=database_url(env.get("DATABASE_URL", "").strip(), instance_path),
+        JWT_SECRET=_env_str(env, "JWT_SECRET", secret),
+        JWT_ISSUER=_env_str(env, "JWT_ISSUER", "seen-and-heard"),
+        JWT_AUDIENCE=_env_str(env, "JWT_AUDIENCE", "seen-and-heard-api"),
+        JWT_ACCESS_TTL_SECONDS=_env_int(env, "JWT_ACCESS_TTL_SECONDS", 900, 60, 3600),
+        JWT_REFRESH_TTL_DAYS=_env_int(env, "JWT_REFRESH_TTL_DAYS", 30, 1, 365),
+        JWT_JWKS_URL=jwks_url,
+        JWT_OIDC_ISSUER=env.get("JWT_OIDC_ISSUER", "").strip() or None,
+        JWT_OIDC_AUDIENCE=env.get("JWT_OIDC_AUDIENCE", "").strip() or None,
+        JWT_OIDC_ALGORITHMS=_env_list(env, "JWT_OIDC_ALGORITHMS", ("RS256",)),
+        JWT_OIDC_ROLES_CLAIM=_env_str(env, "JWT_OIDC_ROLES_CLAIM", "roles"),
+        JWT_OIDC_USERNAME_CLAIM=_env_str(env, "JWT_OIDC_USERNAME_CLAIM", "preferred_username"),
+        JWT_OIDC_ROLE_MAP=_env_mapping(env, "JWT_OIDC_ROLE_MAP"),
+        ARGON2_TIME_COST=_env_int(env, "ARGON2_TIME_COST", 3, 1, 20),
+        ARGON2_MEMORY_COST_KIB=_env_int(env, "ARGON2_MEMORY_COST_KIB", 65536, 1024, 1048576),
+        LOGIN_RATE_LIMIT=_env_str(env, "LOGIN_RATE_LIMIT", "10 per minute"),
+        RATELIMIT_STORAGE_URI=_env_str(env, "RATELIMIT_STORAGE_URI", "memory://"),
+        RATELIMIT_ENABLED=_env_bool(env, "RATELIMIT_ENABLED", True),
+        EVIDENCE_STORE=_env_str(env, "EVIDENCE_STORE", f"file://{instance_path / 'evidence'}"),
+        CORE_SYSTEM_URL=_env_url(env, "CORE_SYSTEM_URL", ("https", "http")),
+        TIMESCALES=timescales,
+        LOCAL_TIMEZONE=_env_str(env, "LOCAL_TIMEZONE", "Europe/London"),
+        PAGE_SIZE_MAX=_env_int(env, "PAGE_SIZE_MAX", 200, 10, 1000),
+        DEMO_PASSWORD=_env_str(env, "DEMO_PASSWORD", "demo-password"),
+    )
+    if overrides:
+        unknown = set(overrides) - set(Settings.__dataclass_fields__)
+        if unknown:
+            raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
+        settings = Settings(**{**asdict(settings), **overrides})
+    _check_consistency(settings)
+    return settings
+
+
+def _check_consistency(settings: Settings) -> None:
+    if settings.ENVIRONMENT == "production":
+        if DEMO_SECRET in (settings.SECRET_KEY, settings.JWT_SECRET):
+            raise ConfigError("refusing to start in production with the demo SECRET_KEY/JWT_SECRET")
+        if len(settings.JWT_SECRET) < 32:
+            raise ConfigError("JWT_SECRET must be at least 32 characters in production")
+    if settings.JWT_JWKS_URL and not (settings.JWT_OIDC_ISSUER and settings.JWT_OIDC_AUDIENCE):
+        raise ConfigError("JWT_JWKS_URL needs JWT_OIDC_ISSUER and JWT_OIDC_AUDIENCE")
+    if settings.JWT_OIDC_ISSUER == settings.JWT_ISSUER:
+        raise ConfigError("JWT_OIDC_ISSUER must differ from JWT_ISSUER")
+    if any(alg.upper().startswith("HS") or alg == "none" for alg in settings.JWT_OIDC_ALGORITHMS):
+        raise ConfigError("JWT_OIDC_ALGORITHMS must be asymmetric (RS*, PS*, ES*)")
+    from service.timescales import PLAN_TYPES
+
+    unknown_plans = set(settings.TIMESCALES) - set(PLAN_TYPES)
+    if unknown_plans:
+        raise ConfigError(f"TIMESCALES has unknown plan types: {', '.join(sorted(unknown_plans))}")

@@ -1,0 +1,1 @@
+"""Demo data for ``make run``: two teams, the documented sign-ins and caseloads worth a look."""

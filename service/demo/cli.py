@@ -1,0 +1,148 @@
+"""``flask demo seed``: idempotent demo teams, sign-ins, cases, children and visits."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, time, timedelta
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from sqlalchemy import select
+
+from service.auth.models import Team, User
+from service.auth.passwords import hash_password
+from service.cases.models import Case, Child
+from service.cases.operations import refresh_next_due, refresh_timescales, today
+from service.extensions import db
+from service.visits.models import Visit, VisitChild
+
+TEAMS = {"north": "North Locality Team", "south": "South Locality Team"}
+USERS = [
+    ("worker.north", "Asha Patel", "social_worker", ["north"]),
+    ("worker2.north", "Ben Okafor", "social_worker", ["north"]),
+    ("worker.south", "Carys Jones", "social_worker", ["south"]),
+    ("supervisor.north", "Dana Whitfield", "supervisor", ["north"]),
+    ("supervisor.south", "Emeka Obi", "supervisor", ["south"]),
+    ("manager", "Fran Lowe", "manager", ["north", "south"]),
+    ("admin", "Gil Marsh", "admin", []),
+]
+# Per worker: (plan type, days since the plan started, days since last seen on a statutory visit
+# or None if never seen, seen alone then): every caseload has overdue and never-seen children.
+CASELOAD: list[list[tuple[str, int, int | None, bool]]] = [
+    [("child_protection", 120, 16, True), ("child_protection", 120, 16, False)],
+    [("child_in_need", 90, None, False)],
+    [("looked_after", 400, 30, True), ("looked_after", 3, None, False)],
+    [("care_leaver", 700, 75, True)],
+]
+FIRST_NAMES = ["Amira", "Jayden", "Olivia", "Kai", "Maisie", "Tyler", "Zara", "Leo", "Ruby", "Noah"]
+NAMESPACE = uuid.UUID("6f1d3c52-4b7e-4e35-9a0e-5d2f3c9b8a10")
+
+
+def _team(name: str) -> Team:
+    team = db.session.scalar(select(Team).where(Team.name == name))
+    if team is None:
+        team = Team(name=name, display_name=TEAMS[name])
+        db.session.add(team)
+    return team
+
+
+def _user(username: str, display_name: str, role: str, teams: list[Team], password: str) -> User:
+    user = db.session.scalar(select(User).where(User.username == username))
+    if user is None:
+        user = User(
+            username=username,
+            display_name=display_name,
+            role=role,
+            password_hash=hash_password(password),
+            teams=teams,
+        )
+        db.session.add(user)
+    return user
+
+
+def _seed_caseload(worker: User, team: Team, worker_index: int) -> int:
+    created = 0
+    for case_index, children in enumerate(CASELOAD, start=1):
+        core_ref = f"DEMO-{team.name.upper()}-{worker_index}{case_index:02d}"
+        if db.session.scalar(select(Case.id).where(Case.core_ref == core_ref)):
+            continue
+        opened = today() - timedelta(days=max(days for _, days, _, _ in children))
+        case = Case(core_ref=core_ref, team=team, allocated_worker=worker, opened_on=opened)
+        db.session.add(case)
+        for child_index, (plan_type, days, seen_ago, alone) in enumerate(children):
+            name = FIRST_NAMES[(worker_index * 3 + case_index + child_index) % len(FIRST_NAMES)]
+            child = Child(
+                core_person_ref=f"{core_ref}-C{child_index + 1}",
+                name=f"{name} {core_ref[-3:]}",
+                date_of_birth=today() - timedelta(days=365 * (4 + 3 * child_index + case_index)),
+                plan_type=plan_type,
+                plan_start_date=today() - timedelta(days=days),
+            )
+            refresh_next_due(child)
+            case.children.append(child)
+            if seen_ago is not None:
+                _seed_visit(case, worker, child, seen_ago, alone)
+        created += 1
+    return created
+
+
+def _seed_visit(case: Case, worker: User, child: Child, days_ago: int, alone: bool) -> None:
+    started = datetime.combine(today() - timedelta(days=days_ago), time(10, 0), tzinfo=UTC)
+    visit = Visit(
+        id=uuid.uuid5(NAMESPACE, f"{case.core_ref}/{child.core_person_ref}"),
+        case=case,
+        worker=worker,
+        visit_type="statutory",
+        announced=True,
+        started_at=started,
+        ended_at=started + timedelta(hours=1),
+        location="family_home",
+        people_present=["Mother"],
+        observations="Home warm and tidy; food in the cupboards.",
+        status="submitted",
+        content_digest="demo",
+        recorded_at=started + timedelta(hours=3),
+        submitted_at=started + timedelta(hours=4),
+        last_submitted_at=started + timedelta(hours=4),
+    )
+    visit.children = [
+        VisitChild(
+            child=child,
+            seen=True,
+            seen_alone=alone,
+            not_seen_alone_reason=None if alone else "child_refused",
+            own_words="I like it when Nan picks me up from school.",
+            voice_method="talking",
+            consent_to_share=True,
+        )
+    ]
+    db.session.add(visit)
+    db.session.flush()
+    refresh_timescales(child)
+
+
+@click.group()
+def demo() -> None:
+    """Demo data."""
+
+
+@demo.command("seed")
+@with_appcontext
+def seed() -> None:
+    """Create the demo teams, sign-ins and caseloads; running it again adds nothing."""
+    password = current_app.config["DEMO_PASSWORD"]
+    teams = {name: _team(name) for name in TEAMS}
+    users = {
+        username: _user(username, display, role, [teams[t] for t in team_names], password)
+        for username, display, role, team_names in USERS
+    }
+    db.session.flush()
+    created = 0
+    for index, username in enumerate(("worker.north", "worker2.north", "worker.south"), start=1):
+        worker = users[username]
+        created += _seed_caseload(worker, worker.teams[0], index)
+    db.session.commit()
+    click.echo(f"Demo data ready ({created} new cases). Sign in with password {password!r} as:")
+    for username, display, role, team_names in USERS:
+        click.echo(f"  {username:<18} {role:<14} {', '.join(team_names) or '-'}  ({display})")
