@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from api_schemas.auth import PersonSchema, TeamSchema
-from api_schemas.common import StrictSchema, choice
+from api_schemas.common import StrictSchema, UTCDateTime, choice
 from service.cases.models import CASE_STATUSES
 from service.cases.operations import is_overdue
 from service.timescales import PLAN_TYPES
@@ -20,8 +20,8 @@ class ChildSchema(Schema):
     date_of_birth = fields.Date()
     plan_type = fields.String()
     plan_start_date = fields.Date()
-    last_seen_at = fields.AwareDateTime()
-    last_seen_alone_at = fields.AwareDateTime()
+    last_seen_at = UTCDateTime()
+    last_seen_alone_at = UTCDateTime()
     next_visit_due = fields.Date()
     overdue = fields.Function(
         is_overdue, metadata={"type": "boolean", "description": "next_visit_due is before today"}

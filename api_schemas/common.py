@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import RAISE, Schema, fields, validate
@@ -27,6 +28,21 @@ def choice(options: tuple[str, ...], **kwargs: Any) -> fields.String:
     return fields.String(
         validate=validate.OneOf(options), metadata={"enum": list(options)}, **kwargs
     )
+
+
+def flag(**kwargs: Any) -> fields.Boolean:
+    """A JSON boolean: only ``true`` or ``false``, not "yes", 1 or "on"."""
+    return fields.Boolean(truthy={True}, falsy={False}, **kwargs)
+
+
+class UTCDateTime(fields.AwareDateTime):
+    """ISO 8601 with an offset in; always UTC out (and UTC once loaded)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        return super()._deserialize(value, attr, data, **kwargs).astimezone(UTC)
+
+    def _serialize(self, value: datetime | None, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        return super()._serialize(value.astimezone(UTC) if value else value, attr, obj, **kwargs)
 
 
 class ProblemSchema(Schema):

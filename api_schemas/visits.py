@@ -7,7 +7,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from api_schemas.auth import PersonSchema
-from api_schemas.common import SHORT_TEXT, StrictSchema, choice, text
+from api_schemas.common import SHORT_TEXT, StrictSchema, UTCDateTime, choice, flag, text
 from service.visits.models import (
     NOT_SEEN_ALONE_REASONS,
     NOT_SEEN_REASONS,
@@ -41,7 +41,7 @@ class VoiceSchema(StrictSchema):
     dreams = text(allow_none=True, metadata={"description": "Three Houses: house of dreams"})
     scale = fields.Nested(ScaleSchema, allow_none=True)
     method = choice(VOICE_METHODS, allow_none=True)
-    consent_to_share = fields.Boolean(allow_none=True)
+    consent_to_share = flag(allow_none=True)
     not_gathered_reason = text(
         allow_none=True, metadata={"description": "Why the child's views could not be gathered"}
     )
@@ -51,13 +51,13 @@ class VisitChildSchema(StrictSchema):
     """What happened for one child on the visit."""
 
     child_id = fields.UUID(required=True)
-    seen = fields.Boolean(allow_none=True)
-    seen_alone = fields.Boolean(allow_none=True)
+    seen = flag(allow_none=True)
+    seen_alone = flag(allow_none=True)
     not_seen_reason = choice(NOT_SEEN_REASONS, allow_none=True)
     not_seen_detail = text(2000, allow_none=True)
     not_seen_alone_reason = choice(NOT_SEEN_ALONE_REASONS, allow_none=True)
     not_seen_alone_detail = text(2000, allow_none=True)
-    bedroom_seen = fields.Boolean(allow_none=True)
+    bedroom_seen = flag(allow_none=True)
     voice = fields.Nested(VoiceSchema, allow_none=True)
 
 
@@ -66,11 +66,9 @@ class VisitInSchema(StrictSchema):
 
     case_id = fields.UUID(required=True)
     visit_type = choice(VISIT_TYPES, required=True)
-    announced = fields.Boolean(allow_none=True)
-    started_at = fields.AwareDateTime(
-        required=True, metadata={"description": "ISO 8601 with offset"}
-    )
-    ended_at = fields.AwareDateTime(allow_none=True)
+    announced = flag(allow_none=True)
+    started_at = UTCDateTime(required=True, metadata={"description": "ISO 8601 with offset"})
+    ended_at = UTCDateTime(allow_none=True)
     location = text(100, allow_none=True)
     people_present = fields.List(
         text(SHORT_TEXT), validate=validate.Length(max=MAX_PEOPLE_PRESENT), load_default=list
@@ -104,8 +102,8 @@ class VisitOutSchema(Schema):
     case_id = fields.UUID()
     visit_type = fields.String()
     announced = fields.Boolean(allow_none=True)
-    started_at = fields.AwareDateTime()
-    ended_at = fields.AwareDateTime(allow_none=True)
+    started_at = UTCDateTime()
+    ended_at = UTCDateTime(allow_none=True)
     location = fields.String(allow_none=True)
     people_present = fields.List(fields.String())
     children = fields.List(fields.Nested(VisitChildOutSchema))
@@ -115,12 +113,10 @@ class VisitOutSchema(Schema):
     status = fields.String(metadata={"enum": list(VISIT_STATUSES)})
     version = fields.Integer(metadata={"description": "Bumped on every change; also the ETag"})
     worker = fields.Nested(PersonSchema)
-    recorded_at = fields.AwareDateTime()
-    updated_at = fields.AwareDateTime()
-    submitted_at = fields.AwareDateTime(
-        allow_none=True, metadata={"description": "First submission"}
-    )
-    last_submitted_at = fields.AwareDateTime(allow_none=True)
+    recorded_at = UTCDateTime()
+    updated_at = UTCDateTime()
+    submitted_at = UTCDateTime(allow_none=True, metadata={"description": "First submission"})
+    last_submitted_at = UTCDateTime(allow_none=True)
     amendment_reason = fields.String(allow_none=True)
 
 
@@ -131,8 +127,8 @@ class VisitQuerySchema(StrictSchema):
     child_id = fields.UUID(load_default=None)
     status = choice(VISIT_STATUSES, load_default=None)
     worker_id = fields.UUID(load_default=None)
-    started_from = fields.AwareDateTime(load_default=None)
-    started_to = fields.AwareDateTime(load_default=None)
+    started_from = UTCDateTime(load_default=None)
+    started_to = UTCDateTime(load_default=None)
 
 
 class AmendSchema(StrictSchema):
@@ -146,7 +142,7 @@ class VersionSummarySchema(Schema):
 
     number = fields.Integer()
     visit_version = fields.Integer()
-    submitted_at = fields.AwareDateTime()
+    submitted_at = UTCDateTime()
     submitted_by_id = fields.UUID()
     amendment_reason = fields.String(allow_none=True)
 

@@ -46,7 +46,7 @@ def make_child(plan_type: str = "child_protection", **fields: Any) -> Child:
         name=fields.pop("name", f"Child {next(_counter)}"),
         date_of_birth=fields.pop("date_of_birth", date(2016, 5, 4)),
         plan_type=plan_type,
-        plan_start_date=fields.pop("plan_start_date", date.today() - timedelta(days=30)),
+        plan_start_date=fields.pop("plan_start_date", date.today() - timedelta(days=3)),
         **fields,
     )
     refresh_next_due(child)

@@ -91,7 +91,9 @@ def revoke_session(session: AuthSession, reason: str) -> None:
 def refresh(raw_token: str) -> TokenPair:
     """Rotate a refresh token. Reusing a rotated one revokes the whole family (it was stolen)."""
     token = db.session.scalar(
-        select(RefreshToken).where(RefreshToken.token_hash == _digest(raw_token)).with_for_update()
+        select(RefreshToken)
+        .where(RefreshToken.token_hash == _digest(raw_token))
+        .with_for_update(of=RefreshToken)
     )
     refused = Unauthorized(
         "auth.invalid_refresh_token", "The refresh token is not valid; sign in again."

@@ -1,0 +1,175 @@
+"""The command line: demo seed, case import, user creation."""
+
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from service.auth.models import User
+from service.cases.models import Case, Child
+from service.extensions import db
+from tests.factories import make_team, make_user
+
+HEADER = "case_ref,case_status,team,allocated_worker,opened_on,closed_on,person_ref,child_name,date_of_birth,plan_type,plan_start_date"
+
+
+def counts(app):
+    with app.app_context():
+        return (
+            db.session.scalar(select(func.count()).select_from(Case)),
+            db.session.scalar(select(func.count()).select_from(Child)),
+        )
+
+
+def test_demo_seed_is_idempotent_and_documents_the_sign_ins(app):
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["demo", "seed"])
+    assert first.exit_code == 0, first.output
+    for username in (
+        "worker.north",
+        "worker2.north",
+        "worker.south",
+        "supervisor.north",
+        "supervisor.south",
+        "manager",
+        "admin",
+    ):
+        assert username in first.output
+    assert "demo-password" in first.output
+    after_first = counts(app)
+    second = runner.invoke(args=["demo", "seed"])
+    assert second.exit_code == 0 and counts(app) == after_first
+    with app.app_context():
+        for username in ("worker.north", "worker2.north", "worker.south"):
+            user = db.session.scalar(select(User).where(User.username == username))
+            cases = db.session.scalars(
+                select(Case).where(Case.allocated_worker_id == user.id)
+            ).all()
+            plan_types = {child.plan_type for case in cases for child in case.children}
+            assert len(cases) >= 3 and len(plan_types) >= 3
+            children = [child for case in cases for child in case.children]
+            assert any(child.last_seen_at is None for child in children)
+
+
+def test_demo_sign_in_works(app, client):
+    app.test_cli_runner().invoke(args=["demo", "seed"])
+    response = client.post(
+        "/api/v1/auth/token", json={"username": "worker.north", "password": "demo-password"}
+    )
+    assert response.status_code == 200
+    token = response.get_json()["access_token"]
+    cases = client.get("/api/v1/cases", headers={"Authorization": f"Bearer {token}"}).get_json()
+    assert any(child["overdue"] for case in cases for child in case["children"])
+
+
+@pytest.fixture
+def registry(app):
+    with app.app_context():
+        team = make_team("east")
+        make_user("social_worker", [team], username="jo.worker")
+        db.session.commit()
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_csv_import_is_idempotent(app, registry, tmp_path):
+    path = write(
+        tmp_path,
+        "cases.csv",
+        f"{HEADER}\n"
+        "C-1,open,east,jo.worker,2026-01-05,,P-1,Amy Brown,2015-03-01,child_protection,2026-01-05\n"
+        "C-1,open,east,jo.worker,2026-01-05,,P-2,Ben Brown,2017-07-09,child_protection,2026-01-05\n"
+        "C-2,open,east,,2026-02-01,,P-3,Cal Smith,2008-01-01,care_leaver,2026-02-01\n",
+    )
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["cases", "import", str(path)])
+    assert first.exit_code == 0, first.output
+    assert "cases 2 new" in first.output and "children 3 new" in first.output
+    again = runner.invoke(args=["cases", "import", str(path)])
+    assert again.exit_code == 0 and "cases 0 new, 2 updated" in again.output
+    assert counts(app) == (2, 3)
+    with app.app_context():
+        case = db.session.scalar(select(Case).where(Case.core_ref == "C-1"))
+        assert case.allocated_worker.username == "jo.worker"
+        assert sorted(child.name for child in case.children) == ["Amy Brown", "Ben Brown"]
+        assert all(child.next_visit_due for child in case.children)
+
+
+def test_bad_rows_are_reported_by_line_and_nothing_is_imported(app, registry, tmp_path):
+    path = write(
+        tmp_path,
+        "cases.csv",
+        f"{HEADER}\n"
+        "C-1,open,east,jo.worker,2026-01-05,,P-1,Amy Brown,2015-03-01,child_protection,2026-01-05\n"
+        "C-2,open,west,jo.worker,2026-01-05,,P-2,Ben,2017-07-09,child_protection,2026-01-05\n"
+        "C-3,open,east,nobody,2026-01-05,,P-3,Cal,2017-07-09,adoption,not-a-date\n"
+        "C-1,closed,east,jo.worker,2026-01-05,,P-4,Dee,2017-07-09,child_in_need,2026-01-05\n",
+    )
+    result = app.test_cli_runner().invoke(args=["cases", "import", str(path)])
+    assert result.exit_code != 0
+    assert "line 3: team: no team called 'west'" in result.output
+    assert "line 4: plan_type" in result.output and "line 4: plan_start_date" in result.output
+    assert "line 5: case_ref C-1 differs from line 2 in case_status" in result.output
+    assert "nothing imported" in result.output
+    assert counts(app) == (0, 0)
+
+
+def test_json_import_and_its_errors(app, registry, tmp_path):
+    rows = [
+        {
+            "case_ref": "J-1",
+            "team": "east",
+            "allocated_worker": "jo.worker",
+            "opened_on": "2026-01-05",
+            "person_ref": "JP-1",
+            "child_name": "Eve",
+            "plan_type": "looked_after",
+            "plan_start_date": "2026-01-05",
+        }
+    ]
+    good = write(tmp_path, "cases.json", json.dumps(rows))
+    assert app.test_cli_runner().invoke(args=["cases", "import", str(good)]).exit_code == 0
+    assert counts(app) == (1, 1)
+    bad = write(tmp_path, "bad.json", json.dumps([{**rows[0], "surprise": 1}, "not an object"]))
+    result = app.test_cli_runner().invoke(args=["cases", "import", str(bad)])
+    assert result.exit_code != 0
+    assert "item 1: surprise: Unknown field." in result.output and "item 2" in result.output
+    broken = write(tmp_path, "broken.json", "[{")
+    assert (
+        "not valid JSON"
+        in app.test_cli_runner().invoke(args=["cases", "import", str(broken)]).output
+    )
+
+
+def test_users_create(app, client, registry):
+    runner = app.test_cli_runner()
+    result = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "new.sup",
+            "--role",
+            "supervisor",
+            "--team",
+            "east",
+            "--password",
+            "a long passphrase",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    token = client.post(
+        "/api/v1/auth/token", json={"username": "new.sup", "password": "a long passphrase"}
+    )
+    assert token.status_code == 200
+    again = runner.invoke(
+        args=["users", "create", "new.sup", "--role", "supervisor", "--password", "x"]
+    )
+    assert again.exit_code != 0 and "already exists" in again.output
+    missing = runner.invoke(
+        args=["users", "create", "x", "--role", "manager", "--team", "nowhere", "--password", "x"]
+    )
+    assert "no such team" in missing.output
