@@ -12,6 +12,7 @@ from flask import Flask, send_from_directory
 from service import database, errors
 from service.config import load_settings
 from service.extensions import api, db, limiter, migrate
+from storage import open_store
 
 API_PREFIX = "/api/v1"
 
@@ -34,6 +35,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api.init_app(app)
     errors.init_app(app)
     database.init_app(app)
+    app.extensions["evidence_store"] = open_store(app.config["EVIDENCE_STORE"], app.config)
     _register_features(app)
     _serve_api_doc_assets(app)
     return app
@@ -78,11 +80,13 @@ def _register_features(app: Flask) -> None:
     from service.cases import cli as cases_cli
     from service.cases.routes import blp as cases_blp
     from service.demo import cli as demo_cli
+    from service.evidence import cli as evidence_cli
+    from service.evidence.routes import blp as evidence_blp
     from service.health import blp as health_blp
     from service.visits.routes import blp as visits_blp
 
-    for blueprint in (auth_blp, cases_blp, visits_blp):
+    for blueprint in (auth_blp, cases_blp, visits_blp, evidence_blp):
         api.register_blueprint(blueprint, url_prefix=API_PREFIX)
     app.register_blueprint(health_blp)
-    for cli_group in (auth_cli.users, cases_cli.cases, demo_cli.demo):
+    for cli_group in (auth_cli.users, cases_cli.cases, demo_cli.demo, evidence_cli.evidence):
         app.cli.add_command(cli_group)

@@ -17,6 +17,7 @@ from urllib.parse import urlparse
 
 DEMO_SECRET = "demo-secret-change-me-in-production"  # noqa: S105 - the known demo value, refused in production
 ENVIRONMENTS = ("development", "testing", "production")
+EVIDENCE_MAX_MB = {"photo": 25, "drawing": 25, "audio": 200, "video": 2048, "document": 50}
 
 
 class ConfigError(ValueError):
@@ -103,6 +104,16 @@ def database_url(raw: str | None, instance_path: Path) -> str:
 _INTERVAL = re.compile(r"^(\d{1,3})(wd|d|w|m)$")
 
 
+def _evidence_store(env: Mapping[str, str], instance_path: Path) -> str:
+    raw = _env_str(env, "EVIDENCE_STORE", f"file://{instance_path / 'evidence'}")
+    parsed = urlparse(raw)
+    if parsed.scheme == "file" and (parsed.netloc or parsed.path):
+        return raw
+    if parsed.scheme == "s3" and parsed.netloc:
+        return raw
+    raise ConfigError("EVIDENCE_STORE must be file:///path or s3://bucket/prefix")
+
+
 def _check_timescales(overrides: object) -> dict[str, dict[str, str]]:
     if not isinstance(overrides, dict):
         raise ConfigError("TIMESCALES must be a JSON object keyed by plan type")
@@ -147,6 +158,17 @@ class Settings:
     RATELIMIT_STORAGE_URI: str = "memory://"
     RATELIMIT_ENABLED: bool = True
     EVIDENCE_STORE: str = "file://instance/evidence"
+    S3_ENDPOINT_URL: str | None = None
+    S3_REGION: str = "eu-west-2"
+    S3_ADDRESSING_STYLE: str = "auto"
+    S3_SSE: str = "AES256"
+    S3_KMS_KEY_ID: str | None = None
+    S3_CONNECT_TIMEOUT: int = 3
+    S3_READ_TIMEOUT: int = 30
+    S3_MAX_ATTEMPTS: int = 2
+    S3_PART_SIZE_MB: int = 8
+    PRESIGNED_URL_SECONDS: int = 60
+    EVIDENCE_MAX_MB: dict[str, int] = field(default_factory=lambda: dict(EVIDENCE_MAX_MB))
     CORE_SYSTEM_URL: str | None = None
     TIMESCALES: dict[str, dict[str, str]] = field(default_factory=dict)
     LOCAL_TIMEZONE: str = "Europe/London"
@@ -197,7 +219,23 @@ def load_settings(
         LOGIN_RATE_LIMIT=_env_str(env, "LOGIN_RATE_LIMIT", "10 per minute"),
         RATELIMIT_STORAGE_URI=_env_str(env, "RATELIMIT_STORAGE_URI", "memory://"),
         RATELIMIT_ENABLED=_env_bool(env, "RATELIMIT_ENABLED", True),
-        EVIDENCE_STORE=_env_str(env, "EVIDENCE_STORE", f"file://{instance_path / 'evidence'}"),
+        EVIDENCE_STORE=_evidence_store(env, instance_path),
+        S3_ENDPOINT_URL=_env_url(env, "S3_ENDPOINT_URL", ("https", "http")),
+        S3_REGION=_env_str(env, "S3_REGION", "eu-west-2"),
+        S3_ADDRESSING_STYLE=_env_choice(
+            env, "S3_ADDRESSING_STYLE", "auto", ("auto", "path", "virtual")
+        ),
+        S3_SSE=_env_choice(env, "S3_SSE", "AES256", ("AES256", "aws:kms", "none")),
+        S3_KMS_KEY_ID=env.get("S3_KMS_KEY_ID", "").strip() or None,
+        S3_CONNECT_TIMEOUT=_env_int(env, "S3_CONNECT_TIMEOUT", 3, 1, 60),
+        S3_READ_TIMEOUT=_env_int(env, "S3_READ_TIMEOUT", 30, 1, 600),
+        S3_MAX_ATTEMPTS=_env_int(env, "S3_MAX_ATTEMPTS", 2, 1, 10),
+        S3_PART_SIZE_MB=_env_int(env, "S3_PART_SIZE_MB", 8, 5, 512),
+        PRESIGNED_URL_SECONDS=_env_int(env, "PRESIGNED_URL_SECONDS", 60, 1, 60),
+        EVIDENCE_MAX_MB={
+            kind: _env_int(env, f"EVIDENCE_MAX_MB_{kind.upper()}", default, 1, 10240)
+            for kind, default in EVIDENCE_MAX_MB.items()
+        },
         CORE_SYSTEM_URL=_env_url(env, "CORE_SYSTEM_URL", ("https", "http")),
         TIMESCALES=timescales,
         LOCAL_TIMEZONE=_env_str(env, "LOCAL_TIMEZONE", "Europe/London"),

@@ -234,8 +234,23 @@ def domain_error_problem(error: DomainError) -> Response:
     )
 
 
+def storage_unavailable_problem(error: BaseException) -> Response:
+    """The evidence store failed outside an upload: 503 with Retry-After."""
+    log.error("evidence store unavailable: %s", error)
+    return problem(
+        503,
+        "evidence.store_unavailable",
+        "Service unavailable",
+        "Evidence cannot be stored or read just now. Try again shortly.",
+        headers={"Retry-After": "30"},
+    )
+
+
 def init_app(app: Flask) -> None:
     """Register the handlers (HTTPException is handled through the Api subclass)."""
+    from storage import StorageError
+
+    app.register_error_handler(StorageError, storage_unavailable_problem)
     app.register_error_handler(DomainError, domain_error_problem)
     app.register_error_handler(OperationalError, database_unavailable_problem)
     app.register_error_handler(Exception, internal_error_problem)

@@ -22,17 +22,35 @@ def healthz() -> dict[str, str]:
 
 @blp.get("/readyz")
 def readyz() -> Any:
-    """Readiness: the database answers (503 otherwise, so traffic goes elsewhere)."""
+    """Readiness: the database and the evidence store answer (503 otherwise)."""
+    checks = {"database": _check_database(), "evidence_store": _check_evidence_store()}
+    if any(state != "ok" for state in checks.values()):
+        return problem(
+            503,
+            "service.not_ready",
+            "Service unavailable",
+            "A dependency cannot be reached.",
+            headers={"Retry-After": "10"},
+            checks=checks,
+        )
+    return {"status": "ready", "checks": checks}
+
+
+def _check_database() -> str:
     try:
         db.session.execute(text("SELECT 1"))
     except SQLAlchemyError:
         db.session.rollback()
-        return problem(
-            503,
-            "service.database_unavailable",
-            "Service unavailable",
-            "The database cannot be reached.",
-            headers={"Retry-After": "10"},
-            checks={"database": "unavailable"},
-        )
-    return {"status": "ready", "checks": {"database": "ok"}}
+        return "unavailable"
+    return "ok"
+
+
+def _check_evidence_store() -> str:
+    from service.evidence.operations import check_store
+    from storage import StorageError
+
+    try:
+        check_store()
+    except StorageError:
+        return "unavailable"
+    return "ok"

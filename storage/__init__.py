@@ -1,1 +1,15 @@
-"""Evidence stores: the EvidenceStore interface, LocalStore and S3Store (see the evidence issue)."""
+"""Evidence stores: where photos, drawings, audio and documents are kept.
+
+``EvidenceStore`` is the interface; ``LocalStore`` keeps files in a folder (the embedded default)
+and ``S3Store`` in any S3-compatible service. :func:`open_store` picks one from configuration.
+"""
+
+from storage.base import (
+    EvidenceStore,
+    StorageError,
+    StorageUnavailable,
+    StoredObject,
+)
+from storage.factory import open_store
+
+__all__ = ["EvidenceStore", "StorageError", "StorageUnavailable", "StoredObject", "open_store"]

@@ -27,6 +27,7 @@ from sqlalchemy import make_url, text
 from service import create_app
 from service.extensions import db
 from tests.factories import PASSWORD, make_case, make_team, make_user
+from tests.s3server import S3Server
 
 OIDC_ISSUER = "https://login.council.test/realms/staff"
 OIDC_AUDIENCE = "seen-and-heard"
@@ -79,9 +80,39 @@ def jwks_server() -> Iterator[JWKSServer]:
 
 
 @pytest.fixture(scope="session")
-def app(tmp_path_factory: pytest.TempPathFactory, jwks_server: JWKSServer) -> Iterator[Flask]:
+def s3_server() -> Iterator[S3Server]:
+    """One moto S3 server for the session, on a loopback port."""
+    server = S3Server().start()
+    yield server
+    server.stop()
+
+
+def _evidence_settings(
+    tmp_path_factory: pytest.TempPathFactory, s3: S3Server | None
+) -> dict[str, Any]:
+    """Local folder by default; the S3 server when TEST_EVIDENCE_BACKEND=s3 (as in CI)."""
+    if s3 is None:
+        return {"EVIDENCE_STORE": f"file://{tmp_path_factory.mktemp('evidence')}"}
+    s3.create_bucket("evidence-test")
+    return {
+        "EVIDENCE_STORE": "s3://evidence-test/council",
+        "S3_ENDPOINT_URL": s3.url,
+        "S3_ADDRESSING_STYLE": "path",
+    }
+
+
+@pytest.fixture(scope="session")
+def app(
+    tmp_path_factory: pytest.TempPathFactory,
+    jwks_server: JWKSServer,
+    request: pytest.FixtureRequest,
+) -> Iterator[Flask]:
     url = _database_url(tmp_path_factory)
     os.environ.pop("DATABASE_URL", None)
+    use_s3 = os.environ.get("TEST_EVIDENCE_BACKEND", "local") == "s3"
+    evidence = _evidence_settings(
+        tmp_path_factory, request.getfixturevalue("s3_server") if use_s3 else None
+    )
     application = create_app(
         {
             "SQLALCHEMY_DATABASE_URI": url.replace("postgresql://", "postgresql+psycopg://", 1),
@@ -91,7 +122,7 @@ def app(tmp_path_factory: pytest.TempPathFactory, jwks_server: JWKSServer) -> It
             "JWT_JWKS_URL": jwks_server.url,
             "JWT_OIDC_ISSUER": OIDC_ISSUER,
             "JWT_OIDC_AUDIENCE": OIDC_AUDIENCE,
-            "EVIDENCE_STORE": f"file://{tmp_path_factory.mktemp('evidence')}",
+            **evidence,
         }
     )
     with application.app_context():
@@ -119,6 +150,9 @@ def _empty_database(request: pytest.FixtureRequest) -> Iterator[None]:
             else:
                 for table in tables:
                     connection.execute(text(f"DELETE FROM {table}"))  # noqa: S608
+        store = application.extensions["evidence_store"]
+        for item in list(store.list()):
+            store.delete(item.key)
 
 
 @dataclass

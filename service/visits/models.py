@@ -145,7 +145,7 @@ class VisitChild(Base):
     def has_views(self) -> bool:
         """Whether any of the child's views were captured in words, houses or a scale.
 
-        A drawing attachment also counts once evidence exists (the evidence issue adds it).
+        A drawing attached to the child counts too; the submission rules check that.
         """
         return (
             any(

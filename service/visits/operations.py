@@ -242,8 +242,11 @@ def submit_visit(user: User, visit_id: uuid.UUID, if_match: str | None) -> Visit
     if visit.status not in EDITABLE:
         raise Conflict("visit.not_submittable", f"A {visit.status} visit cannot be submitted.")
     now = utcnow()
+    from service.evidence.operations import drawing_child_ids
+
     case_child_ids = [child.id for child in visit.case.children]
-    _raise_if(submission_errors(visit, case_child_ids, now), "visit.incomplete")
+    errors = submission_errors(visit, case_child_ids, now, drawing_child_ids(visit.id))
+    _raise_if(errors, "visit.incomplete")
     visit.status = "submitted"
     visit.submitted_at = visit.submitted_at or now
     visit.last_submitted_at = now
@@ -291,6 +294,9 @@ def delete_visit(user: User, visit_id: uuid.UUID, if_match: str | None) -> None:
         raise Conflict(
             "visit.not_deletable", "Only a draft that was never submitted can be deleted."
         )
+    from service.evidence.operations import remove_visit_evidence
+
+    remove_visit_evidence(visit)
     db.session.delete(visit)
     db.session.flush()
 

@@ -32,20 +32,25 @@ def draft_errors(case: Case, body: dict[str, Any], now: datetime) -> Errors:
     return dict(errors)
 
 
-def submission_errors(visit: Visit, case_child_ids: Iterable[Any], now: datetime) -> Errors:
-    """Every rule in DESIGN.md §4 "Rules a submitted visit must satisfy"."""
+def submission_errors(
+    visit: Visit, case_child_ids: Iterable[Any], now: datetime, drew: Iterable[Any] = ()
+) -> Errors:
+    """Every rule in DESIGN.md §4 "Rules a submitted visit must satisfy".
+
+    ``drew`` holds the ids of children with a drawing attached: their drawing is their view.
+    """
     errors: defaultdict[str, list[str]] = defaultdict(list)
     if visit.ended_at is None:
         errors["ended_at"].append("Say when the visit ended.")
     _check_times(errors, visit.started_at, visit.ended_at, now)
-    on_case = set(case_child_ids)
+    on_case, drawings = set(case_child_ids), set(drew)
     if not visit.children:
         errors["children"].append("Record at least one child.")
     for index, child in enumerate(visit.children):
         prefix = f"children.{index}"
         if child.child_id not in on_case:
             errors[f"{prefix}.child_id"].append("This child is not on the visit's case.")
-        _check_child(errors, prefix, child)
+        _check_child(errors, prefix, child, child.child_id in drawings)
     return dict(errors)
 
 
@@ -61,7 +66,9 @@ def _check_times(
             errors["ended_at"].append("A visit cannot end in the future.")
 
 
-def _check_child(errors: defaultdict[str, list[str]], prefix: str, child: VisitChild) -> None:
+def _check_child(
+    errors: defaultdict[str, list[str]], prefix: str, child: VisitChild, drew: bool
+) -> None:
     if child.seen is None:
         errors[f"{prefix}.seen"].append("Say whether the child was seen.")
         return
@@ -77,8 +84,9 @@ def _check_child(errors: defaultdict[str, list[str]], prefix: str, child: VisitC
         errors[f"{prefix}.not_seen_alone_reason"].append(
             "Give the reason the child was not seen alone."
         )
-    if not child.has_views() and not (child.views_not_gathered_reason or "").strip():
+    has_views = child.has_views() or drew
+    if not has_views and not (child.views_not_gathered_reason or "").strip():
         errors[f"{prefix}.voice"].append(
-            "Record the child's views (own words, Three Houses or a scale) "
+            "Record the child's views (own words, Three Houses, a scale or a drawing) "
             "or why they could not be gathered."
         )

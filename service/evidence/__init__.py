@@ -1,0 +1,1 @@
+"""Evidence: photos, drawings, audio, video and documents attached to visits."""

@@ -1,0 +1,54 @@
+"""``flask evidence reconcile``: make the store and the records agree."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import click
+from flask.cli import with_appcontext
+from sqlalchemy import select
+
+from service.columns import utcnow
+from service.evidence.models import Attachment
+from service.evidence.operations import evidence_store
+from service.extensions import db
+
+
+@click.group()
+def evidence() -> None:
+    """Evidence store maintenance."""
+
+
+@evidence.command("reconcile")
+@click.option("--grace-minutes", default=60, show_default=True, help="Leave younger orphans alone.")
+@click.option("--dry-run", is_flag=True, help="Report only; delete nothing.")
+@with_appcontext
+def reconcile(grace_minutes: int, dry_run: bool) -> None:
+    """Delete stored objects no record points at, and report records whose object is missing.
+
+    Objects younger than the grace period are left alone: their upload may still be committing.
+    Exits with status 1 when a record's object is missing, so a scheduler notices.
+    """
+    store = evidence_store()
+    known = set(db.session.scalars(select(Attachment.store_key)))
+    cutoff = utcnow() - timedelta(minutes=grace_minutes)
+    stored: set[str] = set()
+    removed = 0
+    for item in store.list("visits/"):
+        stored.add(item.key)
+        if item.key not in known and item.last_modified < cutoff:
+            click.echo(
+                f"orphan object {item.key} ({item.size} bytes){' (dry run)' if dry_run else ''}"
+            )
+            if not dry_run:
+                store.delete(item.key)
+                removed += 1
+    missing = sorted(known - stored)
+    for key in missing:
+        click.echo(f"MISSING object for record: {key}", err=True)
+    click.echo(
+        f"{len(stored)} objects, {len(known)} records, "
+        f"{removed} orphans removed, {len(missing)} missing"
+    )
+    if missing:
+        raise SystemExit(1)

@@ -1,0 +1,37 @@
+"""Attachments: one stored evidence object, its checked type, digest and who uploaded it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from service.columns import UTCDateTime, utcnow
+from service.extensions import Base
+
+KINDS = ("photo", "drawing", "audio", "video", "document")
+
+
+class Attachment(Base):
+    """A file attached to a visit (optionally to one child on it), by the client's UUID."""
+
+    __tablename__ = "attachments"
+    __table_args__ = (CheckConstraint(f"kind IN {KINDS!r}", name="kind"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    visit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("visits.id"), index=True)
+    child_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("children.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    # What the client sent: the digest and size it can check against.
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    # What is stored: differs from the upload when photo metadata was removed.
+    stored_size: Mapped[int] = mapped_column(BigInteger)
+    store_key: Mapped[str] = mapped_column(String(300), unique=True)
+    metadata_removed: Mapped[bool] = mapped_column(default=False)
+    uploaded_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

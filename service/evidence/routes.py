@@ -1,0 +1,232 @@
+"""Evidence endpoints: upload (raw or multipart), list, fetch content, delete."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import Response, g, redirect, request
+from marshmallow import ValidationError
+from werkzeug.exceptions import RequestedRangeNotSatisfiable
+
+from api_schemas.evidence import AttachmentSchema, ContentQuerySchema, UploadFieldsSchema
+from service.api import Blueprint
+from service.audit.operations import record
+from service.errors import ValidationFailed, flatten_errors
+from service.evidence import operations
+from service.evidence.models import Attachment
+from storage import StorageError
+
+blp = Blueprint("evidence", __name__, description="Photos, drawings, audio and documents.")
+
+READERS = ("social_worker", "supervisor", "manager")
+HEADER_FIELDS = {
+    "X-Attachment-Id": "attachment_id",
+    "X-Attachment-Kind": "kind",
+    "X-Child-Id": "child_id",
+    "X-Filename": "filename",
+    "X-Content-SHA256": "sha256",
+}
+FORM_FIELDS = {"attachment_id", "kind", "child_id", "filename", "sha256"}
+UPLOAD_DOC = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file", "attachment_id", "kind"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "attachment_id": {"type": "string", "format": "uuid"},
+                        "kind": {
+                            "type": "string",
+                            "enum": ["photo", "drawing", "audio", "video", "document"],
+                        },
+                        "child_id": {"type": "string", "format": "uuid"},
+                        "sha256": {"type": "string"},
+                    },
+                }
+            },
+        },
+    },
+    "parameters": [
+        {"in": "header", "name": name, "schema": {"type": "string"}, "required": False}
+        for name in HEADER_FIELDS
+    ],
+}
+
+
+def _load_fields(raw: dict[str, Any]) -> dict[str, Any]:
+    try:
+        loaded: dict[str, Any] = UploadFieldsSchema().load(raw)
+    except ValidationError as error:
+        raise ValidationFailed(
+            "attachment.invalid",
+            "The upload's fields are missing or not valid; see errors.",
+            errors=flatten_errors(error.messages),
+        ) from None
+    return loaded
+
+
+def _read_upload() -> tuple[operations.Upload, Any]:
+    """The upload's fields and the file stream, from a raw body or a multipart form."""
+    # Larger than the JSON limit: the per-kind limit is enforced while streaming.
+    request.max_content_length = (
+        max(operations.size_limit(kind) for kind in ("video", "audio")) + 2**20
+    )
+    if request.mimetype == "multipart/form-data":
+        unknown = set(request.form) - FORM_FIELDS
+        if unknown or set(request.files) - {"file"}:
+            extra = unknown | (set(request.files) - {"file"})
+            raise ValidationFailed(
+                "attachment.invalid",
+                "Unknown form fields.",
+                errors={k: ["Unknown field."] for k in extra},
+            )
+        file = request.files.get("file")
+        if file is None:
+            raise ValidationFailed(
+                "attachment.invalid", "No file.", errors={"file": ["Missing file part."]}
+            )
+        fields = _load_fields(
+            {k: v for k, v in request.form.items() if v != ""} | {"filename": file.filename}
+        )
+        upload = operations.Upload(
+            fields["attachment_id"],
+            fields["kind"],
+            fields["child_id"],
+            fields["filename"],
+            file.mimetype or "",
+            fields["sha256"],
+            None,
+        )
+        return upload, file.stream
+    raw = {
+        field: request.headers[header]
+        for header, field in HEADER_FIELDS.items()
+        if request.headers.get(header)
+    }
+    fields = _load_fields(raw)
+    upload = operations.Upload(
+        fields["attachment_id"],
+        fields["kind"],
+        fields["child_id"],
+        fields["filename"],
+        request.mimetype or "",
+        fields["sha256"],
+        request.content_length,
+    )
+    return upload, request.stream
+
+
+@blp.post("/visits/<uuid:visit_id>/attachments")
+@blp.login_required("social_worker")
+@blp.doc(**UPLOAD_DOC)
+@blp.response(201, AttachmentSchema, description="Stored")
+@blp.alt_response(200, schema=AttachmentSchema, description="Same id and bytes sent again")
+@blp.alt_response(409, description="Same id, different bytes; or the visit is not editable")
+@blp.alt_response(413, description="Over the limit for this kind")
+@blp.alt_response(415, description="Content not allowed for this kind, or mislabelled")
+@blp.alt_response(422, description="Bad fields, empty file, digest mismatch")
+@blp.alt_response(503, description="Evidence store unreachable; retry later with the same id")
+def upload_attachment(visit_id: uuid.UUID) -> Any:
+    """Stream a file onto a draft or returned visit.
+
+    Either a raw body with ``Content-Type`` and the headers ``X-Attachment-Id`` (UUID),
+    ``X-Attachment-Kind``, ``X-Filename``, optional ``X-Child-Id`` and ``X-Content-SHA256``; or
+    ``multipart/form-data`` with ``file``, ``attachment_id``, ``kind``, optional ``child_id`` and
+    ``sha256``. The type is sniffed from the bytes; photos and drawings are re-encoded without
+    EXIF/GPS metadata. Sending the same id and bytes again returns the stored record (200).
+    """
+    upload, stream = _read_upload()
+    attachment, created = operations.upload_attachment(g.user, visit_id, upload, stream)
+    record(
+        g.user,
+        "create" if created else "replay",
+        "attachment",
+        [attachment.id],
+        visit_id=str(visit_id),
+    )
+    return attachment, 201 if created else 200
+
+
+@blp.get("/visits/<uuid:visit_id>/attachments")
+@blp.login_required(*READERS)
+@blp.response(200, AttachmentSchema(many=True))
+def list_attachments(visit_id: uuid.UUID) -> list[Attachment]:
+    """The visit's attachments (records only; fetch each file from its content URL)."""
+    attachments = operations.list_attachments(g.user, visit_id)
+    record(g.user, "list", "attachment", [a.id for a in attachments], visit_id=str(visit_id))
+    return attachments
+
+
+@blp.get("/attachments/<uuid:attachment_id>/content")
+@blp.login_required(*READERS)
+@blp.arguments(ContentQuerySchema, location="query")
+@blp.response(200, description="The file, streamed as an attachment (206 for a byte range)")
+@blp.alt_response(302, description="Redirect to a presigned URL valid for at most 60 seconds")
+@blp.alt_response(416, description="Unsatisfiable range")
+def attachment_content(query: dict[str, Any], attachment_id: uuid.UUID) -> Any:
+    """The file itself, with its sniffed type, as a download (never rendered inline).
+
+    Supports ``Range`` requests (audio and video seek). With ``?redirect=true`` and an S3 store,
+    answers a redirect to a short-lived presigned URL instead.
+    """
+    attachment = operations.get_attachment(g.user, attachment_id)
+    record(g.user, "read", "attachment", [attachment.id], child_id=str(attachment.child_id or ""))
+    store = operations.evidence_store()
+    if query["redirect"]:
+        url = store.presigned_url(
+            attachment.store_key,
+            attachment.filename,
+            attachment.content_type,
+            _presign_seconds(),
+        )
+        if url:
+            return redirect(url, 302)
+    return _stream(attachment)
+
+
+def _presign_seconds() -> int:
+    from flask import current_app
+
+    return int(current_app.config["PRESIGNED_URL_SECONDS"])
+
+
+def _stream(attachment: Attachment) -> Response:
+    size = attachment.stored_size
+    start, stop, status = 0, size, 200
+    if request.range is not None:
+        bounds = request.range.range_for_length(size)
+        if bounds is None:
+            raise RequestedRangeNotSatisfiable(length=size)
+        (start, stop), status = bounds, 206
+    try:
+        body = operations.evidence_store().open(attachment.store_key, start, stop)
+    except FileNotFoundError:
+        raise operations.store_unavailable(StorageError("object missing")) from None
+    except StorageError as error:
+        raise operations.store_unavailable(error) from None
+    response = Response(
+        body, status=status, mimetype=attachment.content_type, direct_passthrough=True
+    )
+    response.headers["Content-Length"] = str(stop - start)
+    response.headers["Accept-Ranges"] = "bytes"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers.set("Content-Disposition", "attachment", filename=attachment.filename)
+    if status == 206:
+        response.headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
+    return response
+
+
+@blp.delete("/attachments/<uuid:attachment_id>")
+@blp.login_required("social_worker")
+@blp.response(204)
+@blp.alt_response(409, description="The visit is no longer a draft")
+def delete_attachment(attachment_id: uuid.UUID) -> None:
+    """Remove an attachment from a draft visit (the stored object is deleted too)."""
+    operations.delete_attachment(g.user, attachment_id)
+    record(g.user, "delete", "attachment", [attachment_id])

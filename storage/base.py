@@ -1,0 +1,63 @@
+"""The evidence store interface and its errors."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import BinaryIO
+
+CHUNK_SIZE = 1024 * 1024
+
+
+class StorageError(Exception):
+    """The store refused or failed an operation (a missing object is FileNotFoundError)."""
+
+
+class StorageUnavailable(StorageError):
+    """The store cannot be reached or timed out; the operation may succeed later."""
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """An object as listed by the store."""
+
+    key: str
+    size: int
+    last_modified: datetime
+
+
+class EvidenceStore(abc.ABC):
+    """Put, read back, measure and delete evidence objects by key."""
+
+    @abc.abstractmethod
+    def put(self, key: str, stream: BinaryIO) -> int:
+        """Store everything ``stream.read()`` gives under a new ``key``; return the byte count.
+
+        Never overwrites; reads in chunks, so a file is never held in memory whole.
+        """
+
+    @abc.abstractmethod
+    def open(self, key: str, start: int = 0, stop: int | None = None) -> Iterator[bytes]:
+        """Yield the bytes of ``key`` from ``start`` up to ``stop`` (exclusive), in chunks."""
+
+    @abc.abstractmethod
+    def size(self, key: str) -> int:
+        """The object's size in bytes; ``FileNotFoundError`` if it does not exist."""
+
+    @abc.abstractmethod
+    def delete(self, key: str) -> None:
+        """Delete ``key``; deleting a missing key is not an error."""
+
+    @abc.abstractmethod
+    def list(self, prefix: str = "") -> Iterator[StoredObject]:
+        """Every object whose key starts with ``prefix``."""
+
+    @abc.abstractmethod
+    def check(self) -> None:
+        """Raise :class:`StorageError` unless the store is reachable and usable."""
+
+    def presigned_url(self, key: str, filename: str, content_type: str, expires: int) -> str | None:
+        """A short-lived URL the client can fetch ``key`` from directly, where supported."""
+        return None

@@ -1,0 +1,94 @@
+"""``LocalStore``: evidence in a folder, for the embedded default and for development."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from storage.base import CHUNK_SIZE, EvidenceStore, StorageError, StoredObject
+
+SAFE_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
+
+
+class LocalStore(EvidenceStore):
+    """Objects as files under ``root``; keys are checked so none can escape it."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._partial = self.root / ".partial"
+        self._partial.mkdir(exist_ok=True)
+
+    def _path(self, key: str) -> Path:
+        if not SAFE_KEY.match(key) or ".." in key.split("/"):
+            raise StorageError(f"unsafe key {key!r}")
+        return self.root / key
+
+    def put(self, key: str, stream: BinaryIO) -> int:
+        """Write to a temporary file, then link it into place (refusing to overwrite)."""
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        size = 0
+        fd, partial = tempfile.mkstemp(dir=self._partial)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                while chunk := stream.read(CHUNK_SIZE):
+                    out.write(chunk)
+                    size += len(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            os.link(partial, path)
+        except FileExistsError:
+            raise StorageError(f"refusing to overwrite {key!r}") from None
+        except OSError as error:
+            raise StorageError(f"cannot write {key!r}: {error.strerror}") from None
+        finally:
+            Path(partial).unlink(missing_ok=True)
+        return size
+
+    def open(self, key: str, start: int = 0, stop: int | None = None) -> Iterator[bytes]:
+        """Read the file in chunks (``FileNotFoundError`` if missing)."""
+        handle = self._path(key).open("rb")
+
+        def chunks() -> Iterator[bytes]:
+            with handle:
+                handle.seek(start)
+                remaining = None if stop is None else stop - start
+                while remaining is None or remaining > 0:
+                    want = CHUNK_SIZE if remaining is None else min(CHUNK_SIZE, remaining)
+                    chunk = handle.read(want)
+                    if not chunk:
+                        return
+                    if remaining is not None:
+                        remaining -= len(chunk)
+                    yield chunk
+
+        return chunks()
+
+    def size(self, key: str) -> int:
+        """The file's size."""
+        return self._path(key).stat().st_size
+
+    def delete(self, key: str) -> None:
+        """Remove the file if it is there."""
+        self._path(key).unlink(missing_ok=True)
+
+    def list(self, prefix: str = "") -> Iterator[StoredObject]:
+        """Walk the folder (skipping unfinished writes)."""
+        for path in sorted(self.root.rglob("*")):
+            if not path.is_file() or self._partial in path.parents:
+                continue
+            key = path.relative_to(self.root).as_posix()
+            if key.startswith(prefix):
+                stat = path.stat()
+                yield StoredObject(key, stat.st_size, datetime.fromtimestamp(stat.st_mtime, UTC))
+
+    def check(self) -> None:
+        """The folder exists and is writable."""
+        if not os.access(self.root, os.W_OK):
+            raise StorageError(f"{self.root} is not writable")
