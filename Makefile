@@ -40,7 +40,7 @@ test: lint typecheck
 	$(BIN)/python -m pytest
 
 bench: install
-	$(BIN)/python -m pytest tests/perf -p no:cacheprovider --no-cov -s
+	$(BIN)/python -m pytest -o addopts="" -p no:cacheprovider -s tests/perf
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO, TypeVar
 
-from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
+from s3transfer.manager import TransferManager
 
 from storage.base import CHUNK_SIZE, EvidenceStore, StorageError, StorageUnavailable, StoredObject
 
@@ -40,7 +40,7 @@ def _translate(call: Callable[[], T]) -> T:
         if code in TRANSIENT:
             raise StorageUnavailable(f"evidence store answered {code}") from None
         raise StorageError(f"evidence store refused: {code}") from None
-    except (ConnectionError, HTTPClientError, S3UploadFailedError) as error:
+    except (ConnectionError, HTTPClientError) as error:
         raise StorageUnavailable(f"evidence store unreachable: {type(error).__name__}") from None
     except BotoCoreError as error:
         raise StorageError(f"evidence store error: {type(error).__name__}") from None
@@ -67,13 +67,18 @@ class S3Store(EvidenceStore):
             self.extra_args["ServerSideEncryption"] = encryption
             if kms_key_id:
                 self.extra_args["SSEKMSKeyId"] = kms_key_id
-        # Two parts in flight at most: memory stays flat whatever the file size.
-        self.transfer = TransferConfig(
+        # Two parts uploading and three buffered at most: memory stays flat whatever the size.
+        config = TransferConfig(
             multipart_threshold=part_size,
             multipart_chunksize=part_size,
             max_concurrency=2,
             max_io_queue=4,
         )
+        # s3transfer buffers up to 10 parts of a non-seekable stream by default (80 MiB here).
+        config.max_in_memory_upload_chunks = 3
+        # One manager (and so one set of threads) per process: boto3's upload_fileobj starts new
+        # threads per call, and each new thread's allocator arena keeps its freed part buffers.
+        self.transfers = TransferManager(client, config)
 
     def _key(self, key: str) -> str:
         return self.prefix + key
@@ -82,9 +87,9 @@ class S3Store(EvidenceStore):
         """Upload in parts above one part size; keys are unique, so none is overwritten."""
         reader = _CountingReader(stream)
         _translate(
-            lambda: self.client.upload_fileobj(
-                reader, self.bucket, self._key(key), ExtraArgs=self.extra_args, Config=self.transfer
-            )
+            lambda: self.transfers.upload(
+                reader, self.bucket, self._key(key), extra_args=self.extra_args
+            ).result()
         )
         return reader.count
 
