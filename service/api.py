@@ -72,5 +72,7 @@ def paginate_select(query: Select[Any], pagination: Any) -> list[Any]:
 
     total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     pagination.item_count = int(total or 0)
+    if pagination.first_item >= pagination.item_count:
+        return []  # past the end; also keeps absurd page numbers out of OFFSET
     page = query.limit(pagination.page_size).offset(pagination.first_item)
     return list(db.session.scalars(page).unique())

@@ -56,6 +56,8 @@ def test_caseload_filters_and_bounded_pages(world, sign_in):
     assert len(manager.get("/cases?page_size=1").get_json()) == 1
     assert manager.get("/cases?page_size=201").status_code == 422
     assert manager.get("/cases?page=0").status_code == 422
+    far = manager.get(f"/cases?page={10**30}")
+    assert far.status_code == 200 and far.get_json() == []
     assert len(manager.get(f"/cases?worker_id={world.user_ids['worker_b']}").get_json()) == 1
     assert manager.get("/cases?plan_type=care_leaver").get_json() == []
     assert len(manager.get("/cases?plan_type=child_protection").get_json()) == 4
