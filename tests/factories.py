@@ -115,3 +115,36 @@ def visit_body(case: Case, **overrides: Any) -> dict[str, Any]:
 
 def new_id() -> str:
     return str(uuid.uuid4())
+
+
+FAST_TEST_SETTINGS = {
+    "ARGON2_TIME_COST": 1,
+    "ARGON2_MEMORY_COST_KIB": 1024,
+    "LOGIN_RATE_LIMIT": "10000 per minute",
+}
+
+
+def standalone_app(
+    settings: dict[str, Any], children: int = 1
+) -> tuple[Any, Any, dict[str, str], dict[str, Any]]:
+    """A separately configured app on its own migrated database, with one worker and one case.
+
+    Returns the app, a test client, the worker's auth headers and a submittable visit body.
+    """
+    from flask_migrate import upgrade
+
+    from service import create_app
+
+    app = create_app({**FAST_TEST_SETTINGS, **settings})
+    with app.app_context():
+        upgrade()
+        team = make_team()
+        worker = make_user("social_worker", [team])
+        case = make_case(team, worker, children)
+        body = visit_body(db.session.get(Case, case.id))
+        username = worker.username
+        db.session.commit()
+    client = app.test_client()
+    tokens = client.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD})
+    headers = {"Authorization": f"Bearer {tokens.get_json()['access_token']}"}
+    return app, client, headers, body

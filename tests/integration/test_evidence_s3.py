@@ -5,14 +5,11 @@ import urllib.request
 import uuid
 
 import pytest
-from flask_migrate import upgrade
 
-from service import create_app
-from service.cases.models import Case
 from service.evidence.models import Attachment
 from service.extensions import db
 from tests.evidence_files import PDF
-from tests.factories import PASSWORD, make_case, make_team, make_user, new_id, visit_body
+from tests.factories import new_id, standalone_app
 from tests.s3server import S3Server
 
 
@@ -20,12 +17,9 @@ from tests.s3server import S3Server
 def s3_app(tmp_path):
     server = S3Server().start()
     server.create_bucket("council-evidence")
-    app = create_app(
+    app, client, headers, body = standalone_app(
         {
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 's3.db'}",
-            "ARGON2_TIME_COST": 1,
-            "ARGON2_MEMORY_COST_KIB": 1024,
-            "LOGIN_RATE_LIMIT": "10000 per minute",
             "EVIDENCE_STORE": "s3://council-evidence/seen-and-heard",
             "S3_ENDPOINT_URL": server.url,
             "S3_ADDRESSING_STYLE": "path",
@@ -34,19 +28,6 @@ def s3_app(tmp_path):
             "S3_MAX_ATTEMPTS": 1,
         }
     )
-    with app.app_context():
-        upgrade()
-        team = make_team()
-        worker = make_user("social_worker", [team])
-        case = make_case(team, worker, 1)
-        body = visit_body(db.session.get(Case, case.id))
-        username = worker.username
-        db.session.commit()
-    client = app.test_client()
-    token = client.post(
-        "/api/v1/auth/token", json={"username": username, "password": PASSWORD}
-    ).get_json()
-    headers = {"Authorization": f"Bearer {token['access_token']}"}
     visit_id = new_id()
     assert client.put(f"/api/v1/visits/{visit_id}", json=body, headers=headers).status_code == 201
     yield app, client, headers, visit_id, server
