@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 SHORT_TEXT = 200
 LONG_TEXT = 20_000
@@ -39,7 +39,10 @@ class UTCDateTime(fields.AwareDateTime):
     """ISO 8601 with an offset in; always UTC out (and UTC once loaded)."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
-        return super()._deserialize(value, attr, data, **kwargs).astimezone(UTC)
+        try:
+            return super()._deserialize(value, attr, data, **kwargs).astimezone(UTC)
+        except OverflowError:  # e.g. 0001-01-01T00:00+01:00 is before the year 1 in UTC
+            raise ValidationError("Not a valid datetime.") from None
 
     def _serialize(self, value: datetime | None, attr: str | None, obj: Any, **kwargs: Any) -> Any:
         return super()._serialize(value.astimezone(UTC) if value else value, attr, obj, **kwargs)

@@ -80,12 +80,16 @@ def _register_features(app: Flask) -> None:
     from service.cases import cli as cases_cli
     from service.cases.routes import blp as cases_blp
     from service.demo import cli as demo_cli
+    from service.devices.routes import blp as devices_blp
     from service.evidence import cli as evidence_cli
     from service.evidence.routes import blp as evidence_blp
     from service.health import blp as health_blp
+    from service.sync import changes
+    from service.sync.routes import blp as sync_blp
     from service.visits.routes import blp as visits_blp
 
-    for blueprint in (auth_blp, cases_blp, visits_blp, evidence_blp):
+    changes.init_app(app)
+    for blueprint in (auth_blp, devices_blp, cases_blp, visits_blp, evidence_blp, sync_blp):
         api.register_blueprint(blueprint, url_prefix=API_PREFIX)
     app.register_blueprint(health_blp)
     for cli_group in (auth_cli.users, cases_cli.cases, demo_cli.demo, evidence_cli.evidence):

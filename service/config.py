@@ -168,6 +168,8 @@ class Settings:
     S3_MAX_ATTEMPTS: int = 2
     S3_PART_SIZE_MB: int = 8
     PRESIGNED_URL_SECONDS: int = 60
+    SYNC_MAX_ITEMS: int = 200
+    SYNC_MAX_BODY_MB: int = 16
     EVIDENCE_MAX_MB: dict[str, int] = field(default_factory=lambda: dict(EVIDENCE_MAX_MB))
     CORE_SYSTEM_URL: str | None = None
     TIMESCALES: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -232,6 +234,8 @@ def load_settings(
         S3_MAX_ATTEMPTS=_env_int(env, "S3_MAX_ATTEMPTS", 2, 1, 10),
         S3_PART_SIZE_MB=_env_int(env, "S3_PART_SIZE_MB", 8, 5, 512),
         PRESIGNED_URL_SECONDS=_env_int(env, "PRESIGNED_URL_SECONDS", 60, 1, 60),
+        SYNC_MAX_ITEMS=_env_int(env, "SYNC_MAX_ITEMS", 200, 1, 2000),
+        SYNC_MAX_BODY_MB=_env_int(env, "SYNC_MAX_BODY_MB", 16, 1, 256),
         EVIDENCE_MAX_MB={
             kind: _env_int(env, f"EVIDENCE_MAX_MB_{kind.upper()}", default, 1, 10240)
             for kind, default in EVIDENCE_MAX_MB.items()

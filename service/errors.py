@@ -75,6 +75,13 @@ class Conflict(DomainError):
     title = "Conflict"
 
 
+class TooLarge(DomainError):
+    """The request or file is over the limit for what it is (413)."""
+
+    status = 413
+    title = "Too large"
+
+
 class PreconditionFailed(DomainError):
     """``If-Match`` names a version that is no longer current (412)."""
 

@@ -3,14 +3,22 @@
 Roles say what kind of thing a user may do. Scope says which records: a social worker sees the
 cases allocated to them, a supervisor their teams' cases, a manager the whole service, and an
 admin no child records at all. A record out of scope is answered exactly as a missing one (404).
+
+Reallocation: a case moved to another worker leaves the former worker's caseload at once, but
+a visit they made while it was allocated to them stays theirs: they can still read, finish and
+submit it (offline tablets sync late), and it goes to review as usual. A new visit dated after
+the reallocation is refused.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, exists, false, select, true
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, exists, false, or_, select, true
 
 from service.auth.models import User
-from service.cases.models import Case, Child, case_children
+from service.cases.models import Case, CaseAllocation, Child, case_children
+from service.extensions import db
 from service.visits.models import Visit
 
 
@@ -51,16 +59,41 @@ def can_read_child(user: User, child: Child) -> bool:
     return any(can_read_case(user, case) for case in child.cases)
 
 
+def was_allocated(user: User, case: Case, moment: datetime) -> bool:
+    """Whether ``case`` was allocated to ``user`` at ``moment``."""
+    return bool(
+        db.session.scalar(
+            select(
+                exists().where(
+                    CaseAllocation.case_id == case.id,
+                    CaseAllocation.worker_id == user.id,
+                    CaseAllocation.allocated_from <= moment,
+                    or_(
+                        CaseAllocation.allocated_until.is_(None),
+                        CaseAllocation.allocated_until > moment,
+                    ),
+                )
+            )
+        )
+    )
+
+
 def can_read_visit(user: User, visit: Visit) -> bool:
-    """Whether ``user`` may see ``visit``: its case is in scope."""
-    return can_read_case(user, visit.case)
+    """Whether ``user`` may see ``visit``: its case is in scope, or they made it while allocated."""
+    if can_read_case(user, visit.case):
+        return True
+    return visit.worker_id == user.id and was_allocated(user, visit.case, visit.started_at)
 
 
-def can_record_visit(user: User, case: Case) -> bool:
-    """Whether ``user`` may record a visit on ``case``: the social worker allocated to it."""
-    return user.role == "social_worker" and case.allocated_worker_id == user.id
+def can_record_visit(user: User, case: Case, started_at: datetime | None = None) -> bool:
+    """Whether ``user`` may record a visit on ``case``: its social worker, now or at the visit."""
+    if user.role != "social_worker":
+        return False
+    if case.allocated_worker_id == user.id:
+        return True
+    return started_at is not None and was_allocated(user, case, started_at)
 
 
 def can_edit_visit(user: User, visit: Visit) -> bool:
     """Whether ``user`` may change, submit, amend or delete ``visit``: its allocated author."""
-    return visit.worker_id == user.id and can_record_visit(user, visit.case)
+    return visit.worker_id == user.id and can_record_visit(user, visit.case, visit.started_at)

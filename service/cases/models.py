@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, String, Table
+from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, Index, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.auth.models import Team, User
@@ -40,6 +40,8 @@ class Case(Base):
     opened_on: Mapped[date]
     closed_on: Mapped[date | None]
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    # Stamped at commit from the change counter: what sync cursors compare against.
+    change_seq: Mapped[int | None] = mapped_column(BigInteger, index=True)
     team: Mapped[Team] = relationship(lazy="joined")
     allocated_worker: Mapped[User | None] = relationship(lazy="joined")
     children: Mapped[list[Child]] = relationship(
@@ -65,4 +67,20 @@ class Child(Base):
     last_statutory_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     next_visit_due: Mapped[date] = mapped_column(index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    change_seq: Mapped[int | None] = mapped_column(BigInteger, index=True)
     cases: Mapped[list[Case]] = relationship(secondary=case_children, back_populates="children")
+
+
+class CaseAllocation(Base):
+    """Who was allocated a case and when: a visit made while allocated is accepted later."""
+
+    __tablename__ = "case_allocations"
+    __table_args__ = (Index("ix_case_allocations_case_id_worker_id", "case_id", "worker_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    worker_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    allocated_from: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    allocated_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Declared so the unit of work inserts the case before its first allocation.
+    case: Mapped[Case] = relationship()

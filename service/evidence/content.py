@@ -12,7 +12,7 @@ import filetype
 from PIL import Image, ImageOps, UnidentifiedImageError
 from werkzeug.utils import secure_filename
 
-from service.errors import DomainError, ValidationFailed
+from service.errors import DomainError, TooLarge, ValidationFailed
 
 SNIFF_BYTES = 8192
 # Anything larger is refused rather than decoded: a small file can hide a huge bitmap.
@@ -48,13 +48,6 @@ class UnsupportedMediaType(DomainError):
 
     status = 415
     title = "Unsupported media type"
-
-
-class TooLarge(DomainError):
-    """The file is over the limit for its kind (413)."""
-
-    status = 413
-    title = "File too large"
 
 
 def _normal(content_type: str) -> str:

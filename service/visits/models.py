@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     ForeignKey,
     Index,
@@ -69,6 +70,7 @@ class Visit(Base):
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     amendment_reason: Mapped[str | None] = mapped_column(Text)
+    change_seq: Mapped[int | None] = mapped_column(BigInteger, index=True)
     case: Mapped[Case] = relationship(lazy="joined")
     worker: Mapped[User] = relationship(lazy="joined")
     children: Mapped[list[VisitChild]] = relationship(

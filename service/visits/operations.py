@@ -156,9 +156,9 @@ def _apply(visit: Visit, body: dict[str, Any]) -> None:
     visit.children = rows
 
 
-def _recordable_case(user: User, case_id: uuid.UUID) -> Case:
+def _recordable_case(user: User, case_id: uuid.UUID, started_at: datetime) -> Case:
     case = db.session.get(Case, case_id)
-    if case is None or not can_record_visit(user, case):
+    if case is None or not can_record_visit(user, case, started_at):
         raise ValidationFailed(
             "visit.invalid",
             "The visit is not valid; see errors.",
@@ -211,7 +211,7 @@ def put_visit(
 def _create(
     user: User, visit_id: uuid.UUID, body: dict[str, Any], digest: str
 ) -> tuple[Visit, bool]:
-    case = _recordable_case(user, body["case_id"])
+    case = _recordable_case(user, body["case_id"], body["started_at"])
     _raise_if(draft_errors(case, body, utcnow()))
     visit = Visit(id=visit_id, case=case, worker=user, content_digest=digest, version=1)
     _apply(visit, body)

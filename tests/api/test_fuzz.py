@@ -4,12 +4,14 @@ Schemathesis generates valid and invalid requests for every operation in
 ``/api/v1/openapi.json`` and sends them, signed in as a social worker, through the WSGI app.
 """
 
+import os
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 
-EXAMPLES_PER_MODE = 30
+EXAMPLES_PER_MODE = int(os.environ.get("FUZZ_EXAMPLES", "30"))
 
 
 def operations(app):

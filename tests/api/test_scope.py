@@ -112,6 +112,11 @@ def test_reallocated_case_leaves_the_former_worker(app, world, sign_in, records)
         case.allocated_worker_id = uuid.UUID(world.user_ids["worker_a2"])
         db.session.commit()
     former, current = sign_in(world.usernames["worker_a"]), sign_in(world.usernames["worker_a2"])
-    assert former.get(f"/visits/{records['visit']}").status_code == 404
+    # The case and its children leave the former worker's view at once...
+    assert former.get(f"/cases/{records['case']}").status_code == 404
+    assert former.get(f"/children/{records['child']}").status_code == 404
+    assert records["case"] not in {case["id"] for case in former.get("/cases").get_json()}
+    # ...but the visit they made while allocated is still theirs to read.
+    assert former.get(f"/visits/{records['visit']}").status_code == 200
     assert current.get(f"/visits/{records['visit']}").status_code == 200
     assert current.get(f"/cases/{records['case']}").status_code == 200

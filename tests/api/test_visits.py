@@ -134,6 +134,7 @@ def test_another_worker_cannot_take_over_a_visit_id(app, world, worker, sign_in)
         (lambda b: b.update(visit_type="phone_call"), "visit_type"),
         (lambda b: b.update(started_at="yesterday"), "started_at"),
         (lambda b: b.update(started_at="2026-11-20T10:05:00"), "started_at"),  # no offset
+        (lambda b: b.update(started_at="0001-01-01T00:00:00+01:00"), "started_at"),  # overflows UTC
         (lambda b: b.update(announced="sometimes"), "announced"),
         (lambda b: b.update(children=[]), "children"),
         (lambda b: b.update(case_id="not-a-uuid"), "case_id"),
@@ -154,6 +155,7 @@ def test_another_worker_cannot_take_over_a_visit_id(app, world, worker, sign_in)
         "bad-enum",
         "bad-date",
         "naive-date",
+        "before-year-one-in-utc",
         "wrong-type",
         "no-children",
         "bad-uuid",

@@ -1,0 +1,1 @@
+"""Registered tablets: list them, and revoke a lost one so its tokens stop working at once."""

@@ -1,0 +1,225 @@
+"""Applying a sync batch item by item, and gathering the changes a worker needs.
+
+Each item runs in its own savepoint: it is applied whole or not at all, and one bad item never
+sinks the batch. The per-item results are kept as a receipt, so the identical batch sent again
+(the connection dropped after the server committed) gets the same results and changes nothing;
+the changes part of the answer is always computed afresh.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from flask import g
+from marshmallow import ValidationError
+from sqlalchemy import delete, select
+
+from api_schemas.cases import CaseSchema
+from api_schemas.sync import ReturnedVisitSchema, SyncVisitSchema
+from api_schemas.visits import VisitOutSchema
+from service.auth.models import AuthSession, Device, User
+from service.cases.models import Case, Child, case_children
+from service.columns import utcnow
+from service.errors import Conflict, DomainError, Forbidden, ValidationFailed, flatten_errors
+from service.evidence.models import Attachment
+from service.extensions import db
+from service.policy import case_scope
+from service.sync.changes import current_seq
+from service.sync.models import SyncReceipt
+from service.visits.models import Visit
+from service.visits.operations import content_digest, etag, put_visit, submit_visit
+
+ITEM_ONLY = ("id", "base_version", "submit", "attachment_ids")
+RECEIPT_DAYS = 7
+
+
+def request_digest(user: User, body: dict[str, Any]) -> str:
+    """Identify a batch by its items: the same user sending the same visits gets the same digest."""
+    items = {"device_id": body["device_id"], "visits": body["visits"]}
+    canonical = json.dumps(items, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(f"{user.id}:{canonical}".encode()).hexdigest()
+
+
+def encode_cursor(seq: int) -> str:
+    """An opaque cursor for a sequence number."""
+    return base64.urlsafe_b64encode(f"v1:{seq}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int | None:
+    """The sequence number in a cursor; 422 for one we did not issue."""
+    if cursor is None:
+        return None
+    try:
+        version, _, seq = (
+            base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().partition(":")
+        )
+        if version != "v1" or not seq.isdigit():
+            raise ValueError(cursor)
+        return int(seq)
+    except (ValueError, UnicodeDecodeError):
+        raise ValidationFailed(
+            "sync.invalid_cursor", "Unknown cursor.", errors={"cursor": ["Not a cursor we issued."]}
+        ) from None
+
+
+def check_device(user: User, device_key: str) -> None:
+    """The batch must come from the device the caller signed in with (and not a revoked one)."""
+    session_id = g.get("auth_session_id")
+    if session_id is not None:
+        session = db.session.get(AuthSession, session_id)
+        device = session.device if session else None
+        if device is None or device.client_device_id != device_key:
+            raise ValidationFailed(
+                "sync.device_mismatch",
+                "Sign in with this tablet's device id to sync.",
+                errors={"device_id": ["Not the device this session signed in with."]},
+            )
+        return
+    # Identity-provider tokens carry no session: register the device on first sight.
+    device = db.session.scalar(
+        select(Device).where(Device.user_id == user.id, Device.client_device_id == device_key)
+    )
+    if device is None:
+        db.session.add(Device(user_id=user.id, client_device_id=device_key))
+    elif device.revoked_at is not None:
+        raise Forbidden("auth.device_revoked", "This device has been revoked.")
+
+
+def replayed_results(user: User, body: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The per-item results already given to this exact batch, if it was sent before."""
+    if not body["visits"]:
+        return None
+    receipt = db.session.scalar(
+        select(SyncReceipt).where(
+            SyncReceipt.user_id == user.id,
+            SyncReceipt.device_key == body["device_id"],
+            SyncReceipt.request_digest == request_digest(user, body),
+        )
+    )
+    return list(receipt.response["results"]) if receipt else None
+
+
+def keep_receipt(user: User, body: dict[str, Any], results: list[dict[str, Any]]) -> None:
+    """Store a batch's results for replays; receipts older than a week are dropped."""
+    if not body["visits"]:
+        return
+    db.session.execute(
+        delete(SyncReceipt).where(
+            SyncReceipt.user_id == user.id,
+            SyncReceipt.created_at < utcnow() - timedelta(days=RECEIPT_DAYS),
+        )
+    )
+    db.session.add(
+        SyncReceipt(
+            user_id=user.id,
+            device_key=body["device_id"],
+            request_digest=request_digest(user, body),
+            response={"results": results},
+        )
+    )
+
+
+def apply_item(user: User, raw: Any) -> dict[str, Any]:
+    """Apply one item atomically and describe the outcome."""
+    item_id = str(raw.get("id")) if isinstance(raw, dict) else None
+    try:
+        item = SyncVisitSchema().load(raw if isinstance(raw, dict) else {})
+    except ValidationError as error:
+        return {"id": item_id, "result": "rejected", "errors": flatten_errors(error.messages)}
+    try:
+        with db.session.begin_nested():
+            result = _apply(user, item)
+    except ValidationFailed as error:
+        return {
+            "id": item_id,
+            "result": "rejected",
+            "errors": error.errors or {"_item": [error.detail]},
+        }
+    except (Conflict, DomainError) as error:
+        visit = db.session.get(Visit, item["id"], populate_existing=True)
+        if visit is None or visit.worker_id != user.id or error.status not in (409, 412):
+            return {"id": item_id, "result": "rejected", "errors": {"id": [error.detail]}}
+        return _conflict(visit)
+    result["missing_attachments"] = _missing_attachments(item)
+    return result
+
+
+def _apply(user: User, item: dict[str, Any]) -> dict[str, Any]:
+    body = {key: value for key, value in item.items() if key not in ITEM_ONLY}
+    existing = db.session.get(Visit, item["id"])
+    if existing is None:
+        visit, _ = put_visit(user, item["id"], body, None)
+        if item["submit"]:
+            visit = submit_visit(user, visit.id, None)
+        return {"id": str(visit.id), "result": "created", "version": visit.version}
+    if existing.worker_id != user.id:
+        raise ValidationFailed(
+            "sync.id_in_use",
+            "Not yours.",
+            errors={"id": ["This visit id is used by another record."]},
+        )
+    same_content = existing.content_digest == content_digest(body)
+    submitted = existing.status in ("submitted", "approved")
+    if same_content and (submitted or not item["submit"]):
+        return {"id": str(existing.id), "result": "unchanged", "version": existing.version}
+    if item["base_version"] != existing.version:
+        return _conflict(existing)
+    visit = existing
+    if not same_content:
+        visit, _ = put_visit(user, existing.id, body, etag(existing))
+    if item["submit"]:
+        visit = submit_visit(user, visit.id, None)
+    return {"id": str(visit.id), "result": "updated", "version": visit.version}
+
+
+def _conflict(visit: Visit) -> dict[str, Any]:
+    return {
+        "id": str(visit.id),
+        "result": "conflict",
+        "version": visit.version,
+        "server_visit": VisitOutSchema().dump(visit),
+    }
+
+
+def _missing_attachments(item: dict[str, Any]) -> list[str]:
+    wanted = set(item["attachment_ids"])
+    if not wanted:
+        return []
+    held = set(
+        db.session.scalars(
+            select(Attachment.id).where(
+                Attachment.visit_id == item["id"], Attachment.id.in_(wanted)
+            )
+        )
+    )
+    return sorted(str(attachment_id) for attachment_id in wanted - held)
+
+
+def changes_since(user: User, since: int | None) -> tuple[dict[str, Any], str, list[uuid.UUID]]:
+    """The worker's changed cases, their whole caseload's ids, and visits returned to them."""
+    cursor = current_seq(db.session)  # read first: every change up to it is committed
+    cases = select(Case).where(case_scope(user)).order_by(Case.core_ref)
+    returned = select(Visit).where(Visit.worker_id == user.id, Visit.status == "returned")
+    if since is not None:
+        child_changed = (
+            select(case_children.c.case_id)
+            .join(Child, Child.id == case_children.c.child_id)
+            .where(case_children.c.case_id == Case.id, Child.change_seq > since)
+            .exists()
+        )
+        cases = cases.where((Case.change_seq > since) | child_changed)
+        returned = returned.where(Visit.change_seq > since)
+    changed_cases = list(db.session.scalars(cases))
+    caseload_ids = list(db.session.scalars(select(Case.id).where(case_scope(user))))
+    returned_visits = list(db.session.scalars(returned.order_by(Visit.started_at)))
+    changes = {
+        "cases": CaseSchema(many=True).dump(changed_cases),
+        "caseload_case_ids": [str(case_id) for case_id in caseload_ids],
+        "returned_visits": ReturnedVisitSchema(many=True).dump(returned_visits),
+    }
+    return changes, encode_cursor(cursor), [case.id for case in changed_cases]

@@ -1,0 +1,63 @@
+"""The sync endpoint."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from flask import Response, current_app, g, jsonify, request
+
+from api_schemas.sync import SyncRequestSchema, SyncResponseSchema
+from service.api import Blueprint
+from service.audit.operations import record
+from service.errors import TooLarge
+from service.sync import operations
+
+blp = Blueprint("sync", __name__, description="Offline sync from tablets.")
+
+
+@blp.before_request
+def allow_batch_bodies() -> None:
+    """A batch of visits may be larger than the 1 MiB JSON limit elsewhere."""
+    request.max_content_length = current_app.config["SYNC_MAX_BODY_MB"] * 1024 * 1024
+
+
+@blp.post("/sync")
+@blp.login_required("social_worker")
+@blp.arguments(SyncRequestSchema)
+@blp.response(200, SyncResponseSchema)
+@blp.alt_response(413, description="More items than SYNC_MAX_ITEMS")
+@blp.alt_response(422, description="Bad device id or cursor (item problems are per-item results)")
+def sync(body: dict[str, Any]) -> Response:
+    """Send a batch of offline visits; get a result per item and what changed since the cursor.
+
+    Each item is the ``PUT /visits/{id}`` body plus ``id``, ``base_version`` (the version it was
+    edited from, null if new), ``submit`` and ``attachment_ids``. Results: ``created``,
+    ``updated``, ``unchanged`` (nothing new), ``conflict`` (changed on the server since
+    ``base_version``; ``server_visit`` holds the server's copy), ``rejected`` (``errors`` as in
+    a 422). Items are applied independently and atomically. Sending the identical batch again
+    returns the same answer and changes nothing. ``changes`` holds the caseload's changed cases,
+    the ids of every case in it (drop any others), and visits returned by a supervisor.
+    """
+    user = g.user
+    if len(body["visits"]) > current_app.config["SYNC_MAX_ITEMS"]:
+        raise TooLarge(
+            "sync.batch_too_large",
+            f"At most {current_app.config['SYNC_MAX_ITEMS']} visits per batch; split it.",
+        )
+    since = operations.decode_cursor(body["cursor"])
+    operations.check_device(user, body["device_id"])
+    results = operations.replayed_results(user, body)
+    if results is None:
+        results = [operations.apply_item(user, raw) for raw in body["visits"]]
+        operations.keep_receipt(user, body, results)
+        action = "sync"
+    else:
+        action = "sync_replay"
+    # Changes are always computed afresh: a poll repeated with the same cursor must still
+    # hear about what happened since.
+    changes, cursor, case_ids = operations.changes_since(user, since)
+    outcome = Counter(result["result"] for result in results)
+    record(user, action, "visit", [r["id"] for r in results if r["id"]], **outcome)
+    record(user, "list", "case", case_ids)
+    return jsonify({"results": results, "changes": changes, "cursor": cursor})
