@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from flask import current_app
@@ -106,6 +107,26 @@ def refresh_timescales(child: Child) -> None:
     child.last_seen_alone_at = _aware(last_alone)
     child.last_statutory_seen_at = _aware(last_statutory)
     refresh_next_due(child)
+
+
+def note_seen(child: Child, started_at: datetime, *, alone: bool, statutory: bool) -> None:
+    """Move the child's dates forward for a newly submitted visit at which they were seen.
+
+    A first submission only adds a fact, so taking the later date is exact; a resubmission can
+    move dates back and goes through :func:`refresh_timescales` instead.
+    """
+    child.last_seen_at = _later(child.last_seen_at, started_at)
+    if alone:
+        child.last_seen_alone_at = _later(child.last_seen_alone_at, started_at)
+    if statutory:
+        previous = child.last_statutory_seen_at
+        child.last_statutory_seen_at = _later(previous, started_at)
+        if child.last_statutory_seen_at != previous:
+            refresh_next_due(child)
+
+
+def _later(current: datetime | None, candidate: datetime) -> datetime:
+    return candidate if current is None or candidate > current else current
 
 
 def refresh_next_due(child: Child) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 from flask import g
 from marshmallow import ValidationError
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 
 from api_schemas.cases import CaseSchema
 from api_schemas.sync import ReturnedVisitSchema, SyncVisitSchema
@@ -32,9 +33,18 @@ from service.policy import case_scope
 from service.sync.changes import current_seq
 from service.sync.models import SyncReceipt
 from service.visits.models import Visit
-from service.visits.operations import content_digest, etag, put_visit, submit_visit
+from service.visits.operations import (
+    content_digest,
+    create_visit,
+    etag,
+    put_visit,
+    submit_visit,
+)
 
 ITEM_ONLY = ("id", "base_version", "submit", "attachment_ids")
+# Built once: marshmallow schemas are reusable, and building one per item is measurable.
+ITEM_SCHEMA = SyncVisitSchema()
+VISIT_SCHEMA = VisitOutSchema()
 RECEIPT_DAYS = 7
 
 
@@ -128,12 +138,17 @@ def apply_item(user: User, raw: Any) -> dict[str, Any]:
     """Apply one item atomically and describe the outcome."""
     item_id = str(raw.get("id")) if isinstance(raw, dict) else None
     try:
-        item = SyncVisitSchema().load(raw if isinstance(raw, dict) else {})
+        item = ITEM_SCHEMA.load(raw if isinstance(raw, dict) else {})
     except ValidationError as error:
         return {"id": item_id, "result": "rejected", "errors": flatten_errors(error.messages)}
     try:
-        with db.session.begin_nested():
-            result = _apply(user, item)
+        try:
+            with db.session.begin_nested():
+                result = _apply(user, item)
+        except IntegrityError:
+            # Another request created this visit id at the same moment: look again.
+            with db.session.begin_nested():
+                result = _apply(user, item)
     except ValidationFailed as error:
         return {
             "id": item_id,
@@ -153,7 +168,7 @@ def _apply(user: User, item: dict[str, Any]) -> dict[str, Any]:
     body = {key: value for key, value in item.items() if key not in ITEM_ONLY}
     existing = db.session.get(Visit, item["id"])
     if existing is None:
-        visit, _ = put_visit(user, item["id"], body, None)
+        visit, _ = create_visit(user, item["id"], body)
         if item["submit"]:
             visit = submit_visit(user, visit.id, None)
         return {"id": str(visit.id), "result": "created", "version": visit.version}
@@ -182,7 +197,7 @@ def _conflict(visit: Visit) -> dict[str, Any]:
         "id": str(visit.id),
         "result": "conflict",
         "version": visit.version,
-        "server_visit": VisitOutSchema().dump(visit),
+        "server_visit": VISIT_SCHEMA.dump(visit),
     }
 
 

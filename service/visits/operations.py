@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from api_schemas.visits import VisitOutSchema
 from service.auth.models import User
 from service.cases.models import Case
-from service.cases.operations import refresh_timescales
+from service.cases.operations import note_seen, refresh_timescales
 from service.columns import utcnow
 from service.errors import (
     Conflict,
@@ -32,6 +32,7 @@ from service.visits.models import Visit, VisitChild, VisitVersion
 from service.visits.rules import draft_errors, submission_errors
 
 EDITABLE = ("draft", "returned")
+SNAPSHOT = VisitOutSchema()
 VOICE_COLUMNS = {
     "own_words": "own_words",
     "wishes_and_feelings": "wishes_and_feelings",
@@ -185,7 +186,7 @@ def put_visit(
     if visit is None:
         if if_match is not None:
             raise PreconditionFailed("visit.version_conflict", "There is no such visit to update.")
-        return _create(user, visit_id, body, digest)
+        return create_visit(user, visit_id, body, digest)
     if visit.worker_id != user.id:
         raise Conflict("visit.id_in_use", "This visit id is already used by another record.")
     if if_match is None and visit.content_digest == digest:
@@ -208,13 +209,22 @@ def put_visit(
     return visit, False
 
 
-def _create(
-    user: User, visit_id: uuid.UUID, body: dict[str, Any], digest: str
+def create_visit(
+    user: User, visit_id: uuid.UUID, body: dict[str, Any], digest: str | None = None
 ) -> tuple[Visit, bool]:
+    """Create a visit whose id is known to be new; a concurrent duplicate is treated as a replay.
+
+    Inside a caller's savepoint (a sync item) the caller handles a duplicate id instead.
+    """
+    digest = digest or content_digest(body)
     case = _recordable_case(user, body["case_id"], body["started_at"])
     _raise_if(draft_errors(case, body, utcnow()))
     visit = Visit(id=visit_id, case=case, worker=user, content_digest=digest, version=1)
     _apply(visit, body)
+    if db.session().in_nested_transaction():
+        db.session.add(visit)
+        db.session.flush()
+        return visit, True
     try:
         with db.session.begin_nested():
             db.session.add(visit)
@@ -245,16 +255,19 @@ def submit_visit(user: User, visit_id: uuid.UUID, if_match: str | None) -> Visit
     from service.evidence.operations import drawing_child_ids
 
     case_child_ids = [child.id for child in visit.case.children]
-    errors = submission_errors(visit, case_child_ids, now, drawing_child_ids(visit.id))
+    errors = submission_errors(visit, case_child_ids, now)
+    if any(path.endswith(".voice") for path in errors):
+        # Only now look for drawings, which count as views: most visits never need the query.
+        errors = submission_errors(visit, case_child_ids, now, drawing_child_ids(visit.id))
     _raise_if(errors, "visit.incomplete")
+    first_submission = visit.submitted_at is None
     visit.status = "submitted"
     visit.submitted_at = visit.submitted_at or now
     visit.last_submitted_at = now
     visit.version += 1
     visit.updated_at = now
-    number = db.session.scalar(
-        select(func.count()).select_from(VisitVersion).where(VisitVersion.visit_id == visit.id)
-    )
+    count_versions = select(func.count()).where(VisitVersion.visit_id == visit.id)
+    number = 0 if first_submission else db.session.scalar(count_versions)
     db.session.add(
         VisitVersion(
             visit_id=visit.id,
@@ -263,11 +276,19 @@ def submit_visit(user: User, visit_id: uuid.UUID, if_match: str | None) -> Visit
             submitted_at=now,
             submitted_by_id=user.id,
             amendment_reason=visit.amendment_reason,
-            snapshot=VisitOutSchema().dump(visit),
+            snapshot=SNAPSHOT.dump(visit),
         )
     )
     for row in visit.children:
-        refresh_timescales(row.child)
+        if not first_submission:
+            refresh_timescales(row.child)
+        elif row.seen:
+            note_seen(
+                row.child,
+                visit.started_at,
+                alone=bool(row.seen_alone),
+                statutory=visit.visit_type == "statutory",
+            )
     db.session.flush()
     return visit
 

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -99,3 +100,54 @@ class Gunicorn:
             self.process.terminate()
             self.process.wait(timeout=30)
             self.process = None
+
+
+class PostgresDatabase:
+    """A scratch PostgreSQL database for one benchmark, dropped afterwards."""
+
+    def __init__(self, admin_url: str = "postgresql://postgres@127.0.0.1:5432/postgres") -> None:
+        import uuid
+
+        self.admin_url = admin_url
+        self.name = f"seen_heard_test_bench_{uuid.uuid4().hex[:10]}"
+        self.url = f"{admin_url.rsplit('/', 1)[0]}/{self.name}"
+        self.sqlalchemy_url = self.url.replace("postgresql://", "postgresql+psycopg://", 1)
+
+    def __enter__(self) -> PostgresDatabase:
+        import psycopg
+
+        with psycopg.connect(self.admin_url, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{self.name}"')
+        return self
+
+    def count(self, table: str) -> int:
+        import psycopg
+
+        with psycopg.connect(self.url) as connection:
+            row = connection.execute(f"SELECT count(*) FROM {table}").fetchone()  # noqa: S608
+            return int(row[0]) if row else 0
+
+    def __exit__(self, *exc: object) -> None:
+        import psycopg
+
+        with psycopg.connect(self.admin_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
+def post_json(
+    base_url: str, path: str, body: Any, token: str | None = None, method: str = "POST"
+) -> tuple[int, Any]:
+    """One JSON request over HTTP; returns the status and the decoded body."""
+    import json
+
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(  # noqa: S310 - loopback
+        base_url + path, data=json.dumps(body).encode(), headers=headers, method=method
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)
