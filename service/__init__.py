@@ -84,12 +84,23 @@ def _register_features(app: Flask) -> None:
     from service.evidence import cli as evidence_cli
     from service.evidence.routes import blp as evidence_blp
     from service.health import blp as health_blp
+    from service.oversight.routes import blp as oversight_blp
+    from service.reviews.routes import blp as reviews_blp
     from service.sync import changes
     from service.sync.routes import blp as sync_blp
     from service.visits.routes import blp as visits_blp
 
     changes.init_app(app)
-    for blueprint in (auth_blp, devices_blp, cases_blp, visits_blp, evidence_blp, sync_blp):
+    for blueprint in (
+        auth_blp,
+        devices_blp,
+        cases_blp,
+        visits_blp,
+        evidence_blp,
+        sync_blp,
+        reviews_blp,
+        oversight_blp,
+    ):
         api.register_blueprint(blueprint, url_prefix=API_PREFIX)
     app.register_blueprint(health_blp)
     for cli_group in (auth_cli.users, cases_cli.cases, demo_cli.demo, evidence_cli.evidence):

@@ -168,6 +168,7 @@ class Settings:
     S3_MAX_ATTEMPTS: int = 2
     S3_PART_SIZE_MB: int = 8
     PRESIGNED_URL_SECONDS: int = 60
+    LATE_RECORDING_WORKING_DAYS: int = 2
     SYNC_MAX_ITEMS: int = 200
     SYNC_MAX_BODY_MB: int = 16
     EVIDENCE_MAX_MB: dict[str, int] = field(default_factory=lambda: dict(EVIDENCE_MAX_MB))
@@ -235,6 +236,7 @@ def load_settings(
         S3_PART_SIZE_MB=_env_int(env, "S3_PART_SIZE_MB", 8, 5, 512),
         PRESIGNED_URL_SECONDS=_env_int(env, "PRESIGNED_URL_SECONDS", 60, 1, 60),
         SYNC_MAX_ITEMS=_env_int(env, "SYNC_MAX_ITEMS", 200, 1, 2000),
+        LATE_RECORDING_WORKING_DAYS=_env_int(env, "LATE_RECORDING_WORKING_DAYS", 2, 0, 30),
         SYNC_MAX_BODY_MB=_env_int(env, "SYNC_MAX_BODY_MB", 16, 1, 256),
         EVIDENCE_MAX_MB={
             kind: _env_int(env, f"EVIDENCE_MAX_MB_{kind.upper()}", default, 1, 10240)

@@ -66,6 +66,8 @@ class Child(Base):
     # The latest statutory visit at which the child was seen: the one timescales count from.
     last_statutory_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     next_visit_due: Mapped[date] = mapped_column(index=True)
+    # How many of the child's latest submitted visits in a row recorded none of their views.
+    visits_without_views: Mapped[int] = mapped_column(default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     change_seq: Mapped[int | None] = mapped_column(BigInteger, index=True)
     cases: Mapped[list[Case]] = relationship(secondary=case_children, back_populates="children")
@@ -84,3 +86,19 @@ class CaseAllocation(Base):
     allocated_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Declared so the unit of work inserts the case before its first allocation.
     case: Mapped[Case] = relationship()
+
+
+class ChildPlanEvent(Base):
+    """A child's plan as it was set at one moment: the plan changes in their chronology."""
+
+    __tablename__ = "child_plan_events"
+    __table_args__ = (
+        Index("ix_child_plan_events_child_id_recorded_at", "child_id", "recorded_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    child_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("children.id", ondelete="CASCADE"))
+    plan_type: Mapped[str] = mapped_column(String(30))
+    plan_start_date: Mapped[date]
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    child: Mapped[Child] = relationship()

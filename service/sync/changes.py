@@ -1,4 +1,4 @@
-"""Stamping changes for sync, and keeping the history of case allocations.
+"""Stamping changes for sync, and keeping the history of case allocations and plans.
 
 Every transaction that changes a case, a child, or a visit's status gets one sequence number
 from :class:`ChangeCounter` as it commits, written to those rows' ``change_seq``. The counter
@@ -18,7 +18,7 @@ from flask import Flask
 from sqlalchemy import event, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
-from service.cases.models import Case, CaseAllocation, Child
+from service.cases.models import Case, CaseAllocation, Child, ChildPlanEvent
 from service.columns import utcnow
 from service.sync.models import ChangeCounter
 from service.visits.models import Visit
@@ -66,12 +66,27 @@ def _record_allocation(session: Session, case: Case) -> None:
         session.add(CaseAllocation(case=case, worker_id=worker_id, allocated_from=start))
 
 
+def _record_plan(session: Session, child: Child) -> None:
+    state = inspect(child)
+    changed = any(
+        state.attrs[name].history.has_changes() for name in ("plan_type", "plan_start_date")
+    )
+    if child in session.new or changed:
+        session.add(
+            ChildPlanEvent(
+                child=child, plan_type=child.plan_type, plan_start_date=child.plan_start_date
+            )
+        )
+
+
 def _collect(session: Session, flush_context: Any, instances: Any) -> None:
     """Before each flush: note what sync must hear about, and record allocation changes."""
     pending: list[Any] = session.info.setdefault(PENDING, [])
     for obj in list(chain(session.new, session.dirty)):
         if isinstance(obj, Case):
             _record_allocation(session, obj)
+        if isinstance(obj, Child):
+            _record_plan(session, obj)
         if isinstance(obj, (Case, Child)):
             if obj in session.new or session.is_modified(obj, include_collections=True):
                 pending.append(obj)

@@ -30,6 +30,7 @@ from service.errors import Conflict, DomainError, Forbidden, ValidationFailed, f
 from service.evidence.models import Attachment
 from service.extensions import db
 from service.policy import case_scope
+from service.reviews.operations import latest_return_comments
 from service.sync.changes import current_seq
 from service.sync.models import SyncReceipt
 from service.visits.models import Visit
@@ -38,8 +39,8 @@ from service.visits.operations import (
     create_visit,
     etag,
     put_visit,
-    submit_visit,
 )
+from service.visits.submission import submit_visit
 
 ITEM_ONLY = ("id", "base_version", "submit", "attachment_ids")
 # Built once: marshmallow schemas are reusable, and building one per item is measurable.
@@ -232,6 +233,9 @@ def changes_since(user: User, since: int | None) -> tuple[dict[str, Any], str, l
     changed_cases = list(db.session.scalars(cases))
     caseload_ids = list(db.session.scalars(select(Case.id).where(case_scope(user))))
     returned_visits = list(db.session.scalars(returned.order_by(Visit.started_at)))
+    comments = latest_return_comments([visit.id for visit in returned_visits])
+    for visit in returned_visits:
+        visit.review_comment = comments.get(visit.id)  # type: ignore[attr-defined]
     changes = {
         "cases": CaseSchema(many=True).dump(changed_cases),
         "caseload_case_ids": [str(case_id) for case_id in caseload_ids],

@@ -46,6 +46,7 @@ class Visit(Base):
         CheckConstraint(f"status IN {VISIT_STATUSES!r}", name="status"),
         Index("ix_visits_case_id_started_at", "case_id", "started_at"),
         Index("ix_visits_worker_id_status", "worker_id", "status"),
+        Index("ix_visits_status_last_submitted_at", "status", "last_submitted_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
@@ -70,6 +71,9 @@ class Visit(Base):
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     amendment_reason: Mapped[str | None] = mapped_column(Text)
+    # Set at the first submission: a statutory visit written up too long after it happened.
+    recorded_late: Mapped[bool] = mapped_column(default=False)
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     change_seq: Mapped[int | None] = mapped_column(BigInteger, index=True)
     case: Mapped[Case] = relationship(lazy="joined")
     worker: Mapped[User] = relationship(lazy="joined")

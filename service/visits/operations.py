@@ -11,13 +11,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 
 from api_schemas.visits import VisitOutSchema
 from service.auth.models import User
 from service.cases.models import Case
-from service.cases.operations import note_seen, refresh_timescales
 from service.columns import utcnow
 from service.errors import (
     Conflict,
@@ -29,7 +28,7 @@ from service.errors import (
 from service.extensions import db
 from service.policy import can_edit_visit, can_read_visit, can_record_visit, case_scope
 from service.visits.models import Visit, VisitChild, VisitVersion
-from service.visits.rules import draft_errors, submission_errors
+from service.visits.rules import draft_errors
 
 EDITABLE = ("draft", "returned")
 SNAPSHOT = VisitOutSchema()
@@ -75,7 +74,8 @@ def _matches(if_match: str, visit: Visit) -> bool:
     return "*" in tags or etag(visit) in tags
 
 
-def _check_precondition(visit: Visit, if_match: str | None, *, required: bool) -> None:
+def check_precondition(visit: Visit, if_match: str | None, *, required: bool) -> None:
+    """Check ``If-Match`` against the visit's ETag: 428 if required and missing, 412 if stale."""
     if if_match is None:
         if required:
             raise PreconditionRequired(
@@ -109,7 +109,8 @@ def get_visit(user: User, visit_id: uuid.UUID) -> Visit:
     return visit
 
 
-def _get_own_visit(user: User, visit_id: uuid.UUID) -> Visit:
+def get_own_visit(user: User, visit_id: uuid.UUID) -> Visit:
+    """The visit, if ``user`` may change it; otherwise 404."""
     visit = get_visit(user, visit_id)
     if not can_edit_visit(user, visit):
         raise NotFound("visit.not_found", "No such visit among yours.")
@@ -172,7 +173,8 @@ def _recordable_case(user: User, case_id: uuid.UUID, started_at: datetime) -> Ca
     return case
 
 
-def _raise_if(errors: dict[str, list[str]], code: str = "visit.invalid") -> None:
+def raise_if_invalid(errors: dict[str, list[str]], code: str = "visit.invalid") -> None:
+    """Raise a 422 listing ``errors`` by field path, if there are any."""
     if errors:
         raise ValidationFailed(code, "The visit is not valid; see errors.", errors=errors)
 
@@ -191,7 +193,7 @@ def put_visit(
         raise Conflict("visit.id_in_use", "This visit id is already used by another record.")
     if if_match is None and visit.content_digest == digest:
         return visit, False
-    _check_precondition(visit, if_match, required=True)
+    check_precondition(visit, if_match, required=True)
     if visit.status not in EDITABLE:
         raise Conflict("visit.not_editable", f"A {visit.status} visit cannot be changed.")
     if not can_edit_visit(user, visit):
@@ -199,8 +201,8 @@ def put_visit(
     if visit.content_digest == digest:
         return visit, False
     if body["case_id"] != visit.case_id:
-        _raise_if({"case_id": ["A visit cannot move to another case."]})
-    _raise_if(draft_errors(visit.case, body, utcnow()))
+        raise_if_invalid({"case_id": ["A visit cannot move to another case."]})
+    raise_if_invalid(draft_errors(visit.case, body, utcnow()))
     _apply(visit, body)
     visit.content_digest = digest
     visit.version += 1
@@ -218,7 +220,7 @@ def create_visit(
     """
     digest = digest or content_digest(body)
     case = _recordable_case(user, body["case_id"], body["started_at"])
-    _raise_if(draft_errors(case, body, utcnow()))
+    raise_if_invalid(draft_errors(case, body, utcnow()))
     visit = Visit(id=visit_id, case=case, worker=user, content_digest=digest, version=1)
     _apply(visit, body)
     if db.session().in_nested_transaction():
@@ -243,60 +245,10 @@ def create_visit(
     return visit, True
 
 
-def submit_visit(user: User, visit_id: uuid.UUID, if_match: str | None) -> Visit:
-    """Check every submission rule, snapshot a version, and update the children's timescales."""
-    visit = _get_own_visit(user, visit_id)
-    _check_precondition(visit, if_match, required=False)
-    if visit.status == "submitted":
-        return visit  # a retried submit: already done
-    if visit.status not in EDITABLE:
-        raise Conflict("visit.not_submittable", f"A {visit.status} visit cannot be submitted.")
-    now = utcnow()
-    from service.evidence.operations import drawing_child_ids
-
-    case_child_ids = [child.id for child in visit.case.children]
-    errors = submission_errors(visit, case_child_ids, now)
-    if any(path.endswith(".voice") for path in errors):
-        # Only now look for drawings, which count as views: most visits never need the query.
-        errors = submission_errors(visit, case_child_ids, now, drawing_child_ids(visit.id))
-    _raise_if(errors, "visit.incomplete")
-    first_submission = visit.submitted_at is None
-    visit.status = "submitted"
-    visit.submitted_at = visit.submitted_at or now
-    visit.last_submitted_at = now
-    visit.version += 1
-    visit.updated_at = now
-    count_versions = select(func.count()).where(VisitVersion.visit_id == visit.id)
-    number = 0 if first_submission else db.session.scalar(count_versions)
-    db.session.add(
-        VisitVersion(
-            visit_id=visit.id,
-            number=int(number or 0) + 1,
-            visit_version=visit.version,
-            submitted_at=now,
-            submitted_by_id=user.id,
-            amendment_reason=visit.amendment_reason,
-            snapshot=SNAPSHOT.dump(visit),
-        )
-    )
-    for row in visit.children:
-        if not first_submission:
-            refresh_timescales(row.child)
-        elif row.seen:
-            note_seen(
-                row.child,
-                visit.started_at,
-                alone=bool(row.seen_alone),
-                statutory=visit.visit_type == "statutory",
-            )
-    db.session.flush()
-    return visit
-
-
 def amend_visit(user: User, visit_id: uuid.UUID, reason: str, if_match: str | None) -> Visit:
     """Reopen an approved visit for correction; it must be submitted and reviewed again."""
-    visit = _get_own_visit(user, visit_id)
-    _check_precondition(visit, if_match, required=False)
+    visit = get_own_visit(user, visit_id)
+    check_precondition(visit, if_match, required=False)
     if visit.status != "approved":
         raise Conflict("visit.not_amendable", "Only an approved visit can be amended.")
     visit.status = "draft"
@@ -309,8 +261,8 @@ def amend_visit(user: User, visit_id: uuid.UUID, reason: str, if_match: str | No
 
 def delete_visit(user: User, visit_id: uuid.UUID, if_match: str | None) -> None:
     """Delete a draft that was never submitted; anything once submitted is kept for ever."""
-    visit = _get_own_visit(user, visit_id)
-    _check_precondition(visit, if_match, required=False)
+    visit = get_own_visit(user, visit_id)
+    check_precondition(visit, if_match, required=False)
     if visit.submitted_at is not None or visit.status != "draft":
         raise Conflict(
             "visit.not_deletable", "Only a draft that was never submitted can be deleted."

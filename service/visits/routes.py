@@ -17,7 +17,7 @@ from api_schemas.visits import (
 )
 from service.api import Blueprint, paginate_select
 from service.audit.operations import record
-from service.visits import operations
+from service.visits import operations, submission
 from service.visits.models import Visit, VisitVersion
 
 blp = Blueprint("visits", __name__, description="Home visits and the voice of the child.")
@@ -102,7 +102,7 @@ def submit_visit(visit_id: uuid.UUID) -> Any:
     started, and not in the future. Submitting updates each child's last seen and next due date.
     Submitting an already-submitted visit again is harmless.
     """
-    visit = operations.submit_visit(g.user, visit_id, _if_match())
+    visit = submission.submit_visit(g.user, visit_id, _if_match())
     _audit("submit", visit)
     return _with_etag(visit)
 

@@ -1,0 +1,1 @@
+"""Oversight: overdue children, service-wide counts, and each child's chronology."""

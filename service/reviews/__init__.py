@@ -1,0 +1,1 @@
+"""Supervisor review: the queue, decisions, and management decisions when a child was not seen."""
