@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -38,6 +39,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["evidence_store"] = open_store(app.config["EVIDENCE_STORE"], app.config)
     _register_features(app)
     _serve_api_doc_assets(app)
+    # Everything built so far (the app, mappers, schemas) lives as long as the process; frozen,
+    # the collector's full sweeps skip it. Measured: chronology p95 44 -> 24 ms (README).
+    gc.freeze()
     return app
 
 

@@ -34,6 +34,27 @@ def case_scope(user: User) -> ColumnElement[bool]:
     return false()
 
 
+def caseload_entry_scope(user: User) -> ColumnElement[bool]:
+    """The same scope as :func:`case_scope`, on the copies kept in ``case_children``."""
+    if user.role == "manager":
+        return true()
+    if user.role == "supervisor":
+        team_ids = user.team_ids
+        return case_children.c.team_id.in_(team_ids) if team_ids else false()
+    if user.role == "social_worker":
+        return case_children.c.allocated_worker_id == user.id
+    return false()
+
+
+def visit_team_scope(user: User) -> ColumnElement[bool]:
+    """Visits counted for the caller's teams (by the team holding the case at the visit)."""
+    if user.role == "manager":
+        return true()
+    if user.role == "supervisor" and user.team_ids:
+        return Visit.team_id.in_(user.team_ids)
+    return false()
+
+
 def child_scope(user: User) -> ColumnElement[bool]:
     """A SQL condition on :class:`Child`: the child is on at least one case in scope."""
     return exists(

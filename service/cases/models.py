@@ -5,7 +5,18 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, Index, String, Table
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    String,
+    Table,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.auth.models import Team, User
@@ -20,7 +31,27 @@ case_children = Table(
     Base.metadata,
     Column("case_id", ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True),
     Column("child_id", ForeignKey("children.id", ondelete="CASCADE"), primary_key=True),
+    # Copied from the case and the child at every commit that changes either (see
+    # service/sync/changes.py), so the overdue list of a team or a worker is one ordered range
+    # of one index, however many children the council has.
+    Column("team_id", ForeignKey("teams.id")),
+    Column("allocated_worker_id", ForeignKey("users.id")),
+    Column("case_open", Boolean, nullable=False, default=True, server_default=true()),
+    Column("next_visit_due", Date),
     Index("ix_case_children_child_id", "child_id"),
+    # Each holds the overdue list's whole sort order, so a page is read in order and stops at 50.
+    Index(
+        "ix_case_children_team_due", "team_id", "case_open", "next_visit_due", "child_id", "case_id"
+    ),
+    Index(
+        "ix_case_children_worker_due",
+        "allocated_worker_id",
+        "case_open",
+        "next_visit_due",
+        "child_id",
+        "case_id",
+    ),
+    Index("ix_case_children_open_due", "case_open", "next_visit_due", "child_id", "case_id"),
 )
 
 

@@ -1,7 +1,8 @@
 """Who is overdue a visit, and how each team is doing. Everything is scoped to the caller.
 
 The overdue list reads only children, their cases and teams: when a child was last seen and
-is next due are kept on the child, so no visit is scanned to answer it.
+is next due are kept on the child (and the due date on each of their case rows), so no visit
+is scanned to answer it. The summary adds up counts kept on each visit at submission.
 """
 
 from __future__ import annotations
@@ -16,38 +17,56 @@ from service.cases.models import Case, Child, case_children
 from service.cases.operations import today
 from service.columns import utcnow
 from service.extensions import db
-from service.policy import case_scope
-from service.visits.models import Visit, VisitChild
+from service.policy import caseload_entry_scope, visit_team_scope
+from service.visits.models import Visit
+
+
+def _overdue_entries(user: User, filters: dict[str, Any], as_of: date, *columns: Any) -> Any:
+    """The ``case_children`` rows in scope overdue (or due within N days), as ``columns``."""
+    entry = case_children.c
+    horizon = as_of
+    if filters.get("within_days") is not None:
+        horizon = as_of + timedelta(days=filters["within_days"] + 1)
+    query = (
+        select(*columns)
+        .select_from(case_children)
+        .where(caseload_entry_scope(user), entry.case_open.is_(True))
+        .where(entry.next_visit_due < horizon)
+    )
+    if filters.get("team_id"):
+        query = query.where(entry.team_id == filters["team_id"])
+    if filters.get("worker_id"):
+        query = query.where(entry.allocated_worker_id == filters["worker_id"])
+    if filters.get("plan_type"):
+        query = query.join(Child, Child.id == entry.child_id)
+        query = query.where(Child.plan_type == filters["plan_type"])
+    return query
 
 
 def overdue_query(user: User, filters: dict[str, Any], as_of: date) -> Any:
-    """(child, case) pairs in scope overdue (or due within N days), most overdue first."""
-    horizon = (
-        as_of
-        if filters.get("within_days") is None
-        else as_of + timedelta(days=filters["within_days"] + 1)
-    )
-    query = (
-        select(Child, Case)
-        .join(case_children, case_children.c.child_id == Child.id)
-        .join(Case, Case.id == case_children.c.case_id)
-        .where(case_scope(user), Case.status == "open", Child.next_visit_due < horizon)
-    )
-    if filters.get("team_id"):
-        query = query.where(Case.team_id == filters["team_id"])
-    if filters.get("worker_id"):
-        query = query.where(Case.allocated_worker_id == filters["worker_id"])
-    if filters.get("plan_type"):
-        query = query.where(Child.plan_type == filters["plan_type"])
-    return query.order_by(Child.next_visit_due, Child.id, Case.id)
+    """(child, case) pairs in scope overdue (or due within N days), most overdue first.
+
+    Driven by ``case_children``, which carries each case's team, worker and open flag and each
+    child's next due date: a team's or a worker's page is read in order from one index.
+    """
+    entry = case_children.c
+    query = _overdue_entries(user, filters, as_of, Child, Case)
+    if not filters.get("plan_type"):
+        query = query.join(Child, Child.id == entry.child_id)
+    query = query.join(Case, Case.id == entry.case_id)
+    return query.order_by(entry.next_visit_due, entry.child_id, entry.case_id)
+
+
+def overdue_count(user: User, filters: dict[str, Any], as_of: date) -> int:
+    """How many rows the overdue list has: counted on ``case_children`` alone."""
+    return int(db.session.scalar(_overdue_entries(user, filters, as_of, func.count())) or 0)
 
 
 def overdue_page(user: User, filters: dict[str, Any], pagination: Any) -> list[dict[str, Any]]:
     """One page of the overdue list, with the total in ``pagination.item_count``."""
     as_of = today()
     query = overdue_query(user, filters, as_of)
-    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    pagination.item_count = int(total or 0)
+    pagination.item_count = overdue_count(user, filters, as_of)
     if pagination.first_item >= pagination.item_count:
         return []
     rows = db.session.execute(query.limit(pagination.page_size).offset(pagination.first_item))
@@ -80,56 +99,45 @@ def summary(user: User, days: int) -> dict[str, Any]:
     """Per team and in total: children, seen in time, seen alone, reviews, late recordings.
 
     Also children whose last three visits recorded none of their views. Visit-based figures
-    cover the last ``days`` days; a child on cases in two teams counts in each.
+    cover the last ``days`` days and count for the team that held the case at the visit; a
+    child on cases in two teams counts in each.
     """
     as_of, since = today(), utcnow() - timedelta(days=days)
-    scope = (Case.status == "open", case_scope(user))
+    entry = case_children.c
+    in_scope = (caseload_entry_scope(user), entry.case_open.is_(True))
     children = db.session.execute(
-        select(
-            Case.team_id,
-            func.count(),
-            func.count().filter(Child.next_visit_due >= as_of),
-            func.count().filter(Child.visits_without_views >= 3),
-        )
-        .select_from(Child)
-        .join(case_children, case_children.c.child_id == Child.id)
-        .join(Case, Case.id == case_children.c.case_id)
-        .where(*scope)
-        .group_by(Case.team_id)
+        select(entry.team_id, func.count(), func.count().filter(entry.next_visit_due >= as_of))
+        .where(*in_scope)
+        .group_by(entry.team_id)
     ).all()
+    without_views = db.session.execute(
+        select(entry.team_id, func.count())
+        .join(Child, Child.id == entry.child_id)
+        .where(*in_scope, Child.visits_without_views >= 3)
+        .group_by(entry.team_id)
+    ).all()
+    visits = visit_team_scope(user)
     seen = db.session.execute(
-        select(
-            Case.team_id,
-            func.count(),
-            func.count().filter(VisitChild.seen_alone.is_(True)),
-        )
-        .select_from(Visit)
-        .join(Case, Case.id == Visit.case_id)
-        .join(VisitChild, VisitChild.visit_id == Visit.id)
+        select(Visit.team_id, func.sum(Visit.children_seen), func.sum(Visit.children_seen_alone))
         .where(
-            case_scope(user),
+            visits,
             Visit.visit_type == "statutory",
             Visit.submitted_at.is_not(None),
             Visit.started_at >= since,
-            VisitChild.seen.is_(True),
         )
-        .group_by(Case.team_id)
+        .group_by(Visit.team_id)
     ).all()
     waiting = db.session.execute(
-        select(Case.team_id, func.count(), func.min(Visit.last_submitted_at))
-        .select_from(Visit)
-        .join(Case, Case.id == Visit.case_id)
-        .where(case_scope(user), Visit.status == "submitted")
-        .group_by(Case.team_id)
+        select(Visit.team_id, func.count(), func.min(Visit.last_submitted_at))
+        .where(visits, Visit.status == "submitted")
+        .group_by(Visit.team_id)
     ).all()
     late = db.session.execute(
-        select(Case.team_id, func.count())
-        .select_from(Visit)
-        .join(Case, Case.id == Visit.case_id)
-        .where(case_scope(user), Visit.recorded_late.is_(True), Visit.submitted_at >= since)
-        .group_by(Case.team_id)
+        select(Visit.team_id, func.count())
+        .where(visits, Visit.recorded_late.is_(True), Visit.submitted_at >= since)
+        .group_by(Visit.team_id)
     ).all()
-    return _assemble(days, children, seen, waiting, late)
+    return _assemble(days, children, without_views, seen, waiting, late)
 
 
 COUNTS = (
@@ -143,7 +151,9 @@ COUNTS = (
 )
 
 
-def _assemble(days: int, children: Any, seen: Any, waiting: Any, late: Any) -> dict[str, Any]:
+def _assemble(
+    days: int, children: Any, without_views: Any, seen: Any, waiting: Any, late: Any
+) -> dict[str, Any]:
     from service.columns import UTCDateTime
 
     rows: dict[Any, dict[str, Any]] = {}
@@ -151,14 +161,12 @@ def _assemble(days: int, children: Any, seen: Any, waiting: Any, late: Any) -> d
     def row(team_id: Any) -> dict[str, Any]:
         return rows.setdefault(team_id, {**dict.fromkeys(COUNTS, 0), "oldest_waiting_since": None})
 
-    for team_id, total, in_time, no_views in children:
-        row(team_id).update(
-            children=total,
-            seen_within_timescale=in_time,
-            children_without_views_in_last_3_visits=no_views,
-        )
+    for team_id, total, in_time in children:
+        row(team_id).update(children=total, seen_within_timescale=in_time)
+    for team_id, count in without_views:
+        row(team_id)["children_without_views_in_last_3_visits"] = count
     for team_id, total, alone in seen:
-        row(team_id).update(statutory_visits_child_seen=total, seen_alone=alone)
+        row(team_id).update(statutory_visits_child_seen=int(total or 0), seen_alone=int(alone or 0))
     utc = UTCDateTime()
     for team_id, count, oldest in waiting:
         oldest_at = utc.process_result_value(oldest, db.engine.dialect)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import Response, g
+from flask import Response, g, jsonify
 
 from api_schemas.oversight import (
     ChronologyEntrySchema,
@@ -79,4 +79,4 @@ def child_chronology(query: dict[str, Any], child_id: uuid.UUID) -> Any:
                 "X-Content-Type-Options": "nosniff",
             },
         )
-    return entries
+    return jsonify(chronology.as_json(entries))

@@ -15,10 +15,10 @@ from itertools import chain
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import event, insert, inspect, select, update
+from sqlalchemy import event, insert, inspect, or_, select, update
 from sqlalchemy.orm import Session
 
-from service.cases.models import Case, CaseAllocation, Child, ChildPlanEvent
+from service.cases.models import Case, CaseAllocation, Child, ChildPlanEvent, case_children
 from service.columns import utcnow
 from service.sync.models import ChangeCounter
 from service.visits.models import Visit
@@ -131,6 +131,7 @@ def _stamp(session: Session) -> None:
             ids[type(obj)].add(obj.id)
     if not ids:
         return
+    _refresh_caseload_entries(session, ids[Case], ids[Child])
     seq = _next_seq(session)
     for model, model_ids in ids.items():
         session.execute(
@@ -139,6 +140,29 @@ def _stamp(session: Session) -> None:
             .values(change_seq=seq)
             .execution_options(synchronize_session=False)
         )
+
+
+def _refresh_caseload_entries(session: Session, case_ids: set[Any], child_ids: set[Any]) -> None:
+    """Copy team, worker, open/closed and next due onto the touched ``case_children`` rows."""
+    if not case_ids and not child_ids:
+        return
+    entry = case_children.c
+    session.execute(
+        update(case_children)
+        .where(or_(entry.case_id.in_(case_ids), entry.child_id.in_(child_ids)))
+        .values(
+            team_id=select(Case.team_id).where(Case.id == entry.case_id).scalar_subquery(),
+            allocated_worker_id=select(Case.allocated_worker_id)
+            .where(Case.id == entry.case_id)
+            .scalar_subquery(),
+            case_open=select(Case.status == "open")
+            .where(Case.id == entry.case_id)
+            .scalar_subquery(),
+            next_visit_due=select(Child.next_visit_due)
+            .where(Child.id == entry.child_id)
+            .scalar_subquery(),
+        )
+    )
 
 
 def _forget(session: Session, *args: Any) -> None:

@@ -47,6 +47,8 @@ class Visit(Base):
         Index("ix_visits_case_id_started_at", "case_id", "started_at"),
         Index("ix_visits_worker_id_status", "worker_id", "status"),
         Index("ix_visits_status_last_submitted_at", "status", "last_submitted_at"),
+        Index("ix_visits_started_at", "started_at"),
+        Index("ix_visits_recorded_late_submitted_at", "recorded_late", "submitted_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
@@ -73,6 +75,11 @@ class Visit(Base):
     amendment_reason: Mapped[str | None] = mapped_column(Text)
     # Set at the first submission: a statutory visit written up too long after it happened.
     recorded_late: Mapped[bool] = mapped_column(default=False)
+    # The team holding the case when the visit was recorded, and how many children were seen
+    # (and seen alone) at the last submission: what the oversight summary adds up.
+    team_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("teams.id"))
+    children_seen: Mapped[int] = mapped_column(default=0)
+    children_seen_alone: Mapped[int] = mapped_column(default=0)
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     change_seq: Mapped[int | None] = mapped_column(BigInteger, index=True)
     case: Mapped[Case] = relationship(lazy="joined")

@@ -221,7 +221,9 @@ def create_visit(
     digest = digest or content_digest(body)
     case = _recordable_case(user, body["case_id"], body["started_at"])
     raise_if_invalid(draft_errors(case, body, utcnow()))
-    visit = Visit(id=visit_id, case=case, worker=user, content_digest=digest, version=1)
+    visit = Visit(
+        id=visit_id, case=case, team_id=case.team_id, worker=user, content_digest=digest, version=1
+    )
     _apply(visit, body)
     if db.session().in_nested_transaction():
         db.session.add(visit)

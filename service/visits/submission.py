@@ -60,6 +60,8 @@ def submit_visit(user: User, visit_id: uuid.UUID, if_match: str | None) -> Visit
         visit.submitted_at = now
         visit.recorded_late = is_recorded_late(visit, now)
     visit.last_submitted_at = now
+    visit.children_seen = sum(1 for row in visit.children if row.seen)
+    visit.children_seen_alone = sum(1 for row in visit.children if row.seen and row.seen_alone)
     visit.version += 1
     visit.updated_at = now
     _snapshot(visit, user, now, first_submission)
