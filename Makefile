@@ -7,7 +7,7 @@ PORT ?= 5000
 WORKERS ?= 2
 export FLASK_APP := wsgi
 
-.PHONY: run test lint typecheck bench install migrate seed clean
+.PHONY: run test lint typecheck browser bench install migrate seed clean govuk-assets
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,11 +36,31 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-test: lint typecheck
+test: lint typecheck browser
 	$(BIN)/python -m pytest
+
+# The browser tests drive Debian's Chromium; install it when missing and we may (root).
+browser:
+	@command -v chromium >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@command -v chromium >/dev/null 2>&1 || echo "chromium is not installed: browser tests will skip here (CI fails them)"
 
 bench: install
 	$(BIN)/python -m pytest -o addopts="" -p no:cacheprovider -s tests/perf
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage
+
+# GOV.UK Frontend's compiled files are committed under service/static/govuk, so `make run` needs
+# no Node.js. This refreshes them from the npm registry (needs npm); bump the version here.
+GOVUK_FRONTEND_VERSION ?= 6.6.0
+govuk-assets:
+	rm -rf build/govuk && mkdir -p build/govuk service/static/govuk
+	cd build/govuk && npm pack --silent govuk-frontend@$(GOVUK_FRONTEND_VERSION) && tar xzf govuk-frontend-$(GOVUK_FRONTEND_VERSION).tgz
+	rm -rf service/static/govuk/*
+	sed 's#url(/assets/#url(/static/govuk/assets/#g' build/govuk/package/dist/govuk/govuk-frontend.min.css > service/static/govuk/govuk-frontend.min.css
+	cp build/govuk/package/dist/govuk/govuk-frontend.min.js service/static/govuk/
+	cp -r build/govuk/package/dist/govuk/assets service/static/govuk/
+	cp build/govuk/package/LICENSE* service/static/govuk/ 2>/dev/null || true
+	echo "govuk-frontend $(GOVUK_FRONTEND_VERSION)" > service/static/govuk/VERSION
+	rm -rf build/govuk

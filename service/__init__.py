@@ -87,6 +87,8 @@ def _register_features(app: Flask) -> None:
     from service.devices.routes import blp as devices_blp
     from service.evidence import cli as evidence_cli
     from service.evidence.routes import blp as evidence_blp
+    from service.feedback.pages import blp as feedback_pages
+    from service.feedback.routes import blp as feedback_blp
     from service.health import blp as health_blp
     from service.oversight.routes import blp as oversight_blp
     from service.reviews.routes import blp as reviews_blp
@@ -104,8 +106,10 @@ def _register_features(app: Flask) -> None:
         sync_blp,
         reviews_blp,
         oversight_blp,
+        feedback_blp,
     ):
         api.register_blueprint(blueprint, url_prefix=API_PREFIX)
     app.register_blueprint(health_blp)
+    app.register_blueprint(feedback_pages)
     for cli_group in (auth_cli.users, cases_cli.cases, demo_cli.demo, evidence_cli.evidence):
         app.cli.add_command(cli_group)

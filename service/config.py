@@ -169,6 +169,7 @@ class Settings:
     S3_PART_SIZE_MB: int = 8
     PRESIGNED_URL_SECONDS: int = 60
     LATE_RECORDING_WORKING_DAYS: int = 2
+    FEEDBACK_RATE_LIMIT: str = "10 per minute;60 per hour"
     SYNC_MAX_ITEMS: int = 200
     SYNC_MAX_BODY_MB: int = 16
     EVIDENCE_MAX_MB: dict[str, int] = field(default_factory=lambda: dict(EVIDENCE_MAX_MB))
@@ -237,6 +238,7 @@ def load_settings(
         PRESIGNED_URL_SECONDS=_env_int(env, "PRESIGNED_URL_SECONDS", 60, 1, 60),
         SYNC_MAX_ITEMS=_env_int(env, "SYNC_MAX_ITEMS", 200, 1, 2000),
         LATE_RECORDING_WORKING_DAYS=_env_int(env, "LATE_RECORDING_WORKING_DAYS", 2, 0, 30),
+        FEEDBACK_RATE_LIMIT=_env_str(env, "FEEDBACK_RATE_LIMIT", "10 per minute;60 per hour"),
         SYNC_MAX_BODY_MB=_env_int(env, "SYNC_MAX_BODY_MB", 16, 1, 256),
         EVIDENCE_MAX_MB={
             kind: _env_int(env, f"EVIDENCE_MAX_MB_{kind.upper()}", default, 1, 10240)

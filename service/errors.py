@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, Response, json
+from flask import Flask, Response, json, request
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -180,8 +180,15 @@ _HTTP_CODES = {
 
 
 def http_exception_problem(error: HTTPException) -> Response:
-    """Translate a werkzeug/webargs/flask-smorest HTTP exception into a problem."""
+    """Translate a werkzeug/webargs/flask-smorest HTTP exception into a problem.
+
+    The public pages (``/feedback``) get a GOV.UK-styled HTML page instead.
+    """
     status = error.code or 500
+    if request.path.startswith("/feedback"):
+        from service.feedback.pages import error_page
+
+        return error_page(status)
     if status >= 500:
         return internal_error_problem(getattr(error, "original_exception", None) or error)
     code, title = _HTTP_CODES.get(status, ("http_error", error.name))

@@ -119,6 +119,7 @@ def app(
             "ARGON2_TIME_COST": 1,
             "ARGON2_MEMORY_COST_KIB": 1024,
             "LOGIN_RATE_LIMIT": "10000 per minute",
+            "FEEDBACK_RATE_LIMIT": "10000 per minute",
             "JWT_JWKS_URL": jwks_server.url,
             "JWT_OIDC_ISSUER": OIDC_ISSUER,
             "JWT_OIDC_AUDIENCE": OIDC_AUDIENCE,
@@ -227,6 +228,9 @@ class Session:
 
     def delete(self, path: str, **kwargs: Any) -> Any:
         return self._call("DELETE", path, **kwargs)
+
+    def patch(self, path: str, **kwargs: Any) -> Any:
+        return self._call("PATCH", path, **kwargs)
 
 
 @pytest.fixture

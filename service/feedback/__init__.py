@@ -1,0 +1,1 @@
+"""Care-leaver feedback: a short, accessible form (English and Welsh), invites, and triage."""
