@@ -250,6 +250,18 @@ def sign_in(client: FlaskClient):  # type: ignore[no-untyped-def]
     return _sign_in
 
 
+@pytest.fixture
+def worker(world: World, sign_in: Any) -> Session:
+    """worker_a, signed in (allocated cases a1 and a2)."""
+    return sign_in(world.usernames["worker_a"])  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def supervisor(world: World, sign_in: Any) -> Session:
+    """supervisor_a, signed in (team A)."""
+    return sign_in(world.usernames["supervisor_a"])  # type: ignore[no-any-return]
+
+
 PG_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )

@@ -15,11 +15,6 @@ from tests.factories import new_id, visit_body
 
 
 @pytest.fixture
-def worker(world, sign_in):
-    return sign_in(world.usernames["worker_a"])
-
-
-@pytest.fixture
 def visit_id(app, world, worker):
     from service.cases.models import Case
 

@@ -5,8 +5,6 @@ import io
 import uuid
 from datetime import date, timedelta
 
-import pytest
-
 from service.cases.models import Case, Child
 from service.cases.operations import refresh_next_due
 from service.extensions import db
@@ -29,16 +27,6 @@ def submit(app, world, session, case_key="a1", **overrides):
     response = session.post(f"/visits/{visit_id}/submit")
     assert response.status_code == 200, response.get_json()
     return visit_id, response.headers["ETag"]
-
-
-@pytest.fixture
-def worker(world, sign_in):
-    return sign_in(world.usernames["worker_a"])
-
-
-@pytest.fixture
-def supervisor(world, sign_in):
-    return sign_in(world.usernames["supervisor_a"])
 
 
 def test_never_seen_children_are_overdue_from_plan_start_worst_first(

@@ -3,8 +3,6 @@
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
-import pytest
-
 from service.auth.models import User
 from service.cases.models import Case, Child
 from service.extensions import db
@@ -22,16 +20,6 @@ def submitted_visit(session, body):
     response = session.post(f"/visits/{visit_id}/submit")
     assert response.status_code == 200, response.get_json()
     return visit_id, response.headers["ETag"]
-
-
-@pytest.fixture
-def worker(world, sign_in):
-    return sign_in(world.usernames["worker_a"])
-
-
-@pytest.fixture
-def supervisor(world, sign_in):
-    return sign_in(world.usernames["supervisor_a"])
 
 
 def decide(session, visit_id, etag, **body):

@@ -13,11 +13,6 @@ from tests.factories import new_id
 
 
 @pytest.fixture
-def worker(world, sign_in):
-    return sign_in(world.usernames["worker_a"])
-
-
-@pytest.fixture
 def case_a1(app, world):
     with app.app_context():
         from service.cases.models import Case
