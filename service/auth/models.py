@@ -47,7 +47,10 @@ class User(Base):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     teams: Mapped[list[Team]] = relationship(
-        secondary=team_memberships, back_populates="members", lazy="selectin"
+        # Loaded when asked for: only supervisors' scope and /me need them, not every request.
+        secondary=team_memberships,
+        back_populates="members",
+        lazy="select",
     )
 
     @property

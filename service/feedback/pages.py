@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 
+from service.audit.operations import record
 from service.extensions import limiter
 from service.feedback import operations
 from service.feedback.forms import FeedbackForm, check
@@ -85,7 +86,9 @@ def form() -> Any:
             # The honeypot was filled in: a bot. Thank it and keep nothing.
             return redirect(url_for("feedback_pages.thanks", lang=language()))
         if not errors:
-            operations.save_feedback(answers, language(), invite)
+            saved = operations.save_feedback(answers, language(), invite)
+            # No signed-in actor: the care leaver. Linked answers join a child's record.
+            record(None, "create", "feedback", [saved.id], child_id=str(saved.child_id or ""))
             if answers["urgent"]:
                 return redirect(url_for("feedback_pages.help_now", lang=language(), sent=1))
             return redirect(url_for("feedback_pages.thanks", lang=language()))

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from api_schemas.visits import VisitOutSchema
 from service.auth.models import User
@@ -159,7 +160,7 @@ def _apply(visit: Visit, body: dict[str, Any]) -> None:
 
 
 def _recordable_case(user: User, case_id: uuid.UUID, started_at: datetime) -> Case:
-    case = db.session.get(Case, case_id)
+    case = db.session.get(Case, case_id, options=[joinedload(Case.children)])
     if case is None or not can_record_visit(user, case, started_at):
         raise ValidationFailed(
             "visit.invalid",
@@ -225,16 +226,17 @@ def create_visit(
         id=visit_id, case=case, team_id=case.team_id, worker=user, content_digest=digest, version=1
     )
     _apply(visit, body)
+    db.session.add(visit)
     if db.session().in_nested_transaction():
-        db.session.add(visit)
         db.session.flush()
         return visit, True
     try:
-        with db.session.begin_nested():
-            db.session.add(visit)
+        db.session.flush()
     except IntegrityError:
-        # The same id arrived twice at once: the other request won; answer as a replay would.
-        existing = db.session.get(Visit, visit_id, populate_existing=True)
+        # The same id arrived twice at once and the other request won. Nothing else has been
+        # written in this request yet, so the whole transaction can go; answer as a replay would.
+        db.session.rollback()
+        existing = db.session.get(Visit, visit_id)
         if (
             existing is not None
             and existing.worker_id == user.id

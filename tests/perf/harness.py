@@ -52,12 +52,19 @@ def prepare_database(settings: dict[str, Any], build: Any) -> Any:
 class Gunicorn:
     """The app served by gunicorn on a loopback port, configured through the environment."""
 
-    def __init__(self, env: dict[str, str], workers: int = 1, worker_class: str = "sync") -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        workers: int = 1,
+        worker_class: str = "sync",
+        app: str = "wsgi:app",
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **env}
         self.workers = workers
         self.worker_class = worker_class
+        self.app = app
         self.process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Gunicorn:
@@ -76,7 +83,7 @@ class Gunicorn:
                 "900",
                 "--log-level",
                 "warning",
-                "wsgi:app",
+                self.app,
             ],
             cwd=ROOT,
             env=self.env,
