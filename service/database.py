@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Flask, Response, g
+from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from service.errors import database_unavailable_problem
 from service.extensions import db
@@ -31,6 +35,32 @@ def commit_unit_of_work(response: Response) -> Response:
     return response
 
 
+AFTER_COMMIT = "after_commit_callbacks"
+
+
+def after_commit(callback: Callable[[], None]) -> None:
+    """Run ``callback`` once this transaction has committed; never if it rolls back.
+
+    For work outside the database that must not run ahead of it, such as deleting a stored
+    object whose row is being deleted: if the commit failed, the row would point at nothing.
+    """
+    db.session.info.setdefault(AFTER_COMMIT, []).append(callback)
+
+
+def _run_after_commit(session: Session) -> None:
+    for callback in session.info.pop(AFTER_COMMIT, []):
+        callback()
+
+
+def _drop_after_rollback(session: Session, *args: object) -> None:
+    # A savepoint rolling back leaves the outer transaction, and its callbacks, in place.
+    if not session.in_transaction():
+        session.info.pop(AFTER_COMMIT, None)
+
+
 def init_app(app: Flask) -> None:
-    """Install the commit-at-the-boundary hook."""
+    """Install the commit-at-the-boundary hook and the after-commit callbacks."""
     app.after_request(commit_unit_of_work)
+    if not event.contains(Session, "after_commit", _run_after_commit):
+        event.listen(Session, "after_commit", _run_after_commit)
+        event.listen(Session, "after_rollback", _drop_after_rollback)

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, Response, json, request
+from flask import Flask, Response, has_request_context, json, request
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -113,6 +113,11 @@ class ServiceUnavailable(DomainError):
         super().__init__(code, detail, headers={"Retry-After": str(retry_after)})
 
 
+def is_page_request() -> bool:
+    """Whether this request is for a public HTML page rather than the JSON API."""
+    return request.path == "/feedback" or request.path.startswith("/feedback/")
+
+
 def problem(
     status: int,
     code: str,
@@ -123,7 +128,15 @@ def problem(
     headers: Mapping[str, str] | None = None,
     **extra: Any,
 ) -> Response:
-    """Build a problem+json response."""
+    """Build a problem+json response (an HTML error page for the public pages).
+
+    Every handler ends here, after logging what it must, so a page gets the same status and
+    headers as the API would, in the page's own design and language.
+    """
+    if has_request_context() and is_page_request():
+        from service.feedback.pages import error_page
+
+        return error_page(status, headers or {})
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE_BASE + code,
         "title": title,
@@ -180,15 +193,8 @@ _HTTP_CODES = {
 
 
 def http_exception_problem(error: HTTPException) -> Response:
-    """Translate a werkzeug/webargs/flask-smorest HTTP exception into a problem.
-
-    The public pages (``/feedback``) get a GOV.UK-styled HTML page instead.
-    """
+    """Translate a werkzeug/webargs/flask-smorest HTTP exception into a problem."""
     status = error.code or 500
-    if request.path.startswith("/feedback"):
-        from service.feedback.pages import error_page
-
-        return error_page(status)
     if status >= 500:
         return internal_error_problem(getattr(error, "original_exception", None) or error)
     code, title = _HTTP_CODES.get(status, ("http_error", error.name))

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from service.auth.models import User
+from service.database import after_commit
 from service.errors import Conflict, NotFound, ServiceUnavailable, ValidationFailed
 from service.evidence.content import (
     IMAGES,
@@ -72,12 +73,10 @@ def store_unavailable(error: StorageError) -> ServiceUnavailable:
     )
 
 
-def _own_editable_visit(user: User, visit_id: uuid.UUID) -> Visit:
+def _own_visit(user: User, visit_id: uuid.UUID) -> Visit:
     visit = get_visit(user, visit_id)
     if not can_edit_visit(user, visit):
         raise NotFound("visit.not_found", "No such visit among yours.")
-    if visit.status not in EDITABLE:
-        raise Conflict("visit.not_editable", f"Evidence cannot be added to a {visit.status} visit.")
     return visit
 
 
@@ -85,13 +84,7 @@ def upload_attachment(
     user: User, visit_id: uuid.UUID, upload: Upload, stream: BinaryIO
 ) -> tuple[Attachment, bool]:
     """Check, store and record one file; return it and whether it was new."""
-    visit = _own_editable_visit(user, visit_id)
-    if upload.child_id and upload.child_id not in {row.child_id for row in visit.children}:
-        raise ValidationFailed(
-            "attachment.invalid",
-            "Not valid.",
-            errors={"child_id": ["This child is not on the visit."]},
-        )
+    visit = _own_visit(user, visit_id)
     limit = size_limit(upload.kind)
     if upload.declared_length is not None and upload.declared_length > limit:
         raise TooLarge(
@@ -100,7 +93,17 @@ def upload_attachment(
     reader = HashingReader(stream, limit)
     existing = db.session.get(Attachment, upload.attachment_id)
     if existing is not None:
+        # A retry after a dropped connection answers the same, even if the visit was
+        # submitted in between.
         return _replay(existing, visit, upload, reader), False
+    if visit.status not in EDITABLE:
+        raise Conflict("visit.not_editable", f"Evidence cannot be added to a {visit.status} visit.")
+    if upload.child_id and upload.child_id not in {row.child_id for row in visit.children}:
+        raise ValidationFailed(
+            "attachment.invalid",
+            "Not valid.",
+            errors={"child_id": ["This child is not on the visit."]},
+        )
     head = reader.peek(SNIFF_BYTES)
     if not head:
         raise ValidationFailed("attachment.empty", "The file is empty.")
@@ -221,7 +224,7 @@ def delete_attachment(user: User, attachment_id: uuid.UUID) -> None:
     key = attachment.store_key
     db.session.delete(attachment)
     db.session.flush()
-    _delete_quietly(key)
+    after_commit(lambda: _delete_quietly(key))
 
 
 def drawing_child_ids(visit_id: uuid.UUID) -> set[uuid.UUID]:
@@ -247,12 +250,17 @@ def check_store() -> None:
 
 
 def remove_visit_evidence(visit: Visit) -> None:
-    """Delete a draft visit's attachments: rows now, objects once the rows are gone."""
+    """Delete a draft visit's attachments: rows now, objects once that has committed."""
     attachments = list(
         db.session.scalars(select(Attachment).where(Attachment.visit_id == visit.id))
     )
     for attachment in attachments:
         db.session.delete(attachment)
     db.session.flush()
-    for attachment in attachments:
-        _delete_quietly(attachment.store_key)
+    keys = [attachment.store_key for attachment in attachments]
+
+    def delete_objects() -> None:
+        for key in keys:
+            _delete_quietly(key)
+
+    after_commit(delete_objects)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
@@ -115,7 +116,7 @@ def thanks() -> Any:
     return page("feedback/thanks.html")
 
 
-def error_page(status: int) -> Response:
+def error_page(status: int, headers: Mapping[str, str]) -> Response:
     """An error on a public page, in the page's language, never a stack trace."""
     t = words(language())
     if status == 429:
@@ -127,6 +128,5 @@ def error_page(status: int) -> Response:
     html, code = page("feedback/error.html", status, heading=heading, body=body)
     response = Response(html, status=code, mimetype="text/html")
     response.headers.update(SECURITY_HEADERS)
-    if status == 429:
-        response.headers["Retry-After"] = "60"
+    response.headers.update(headers)
     return response

@@ -26,7 +26,7 @@ from api_schemas.visits import VisitOutSchema
 from service.auth.models import AuthSession, Device, User
 from service.cases.models import Case, Child, case_children
 from service.columns import utcnow
-from service.errors import Conflict, DomainError, Forbidden, ValidationFailed, flatten_errors
+from service.errors import DomainError, Forbidden, ValidationFailed, flatten_errors
 from service.evidence.models import Attachment
 from service.extensions import db
 from service.policy import case_scope
@@ -156,7 +156,7 @@ def apply_item(user: User, raw: Any) -> dict[str, Any]:
             "result": "rejected",
             "errors": error.errors or {"_item": [error.detail]},
         }
-    except (Conflict, DomainError) as error:
+    except DomainError as error:
         visit = db.session.get(Visit, item["id"], populate_existing=True)
         if visit is None or visit.worker_id != user.id or error.status not in (409, 412):
             return {"id": item_id, "result": "rejected", "errors": {"id": [error.detail]}}

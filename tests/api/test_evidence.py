@@ -459,3 +459,64 @@ def test_reconcile_removes_orphans_and_reports_missing_objects(app, worker, visi
     store.delete(key)
     missing = runner.invoke(args=["evidence", "reconcile", "--grace-minutes", "0"])
     assert missing.exit_code == 1 and f"MISSING object for record: {key}" in missing.output
+
+
+def test_a_replay_after_submit_still_returns_the_record(worker, visit_id):
+    attachment_id = new_id()
+    first = upload(
+        worker,
+        visit_id,
+        PDF,
+        kind="document",
+        filename="l.pdf",
+        content_type="application/pdf",
+        attachment_id=attachment_id,
+    )
+    assert worker.post(f"/visits/{visit_id}/submit").status_code == 200
+    replay = upload(
+        worker,
+        visit_id,
+        PDF,
+        kind="document",
+        filename="l.pdf",
+        content_type="application/pdf",
+        attachment_id=attachment_id,
+    )
+    assert replay.status_code == 200 and replay.get_json() == first.get_json()
+    different = upload(
+        worker,
+        visit_id,
+        PDF + b"%x",
+        kind="document",
+        filename="l.pdf",
+        content_type="application/pdf",
+        attachment_id=attachment_id,
+    )
+    assert different.status_code == 409
+    new = upload(
+        worker, visit_id, PDF, kind="document", filename="m.pdf", content_type="application/pdf"
+    )
+    assert new.status_code == 409 and new.get_json()["code"] == "visit.not_editable"
+
+
+def test_a_failed_commit_keeps_the_object_of_a_deleted_attachment(
+    app, worker, visit_id, monkeypatch
+):
+    """The object goes only once the row's deletion has committed."""
+    from sqlalchemy.exc import OperationalError
+
+    record = upload(
+        worker, visit_id, PDF, kind="document", filename="a.pdf", content_type="application/pdf"
+    ).get_json()
+    with app.app_context():
+        key = db.session.get(Attachment, uuid.UUID(record["id"])).store_key
+    real_commit = db.session.commit
+
+    def failing_commit():
+        raise OperationalError("COMMIT", {}, Exception("connection lost"))
+
+    monkeypatch.setattr(db.session, "commit", failing_commit)
+    assert worker.delete(f"/attachments/{record['id']}").status_code == 503
+    monkeypatch.setattr(db.session, "commit", real_commit)
+    assert app.extensions["evidence_store"].size(key) == len(PDF)
+    assert worker.get(f"/visits/{visit_id}/attachments").get_json()[0]["id"] == record["id"]

@@ -228,3 +228,21 @@ def test_summary_suppresses_small_numbers(app, client, world, sign_in):
     send(client, settled="no")
     (month,) = manager.get("/feedback/summary").get_json()
     assert month["distributions"]["settled"]["no"] is None  # one person: hidden
+
+
+def test_an_unexpected_error_on_a_page_is_logged_and_shown_as_a_page(
+    app, client, monkeypatch, caplog
+):
+    from service.feedback import pages
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(pages.operations, "save_feedback", explode)
+    with caplog.at_level("ERROR"):
+        response = send(client)
+    assert response.status_code == 500 and response.mimetype == "text/html"
+    assert "problem with the service" in response.get_data(as_text=True)
+    assert "boom" not in response.get_data(as_text=True)
+    assert "correlation_id=" in caplog.text
+    assert client.get("/feedbackx").mimetype == "application/problem+json"
