@@ -34,7 +34,24 @@ class AttachmentSchema(Schema):
     size = fields.Integer(metadata={"description": "Bytes uploaded"})
     sha256 = fields.String(metadata={"description": "SHA-256 of the bytes uploaded"})
     metadata_removed = fields.Boolean(metadata={"description": "EXIF/GPS/XMP stripped (images)"})
+    stored_sha256 = fields.String(
+        allow_none=True, metadata={"description": "SHA-256 of the bytes stored, as versions list"}
+    )
     uploaded_at = UTCDateTime()
+    in_record = fields.Boolean(
+        metadata={"description": "A submitted version holds it: it can be withdrawn, not deleted"}
+    )
+    first_version = fields.Integer(allow_none=True)
+    withdrawn_at = UTCDateTime(allow_none=True)
+    withdrawn_reason = fields.String(allow_none=True)
+    erased_at = UTCDateTime(allow_none=True)
+    erased_reason = fields.String(allow_none=True)
+
+
+class ReasonSchema(StrictSchema):
+    """Why evidence is withdrawn or erased."""
+
+    reason = fields.String(required=True, validate=validate.Length(min=3, max=2000))
 
 
 class ContentQuerySchema(StrictSchema):

@@ -141,13 +141,34 @@ class VersionSummarySchema(Schema):
     """One submission in a visit's history."""
 
     number = fields.Integer()
-    visit_version = fields.Integer()
+    visit_version = fields.Integer(metadata={"description": "The visit's version (ETag) it made"})
     submitted_at = UTCDateTime()
     submitted_by_id = fields.UUID()
     amendment_reason = fields.String(allow_none=True)
+    format = fields.Integer(metadata={"description": "The snapshot's record format"})
+    sha256 = fields.String(metadata={"description": "SHA-256 of the snapshot's canonical JSON"})
+
+
+class VersionEvidenceSchema(Schema):
+    """Evidence a version held, and what has happened to it since."""
+
+    id = fields.UUID()
+    kind = fields.String()
+    child_id = fields.UUID(allow_none=True)
+    content_type = fields.String()
+    size = fields.Integer(metadata={"description": "Bytes stored"})
+    sha256 = fields.String(allow_none=True, metadata={"description": "Of the bytes stored"})
+    withdrawn_at = UTCDateTime(allow_none=True, metadata={"description": "Left later versions"})
+    erased_at = UTCDateTime(allow_none=True, metadata={"description": "Bytes erased: tombstone"})
+    erased_reason = fields.String(allow_none=True)
 
 
 class VersionSchema(VersionSummarySchema):
     """One submission, with the visit exactly as it was submitted."""
 
-    snapshot = fields.Dict()
+    snapshot = fields.Dict(
+        metadata={
+            "description": "The record as submitted, in its own format (see `format`; README)"
+        }
+    )
+    evidence = fields.List(fields.Nested(VersionEvidenceSchema))

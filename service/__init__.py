@@ -86,17 +86,23 @@ def _register_features(app: Flask) -> None:
     from service.demo import cli as demo_cli
     from service.devices.routes import blp as devices_blp
     from service.evidence import cli as evidence_cli
+    from service.evidence import operations as evidence
     from service.evidence.routes import blp as evidence_blp
     from service.feedback.pages import blp as feedback_pages
     from service.feedback.routes import blp as feedback_blp
     from service.health import blp as health_blp
+    from service.oversight import copies
     from service.oversight.routes import blp as oversight_blp
     from service.reviews.routes import blp as reviews_blp
     from service.sync import changes
     from service.sync.routes import blp as sync_blp
+    from service.visits import cli as visits_cli
+    from service.visits import derived, trail
     from service.visits.routes import blp as visits_blp
 
-    changes.init_app(app)
+    # Subscribers to the visit's life, each owned by its feature.
+    for subscriber in (derived, copies, trail, evidence, changes):
+        subscriber.init_app(app)
     for blueprint in (
         auth_blp,
         devices_blp,
@@ -111,5 +117,11 @@ def _register_features(app: Flask) -> None:
         api.register_blueprint(blueprint, url_prefix=API_PREFIX)
     app.register_blueprint(health_blp)
     app.register_blueprint(feedback_pages)
-    for cli_group in (auth_cli.users, cases_cli.cases, demo_cli.demo, evidence_cli.evidence):
+    for cli_group in (
+        auth_cli.users,
+        cases_cli.cases,
+        demo_cli.demo,
+        evidence_cli.evidence,
+        visits_cli.visits,
+    ):
         app.cli.add_command(cli_group)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from flask import Flask, Response, g
-from sqlalchemy import event
+from sqlalchemy import Engine, event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -58,8 +59,30 @@ def _drop_after_rollback(session: Session, *args: object) -> None:
         session.info.pop(AFTER_COMMIT, None)
 
 
+def _sqlite_savepoints(engine: Engine) -> None:
+    """Let SQLite's driver leave transactions to SQLAlchemy, so savepoints really work.
+
+    pysqlite begins transactions itself and commits them early around some statements, which
+    turns a rolled-back savepoint (one rejected sync item) into half a batch committed. This is
+    the recipe SQLAlchemy documents: no driver-level transactions, and an explicit BEGIN.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _no_driver_transactions(dbapi_connection: Any, record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        # IMMEDIATE: a transaction that reads and then writes would otherwise deadlock with
+        # another doing the same, and SQLite answers that with an error, not a wait.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def init_app(app: Flask) -> None:
     """Install the commit-at-the-boundary hook and the after-commit callbacks."""
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            _sqlite_savepoints(db.engine)
     app.after_request(commit_unit_of_work)
     if not event.contains(Session, "after_commit", _run_after_commit):
         event.listen(Session, "after_commit", _run_after_commit)

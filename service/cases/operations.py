@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Select, and_, select
 from sqlalchemy.orm import selectinload
 
 from service.auth.models import User
@@ -82,53 +81,6 @@ def get_child(user: User, child_id: uuid.UUID) -> Child:
     return child
 
 
-def refresh_timescales(child: Child) -> None:
-    """Recompute last seen, last seen alone and next due from the child's submitted visits.
-
-    Recomputed from every visit ever submitted rather than nudged, so a corrected record (a
-    child marked seen in error) moves the dates back as well as forward.
-    """
-    from service.visits.models import Visit, VisitChild
-
-    submitted = and_(
-        VisitChild.child_id == child.id,
-        Visit.id == VisitChild.visit_id,
-        Visit.submitted_at.is_not(None),
-        VisitChild.seen.is_(True),
-    )
-    last_seen, last_alone, last_statutory = db.session.execute(
-        select(
-            func.max(Visit.started_at),
-            func.max(Visit.started_at).filter(VisitChild.seen_alone.is_(True)),
-            func.max(Visit.started_at).filter(Visit.visit_type == "statutory"),
-        ).where(submitted)
-    ).one()
-    child.last_seen_at = _aware(last_seen)
-    child.last_seen_alone_at = _aware(last_alone)
-    child.last_statutory_seen_at = _aware(last_statutory)
-    refresh_next_due(child)
-
-
-def note_seen(child: Child, started_at: datetime, *, alone: bool, statutory: bool) -> None:
-    """Move the child's dates forward for a newly submitted visit at which they were seen.
-
-    A first submission only adds a fact, so taking the later date is exact; a resubmission can
-    move dates back and goes through :func:`refresh_timescales` instead.
-    """
-    child.last_seen_at = _later(child.last_seen_at, started_at)
-    if alone:
-        child.last_seen_alone_at = _later(child.last_seen_alone_at, started_at)
-    if statutory:
-        previous = child.last_statutory_seen_at
-        child.last_statutory_seen_at = _later(previous, started_at)
-        if child.last_statutory_seen_at != previous:
-            refresh_next_due(child)
-
-
-def _later(current: datetime | None, candidate: datetime) -> datetime:
-    return candidate if current is None or candidate > current else current
-
-
 def refresh_next_due(child: Child) -> None:
     """Set ``next_visit_due`` from the plan type, plan start and the last statutory visit."""
     zone = current_app.config["LOCAL_TIMEZONE"]
@@ -136,10 +88,3 @@ def refresh_next_due(child: Child) -> None:
     child.next_visit_due = timescale_rules()[child.plan_type].next_due(
         child.plan_start_date, local_date(last, zone) if last else None
     )
-
-
-def _aware(value: Any) -> Any:
-    """Aggregates bypass the column type, so SQLite's naive datetimes need their UTC back."""
-    from service.columns import UTCDateTime
-
-    return UTCDateTime().process_result_value(value, db.engine.dialect)

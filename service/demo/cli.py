@@ -1,9 +1,14 @@
-"""``flask demo seed``: idempotent demo teams, sign-ins, cases, children and visits."""
+"""``flask demo seed``: idempotent demo teams, sign-ins, cases, children and visits.
+
+The visits are recorded, submitted and reviewed through the same operations as the API's, so
+every list, count and version agrees with what a user would have made.
+"""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 import click
 from flask import current_app
@@ -13,9 +18,12 @@ from sqlalchemy import select
 from service.auth.models import Team, User
 from service.auth.passwords import hash_password
 from service.cases.models import Case, Child
-from service.cases.operations import refresh_next_due, refresh_timescales, today
+from service.cases.operations import refresh_next_due, today
 from service.extensions import db
-from service.visits.models import Visit, VisitChild
+from service.reviews.operations import review_visit
+from service.visits.lifecycle import etag
+from service.visits.operations import create_visit
+from service.visits.submission import submit_visit
 
 TEAMS = {"north": "North Locality Team", "south": "South Locality Team"}
 USERS = [
@@ -29,12 +37,14 @@ USERS = [
 ]
 # Per worker: (plan type, days since the plan started, days since last seen on a statutory visit
 # or None if never seen, seen alone then): every caseload has overdue and never-seen children.
+# Visits older than APPROVED_AFTER_DAYS have been approved; the rest await review.
 CASELOAD: list[list[tuple[str, int, int | None, bool]]] = [
     [("child_protection", 120, 16, True), ("child_protection", 120, 16, False)],
     [("child_in_need", 90, None, False)],
     [("looked_after", 400, 30, True), ("looked_after", 3, None, False)],
     [("care_leaver", 700, 75, True)],
 ]
+APPROVED_AFTER_DAYS = 20
 FIRST_NAMES = ["Amira", "Jayden", "Olivia", "Kai", "Maisie", "Tyler", "Zara", "Leo", "Ruby", "Noah"]
 NAMESPACE = uuid.UUID("6f1d3c52-4b7e-4e35-9a0e-5d2f3c9b8a10")
 
@@ -61,7 +71,14 @@ def _user(username: str, display_name: str, role: str, teams: list[Team], passwo
     return user
 
 
-def _seed_caseload(worker: User, team: Team, worker_index: int) -> int:
+def _birth_date(plan_type: str, child_index: int, case_index: int) -> Any:
+    """Young children, except care leavers, who are 16 to 25 (here 18 to 20)."""
+    years = 18 + (case_index + child_index) % 3 if plan_type == "care_leaver" else 0
+    years = years or 4 + 3 * child_index + case_index
+    return today() - timedelta(days=365 * years + 30)
+
+
+def _seed_caseload(worker: User, supervisor: User, team: Team, worker_index: int) -> int:
     created = 0
     for case_index, children in enumerate(CASELOAD, start=1):
         core_ref = f"DEMO-{team.name.upper()}-{worker_index}{case_index:02d}"
@@ -70,56 +87,75 @@ def _seed_caseload(worker: User, team: Team, worker_index: int) -> int:
         opened = today() - timedelta(days=max(days for _, days, _, _ in children))
         case = Case(core_ref=core_ref, team=team, allocated_worker=worker, opened_on=opened)
         db.session.add(case)
+        seeded: list[tuple[Child, int | None, bool]] = []
         for child_index, (plan_type, days, seen_ago, alone) in enumerate(children):
             name = FIRST_NAMES[(worker_index * 3 + case_index + child_index) % len(FIRST_NAMES)]
             child = Child(
                 core_person_ref=f"{core_ref}-C{child_index + 1}",
                 name=f"{name} {core_ref[-3:]}",
-                date_of_birth=today() - timedelta(days=365 * (4 + 3 * child_index + case_index)),
+                date_of_birth=_birth_date(plan_type, child_index, case_index),
                 plan_type=plan_type,
                 plan_start_date=today() - timedelta(days=days),
             )
             refresh_next_due(child)
             case.children.append(child)
+            seeded.append((child, seen_ago, alone))
+        db.session.flush()
+        for child, seen_ago, alone in seeded:
             if seen_ago is not None:
-                _seed_visit(case, worker, child, seen_ago, alone)
+                _seed_visit(case, worker, supervisor, child, seen_ago, alone)
         created += 1
     return created
 
 
-def _seed_visit(case: Case, worker: User, child: Child, days_ago: int, alone: bool) -> None:
+def _seed_visit(
+    case: Case, worker: User, supervisor: User, child: Child, days_ago: int, alone: bool
+) -> None:
+    """Record, submit and (when old enough) approve a statutory visit at which ``child`` spoke."""
     started = datetime.combine(today() - timedelta(days=days_ago), time(10, 0), tzinfo=UTC)
-    visit = Visit(
-        id=uuid.uuid5(NAMESPACE, f"{case.core_ref}/{child.core_person_ref}"),
-        case=case,
-        worker=worker,
-        visit_type="statutory",
-        announced=True,
-        started_at=started,
-        ended_at=started + timedelta(hours=1),
-        location="family_home",
-        people_present=["Mother"],
-        observations="Home warm and tidy; food in the cupboards.",
-        status="submitted",
-        content_digest="demo",
-        recorded_at=started + timedelta(hours=3),
-        submitted_at=started + timedelta(hours=4),
-        last_submitted_at=started + timedelta(hours=4),
-    )
-    visit.children = [
-        VisitChild(
-            child=child,
-            seen=True,
-            seen_alone=alone,
-            not_seen_alone_reason=None if alone else "child_refused",
-            own_words="I like it when Nan picks me up from school.",
-            voice_method="talking",
-            consent_to_share=True,
-        )
-    ]
-    db.session.add(visit)
-    db.session.flush()
-    refresh_timescales(child)
+    visit_id = uuid.uuid5(NAMESPACE, f"{case.core_ref}/{child.core_person_ref}")
+    body: dict[str, Any] = {
+        "case_id": case.id,
+        "visit_type": "statutory",
+        "announced": True,
+        "started_at": started,
+        "ended_at": started + timedelta(hours=1),
+        "location": "family_home",
+        "people_present": ["Mother"],
+        "observations": "Home warm and tidy; food in the cupboards.",
+        "analysis": "No new concerns.",
+        "next_actions": "Next statutory visit as planned.",
+        "children": [
+            {
+                "child_id": child.id,
+                "seen": True,
+                "seen_alone": alone,
+                "not_seen_alone_reason": None if alone else "child_refused",
+                "bedroom_seen": True,
+                "voice": {
+                    "own_words": "I like it when Nan picks me up from school.",
+                    "method": "talking",
+                    "consent_to_share": True,
+                },
+            }
+        ],
+    }
+    visit, _ = create_visit(worker, visit_id, body)
+    visit.recorded_at = started + timedelta(hours=3)
+    submit_visit(worker, visit_id, etag(visit), at=started + timedelta(hours=4))
+    if days_ago < APPROVED_AFTER_DAYS:
+        return
+    decision: dict[str, Any] = {
+        "decision": "approve",
+        "comment": "Good visit.",
+        "management_decision": None,
+    }
+    if not alone and child.plan_type == "child_protection":
+        decision["management_decision"] = {
+            "action": "Next visit unannounced; see the child alone at school.",
+            "due_by": today() + timedelta(days=7),
+        }
+    review_visit(supervisor, visit_id, decision, etag(visit))
 
 
 @click.group()
@@ -141,7 +177,9 @@ def seed() -> None:
     created = 0
     for index, username in enumerate(("worker.north", "worker2.north", "worker.south"), start=1):
         worker = users[username]
-        created += _seed_caseload(worker, worker.teams[0], index)
+        team = worker.teams[0]
+        supervisor = users[f"supervisor.{team.name}"]
+        created += _seed_caseload(worker, supervisor, team, index)
     db.session.commit()
     click.echo(f"Demo data ready ({created} new cases). Sign in with password {password!r} as:")
     for username, display, role, team_names in USERS:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.columns import UTCDateTime, utcnow
@@ -32,6 +32,24 @@ class Attachment(Base):
     # What is stored: differs from the upload when photo metadata was removed.
     stored_size: Mapped[int] = mapped_column(BigInteger)
     store_key: Mapped[str] = mapped_column(String(300), unique=True)
+    # The digest of the bytes as stored (after metadata removal): what a version lists.
+    stored_sha256: Mapped[str | None] = mapped_column(String(64))
     metadata_removed: Mapped[bool] = mapped_column(default=False)
     uploaded_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The first submitted version that held it: from then on it is part of the record and its
+    # author can only withdraw it (it leaves the next version), never delete it.
+    first_version: Mapped[int | None]
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    withdrawn_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    withdrawn_reason: Mapped[str | None] = mapped_column(Text)
+    # Erased by a manager (a photo of the wrong family): the bytes are gone, this row stays as
+    # the tombstone that the versions listing it point to.
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    erased_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    erased_reason: Mapped[str | None] = mapped_column(Text)
+
+    @property
+    def in_record(self) -> bool:
+        """Whether a submitted version holds it."""
+        return self.first_version is not None

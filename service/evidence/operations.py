@@ -1,25 +1,34 @@
-"""Uploading, listing, reading and deleting evidence; the object is written before its row.
+"""Uploading, listing, reading, withdrawing and erasing evidence.
 
-If the row cannot be written, the object is deleted again; if the process dies in between, the
-``evidence reconcile`` command removes the orphan. A replayed upload (same attachment id, same
-bytes) returns the existing record; the same id with other bytes is a 409.
+The object is written before its row. If the row cannot be written, the object is deleted
+again; if the process dies in between, the ``evidence reconcile`` command removes the orphan. A
+replayed upload (same attachment id, same bytes) returns the existing record; the same id with
+other bytes is a 409.
+
+Evidence that a submitted version holds is part of the record. Its author can no longer delete
+it, only withdraw it (with a reason) from the next version; the earlier versions keep it. A
+manager can erase it altogether (a photo of the wrong family): the bytes go, and the row stays
+as the tombstone the versions point to. Every change goes through the visit's lifecycle, which
+holds the visit's row so that no submission interleaves with it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import tempfile
 import uuid
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from flask import current_app
+from flask import Flask, current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from service.auth.models import User
+from service.columns import utcnow
 from service.database import after_commit
-from service.errors import Conflict, NotFound, ServiceUnavailable, ValidationFailed
+from service.errors import Conflict, DomainError, NotFound, ServiceUnavailable, ValidationFailed
 from service.evidence.content import (
     IMAGES,
     SNIFF_BYTES,
@@ -32,8 +41,10 @@ from service.evidence.content import (
 from service.evidence.models import Attachment
 from service.extensions import db
 from service.policy import can_edit_visit, can_read_visit
+from service.visits import lifecycle
+from service.visits.lifecycle import Action, VisitEvent, visit_changed
 from service.visits.models import Visit
-from service.visits.operations import EDITABLE, get_visit
+from service.visits.operations import get_visit
 from storage import EvidenceStore, StorageError, StorageUnavailable
 
 log = logging.getLogger(__name__)
@@ -96,8 +107,8 @@ def upload_attachment(
         # A retry after a dropped connection answers the same, even if the visit was
         # submitted in between.
         return _replay(existing, visit, upload, reader), False
-    if visit.status not in EDITABLE:
-        raise Conflict("visit.not_editable", f"Evidence cannot be added to a {visit.status} visit.")
+    if visit.status not in lifecycle.EDITABLE:
+        raise lifecycle.refusal(visit, Action.ADD_EVIDENCE)
     if upload.child_id and upload.child_id not in {row.child_id for row in visit.children}:
         raise ValidationFailed(
             "attachment.invalid",
@@ -109,7 +120,7 @@ def upload_attachment(
         raise ValidationFailed("attachment.empty", "The file is empty.")
     content_type = check_type(upload.kind, head, upload.declared_type, upload.filename or "")
     key = f"visits/{visit.id}/{upload.attachment_id}-{uuid.uuid4().hex}"
-    stored_size, metadata_removed = _store(key, content_type, reader)
+    stored_size, metadata_removed, stored_sha256 = _store(key, content_type, reader)
     try:
         _check_digest(reader, upload)
         attachment = Attachment(
@@ -123,11 +134,20 @@ def upload_attachment(
             size=reader.size,
             stored_size=stored_size,
             store_key=key,
+            stored_sha256=stored_sha256 or reader.sha256,
             metadata_removed=metadata_removed,
             uploaded_by_id=user.id,
         )
-        with db.session.begin_nested():
+        # Held only now, not while the bytes streamed in, so a submission waits for a row
+        # insert and never for a whole upload.
+        with (
+            db.session.begin_nested(),
+            lifecycle.transition(
+                user, visit, Action.ADD_EVIDENCE, expected=None, attachment=str(attachment.id)
+            ),
+        ):
             db.session.add(attachment)
+            db.session.flush()
     except IntegrityError:
         _delete_quietly(key)
         winner = db.session.get(Attachment, upload.attachment_id, populate_existing=True)
@@ -140,8 +160,12 @@ def upload_attachment(
     return attachment, True
 
 
-def _store(key: str, content_type: str, reader: HashingReader) -> tuple[int, bool]:
-    """Write the object; images are re-encoded without metadata first."""
+def _store(key: str, content_type: str, reader: HashingReader) -> tuple[int, bool, str | None]:
+    """Write the object; images are re-encoded without metadata first.
+
+    Returns the stored size, whether metadata was removed, and the SHA-256 of the stored bytes
+    when they differ from the upload's.
+    """
     store = evidence_store()
     try:
         if content_type in IMAGES:
@@ -151,8 +175,10 @@ def _store(key: str, content_type: str, reader: HashingReader) -> tuple[int, boo
                 original.seek(0)
                 cleaned = strip_image_metadata(original, content_type)  # type: ignore[arg-type]
             with cleaned:
-                return store.put(key, cleaned), True
-        return store.put(key, reader), False  # type: ignore[arg-type]
+                digest = hashlib.file_digest(cleaned, "sha256").hexdigest()  # type: ignore[arg-type]
+                cleaned.seek(0)
+                return store.put(key, cleaned), True, digest
+        return store.put(key, reader), False, None  # type: ignore[arg-type]
     except StorageError as error:
         _delete_quietly(key)
         raise store_unavailable(error) from None
@@ -213,30 +239,93 @@ def get_attachment(user: User, attachment_id: uuid.UUID) -> Attachment:
     return attachment
 
 
-def delete_attachment(user: User, attachment_id: uuid.UUID) -> None:
-    """Remove an attachment from a draft visit, by its author; the object goes too."""
+def _own_attachment(user: User, attachment_id: uuid.UUID) -> tuple[Attachment, Visit]:
     attachment = get_attachment(user, attachment_id)
     visit = db.session.get(Visit, attachment.visit_id)
     if visit is None or not can_edit_visit(user, visit):
         raise NotFound("attachment.not_found", "No such attachment among yours.")
-    if visit.status != "draft":
-        raise Conflict("attachment.not_deletable", "Evidence can only be removed from a draft.")
-    key = attachment.store_key
-    db.session.delete(attachment)
-    db.session.flush()
+    return attachment, visit
+
+
+def delete_attachment(user: User, attachment_id: uuid.UUID) -> None:
+    """Remove evidence that no submitted version holds, from a draft or returned visit, by its
+    author; the object goes too, once that has committed. Evidence in the record is withdrawn.
+    """
+    attachment, visit = _own_attachment(user, attachment_id)
+    with lifecycle.transition(
+        user, visit, Action.REMOVE_EVIDENCE, expected=None, attachment=str(attachment.id)
+    ):
+        db.session.refresh(attachment)  # a submission may have taken it into the record
+        if attachment.in_record:
+            raise Conflict(
+                "attachment.in_record",
+                "A submitted version holds this evidence: withdraw it, with a reason, instead.",
+            )
+        key = attachment.store_key
+        db.session.delete(attachment)
+        db.session.flush()
     after_commit(lambda: _delete_quietly(key))
 
 
-def drawing_child_ids(visit_id: uuid.UUID) -> set[uuid.UUID]:
-    """Children of the visit with a drawing attached: a drawing is the child's view too."""
-    rows = db.session.scalars(
-        select(Attachment.child_id).where(
-            Attachment.visit_id == visit_id,
-            Attachment.kind == "drawing",
-            Attachment.child_id.is_not(None),
-        )
-    )
-    return {child_id for child_id in rows if child_id is not None}
+def withdraw_attachment(user: User, attachment_id: uuid.UUID, reason: str) -> Attachment:
+    """Take evidence that is in the record out of the next version; earlier ones keep it."""
+    attachment, visit = _own_attachment(user, attachment_id)
+    if attachment.withdrawn_at is not None:
+        return attachment  # a retry
+    with lifecycle.transition(
+        user, visit, Action.WITHDRAW_EVIDENCE, expected=None, attachment=str(attachment.id)
+    ):
+        db.session.refresh(attachment)
+        if not attachment.in_record:
+            raise Conflict(
+                "attachment.not_in_record",
+                "No submitted version holds this evidence yet: delete it instead.",
+            )
+        attachment.withdrawn_at = utcnow()
+        attachment.withdrawn_by_id = user.id
+        attachment.withdrawn_reason = reason
+        db.session.flush()
+    return attachment
+
+
+def erase_attachment(user: User, attachment_id: uuid.UUID, reason: str) -> Attachment:
+    """Erase evidence from the record altogether (a manager's decision, with the reason).
+
+    The stored bytes are deleted once this commits; the row stays, without its file name, as
+    the tombstone that every version listing it points to.
+    """
+    attachment = get_attachment(user, attachment_id)
+    if attachment.erased_at is not None:
+        return attachment  # a retry
+    visit = db.session.get(Visit, attachment.visit_id)
+    if visit is None:
+        raise NotFound("attachment.not_found", "No such attachment.")
+    with lifecycle.transition(
+        user, visit, Action.ERASE_EVIDENCE, expected=None, attachment=str(attachment.id)
+    ):
+        attachment.erased_at = utcnow()
+        attachment.erased_by_id = user.id
+        attachment.erased_reason = reason
+        attachment.filename = "erased"
+        db.session.flush()
+    key = attachment.store_key
+    after_commit(lambda: _delete_quietly(key))
+    return attachment
+
+
+class Gone(DomainError):
+    """The evidence was erased from the record (410)."""
+
+    status = 410
+    title = "Gone"
+
+
+def readable_attachment(user: User, attachment_id: uuid.UUID) -> Attachment:
+    """The attachment, if its bytes may be read: 404 out of scope, 410 once erased."""
+    attachment = get_attachment(user, attachment_id)
+    if attachment.erased_at is not None:
+        raise Gone("attachment.erased", "This evidence was erased from the record.")
+    return attachment
 
 
 def check_store() -> None:
@@ -264,3 +353,14 @@ def remove_visit_evidence(visit: Visit) -> None:
             _delete_quietly(key)
 
     after_commit(delete_objects)
+
+
+def on_visit_changed(event: VisitEvent) -> None:
+    """A draft being deleted takes its evidence with it (rows now, objects after commit)."""
+    if event.action is Action.DELETE:
+        remove_visit_evidence(event.visit)
+
+
+def init_app(app: Flask) -> None:
+    """Subscribe the evidence to the visit's life."""
+    visit_changed.connect(on_visit_changed)

@@ -9,7 +9,12 @@ from flask import Response, g, redirect, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
-from api_schemas.evidence import AttachmentSchema, ContentQuerySchema, UploadFieldsSchema
+from api_schemas.evidence import (
+    AttachmentSchema,
+    ContentQuerySchema,
+    ReasonSchema,
+    UploadFieldsSchema,
+)
 from service.api import Blueprint
 from service.audit.operations import record
 from service.errors import ValidationFailed, flatten_errors
@@ -142,13 +147,8 @@ def upload_attachment(visit_id: uuid.UUID) -> Any:
     """
     upload, stream = _read_upload()
     attachment, created = operations.upload_attachment(g.user, visit_id, upload, stream)
-    record(
-        g.user,
-        "create" if created else "replay",
-        "attachment",
-        [attachment.id],
-        visit_id=str(visit_id),
-    )
+    if not created:  # a new file is heard by the trail from the visit's lifecycle
+        record(g.user, "replay", "attachment", [attachment.id], visit_id=str(visit_id))
     return attachment, 201 if created else 200
 
 
@@ -167,6 +167,7 @@ def list_attachments(visit_id: uuid.UUID) -> list[Attachment]:
 @blp.arguments(ContentQuerySchema, location="query")
 @blp.response(200, description="The file, streamed as an attachment (206 for a byte range)")
 @blp.alt_response(302, description="Redirect to a presigned URL valid for at most 60 seconds")
+@blp.alt_response(410, description="Erased from the record by a manager")
 @blp.alt_response(416, description="Unsatisfiable range")
 def attachment_content(query: dict[str, Any], attachment_id: uuid.UUID) -> Any:
     """The file itself, with its sniffed type, as a download (never rendered inline).
@@ -174,7 +175,7 @@ def attachment_content(query: dict[str, Any], attachment_id: uuid.UUID) -> Any:
     Supports ``Range`` requests (audio and video seek). With ``?redirect=true`` and an S3 store,
     answers a redirect to a short-lived presigned URL instead.
     """
-    attachment = operations.get_attachment(g.user, attachment_id)
+    attachment = operations.readable_attachment(g.user, attachment_id)
     record(g.user, "read", "attachment", [attachment.id], child_id=str(attachment.child_id or ""))
     store = operations.evidence_store()
     if query["redirect"]:
@@ -225,8 +226,38 @@ def _stream(attachment: Attachment) -> Response:
 @blp.delete("/attachments/<uuid:attachment_id>")
 @blp.login_required("social_worker")
 @blp.response(204)
-@blp.alt_response(409, description="The visit is no longer a draft")
+@blp.alt_response(409, description="Not a draft or returned visit; or in the record: withdraw it")
 def delete_attachment(attachment_id: uuid.UUID) -> None:
-    """Remove an attachment from a draft visit (the stored object is deleted too)."""
+    """Remove evidence no submitted version holds, from a draft or returned visit (the stored
+    object is deleted too). Evidence that is part of the record can only be withdrawn.
+    """
     operations.delete_attachment(g.user, attachment_id)
-    record(g.user, "delete", "attachment", [attachment_id])
+
+
+@blp.post("/attachments/<uuid:attachment_id>/withdraw")
+@blp.login_required("social_worker")
+@blp.arguments(ReasonSchema)
+@blp.response(200, AttachmentSchema)
+@blp.alt_response(409, description="Not a draft or returned visit; or never submitted: delete it")
+def withdraw_attachment(body: dict[str, Any], attachment_id: uuid.UUID) -> Attachment:
+    """Withdraw evidence from the next version of a returned or amended visit, with the reason.
+
+    The versions already submitted keep it (and it can still be read from them); the next
+    submission will not hold it. Withdrawing again is harmless.
+    """
+    return operations.withdraw_attachment(g.user, attachment_id, body["reason"])
+
+
+@blp.post("/attachments/<uuid:attachment_id>/erase")
+@blp.login_required("manager")
+@blp.arguments(ReasonSchema)
+@blp.response(200, AttachmentSchema)
+def erase_attachment(body: dict[str, Any], attachment_id: uuid.UUID) -> Attachment:
+    """Erase evidence from the record altogether: a manager's decision, with the reason.
+
+    For a file that should never have been kept (a photo of the wrong family). The stored bytes
+    are deleted; the record keeps a tombstone: the attachment's id, kind, digest, who erased it,
+    when and why, and every version that held it still lists it, marked erased. Its content
+    answers 410 from then on. Erasing again is harmless.
+    """
+    return operations.erase_attachment(g.user, attachment_id, body["reason"])

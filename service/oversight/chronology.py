@@ -16,53 +16,42 @@ from service.cases.models import Child, ChildPlanEvent
 from service.columns import UTCDateTime
 from service.extensions import db
 from service.reviews.models import Review
-from service.visits.models import Visit, VisitChild
+from service.visits.models import RecordedChild, Visit
 
 CSV_COLUMNS = ("at", "kind", "visit_id", "summary", "details")
 
 
 VOICE = ("own_words", "wishes_and_feelings", "good_things", "worries", "dreams")
 VISIT_COLUMNS = (
-    Visit.id,
-    Visit.started_at,
-    Visit.visit_type,
-    Visit.announced,
+    RecordedChild.visit_id.label("id"),
+    RecordedChild.started_at,
+    RecordedChild.visit_type,
+    RecordedChild.announced,
+    RecordedChild.version_number,
+    RecordedChild.entry,
     Visit.status,
     Visit.recorded_late,
     User.display_name.label("worker"),
-    VisitChild.seen,
-    VisitChild.seen_alone,
-    VisitChild.not_seen_reason,
-    VisitChild.not_seen_detail,
-    VisitChild.not_seen_alone_reason,
-    VisitChild.not_seen_alone_detail,
-    VisitChild.bedroom_seen,
-    *(getattr(VisitChild, name) for name in VOICE),
-    VisitChild.scale_score,
-    VisitChild.scale_question,
-    VisitChild.scale_scored_by,
-    VisitChild.voice_method,
-    VisitChild.consent_to_share,
-    VisitChild.views_not_gathered_reason,
 )
 
 
 def _visit_entry(row: Any) -> dict[str, Any]:
-    if row.seen:
-        seen = "seen alone" if row.seen_alone else f"seen, not alone ({row.not_seen_alone_reason})"
+    entry = row.entry
+    if entry["seen"]:
+        seen = (
+            "seen alone"
+            if entry["seen_alone"]
+            else f"seen, not alone ({entry['not_seen_alone_reason']})"
+        )
     else:
-        seen = f"not seen ({row.not_seen_reason})"
-    voice = {name: getattr(row, name) for name in VOICE}
-    if row.scale_score is not None:
-        voice["scale"] = {
-            "score": row.scale_score,
-            "question": row.scale_question,
-            "scored_by": row.scale_scored_by,
-        }
+        seen = f"not seen ({entry['not_seen_reason']})"
+    recorded_voice = entry["voice"] or {}
+    voice = {name: recorded_voice.get(name) for name in VOICE}
+    voice["scale"] = recorded_voice.get("scale")
     voice.update(
-        method=row.voice_method,
-        consent_to_share=row.consent_to_share,
-        not_gathered_reason=row.views_not_gathered_reason,
+        method=recorded_voice.get("method"),
+        consent_to_share=recorded_voice.get("consent_to_share"),
+        not_gathered_reason=recorded_voice.get("not_gathered_reason"),
     )
     return {
         "at": _utc(row.started_at),
@@ -73,14 +62,15 @@ def _visit_entry(row: Any) -> dict[str, Any]:
             "visit_type": row.visit_type,
             "announced": row.announced,
             "status": row.status,
+            "version_number": row.version_number,
             "worker": row.worker,
-            "seen": row.seen,
-            "seen_alone": row.seen_alone,
-            "not_seen_reason": row.not_seen_reason,
-            "not_seen_detail": row.not_seen_detail,
-            "not_seen_alone_reason": row.not_seen_alone_reason,
-            "not_seen_alone_detail": row.not_seen_alone_detail,
-            "bedroom_seen": row.bedroom_seen,
+            "seen": entry["seen"],
+            "seen_alone": entry["seen_alone"],
+            "not_seen_reason": entry["not_seen_reason"],
+            "not_seen_detail": entry["not_seen_detail"],
+            "not_seen_alone_reason": entry["not_seen_alone_reason"],
+            "not_seen_alone_detail": entry["not_seen_alone_detail"],
+            "bedroom_seen": entry["bedroom_seen"],
             "voice": {key: value for key, value in voice.items() if value is not None} or None,
             "recorded_late": row.recorded_late,
         },
@@ -117,15 +107,17 @@ def _utc(moment: Any) -> datetime:
 
 
 def chronology(child: Child) -> list[dict[str, Any]]:
-    """Every event for ``child`` in time order (drafts never submitted are not part of it).
+    """Every event for ``child`` in time order, as submitted: each visit as its latest
+    submitted version records the child (a draft, or an amendment not yet submitted, never
+    shows), and every decision on those visits.
 
     Read as plain columns, not model objects: a child with hundreds of visits must stay fast.
     """
     visits = db.session.execute(
         select(*VISIT_COLUMNS)
-        .join(VisitChild, VisitChild.visit_id == Visit.id)
-        .join(User, User.id == Visit.worker_id)
-        .where(VisitChild.child_id == child.id, Visit.submitted_at.is_not(None))
+        .join(Visit, Visit.id == RecordedChild.visit_id)
+        .join(User, User.id == RecordedChild.worker_id)
+        .where(RecordedChild.child_id == child.id)
     ).all()
     entries = [_visit_entry(row) for row in visits]
     visit_ids = [row.id for row in visits]
@@ -142,9 +134,8 @@ def chronology(child: Child) -> list[dict[str, Any]]:
                 User.display_name.label("reviewer"),
             )
             .join(User, User.id == Review.reviewer_id)
-            .join(Visit, Visit.id == Review.visit_id)
-            .join(VisitChild, VisitChild.visit_id == Visit.id)
-            .where(VisitChild.child_id == child.id, Visit.submitted_at.is_not(None))
+            .join(RecordedChild, RecordedChild.visit_id == Review.visit_id)
+            .where(RecordedChild.child_id == child.id)
         )
         entries.extend(_review_entry(row) for row in reviews)
     plans = db.session.scalars(select(ChildPlanEvent).where(ChildPlanEvent.child_id == child.id))

@@ -9,41 +9,32 @@ from typing import Any
 from sqlalchemy import Select, exists, select
 
 from service.auth.models import User
+from service.cases.models import Child
 from service.cases.operations import today
 from service.columns import utcnow
-from service.errors import Conflict, Forbidden, ValidationFailed
-from service.evidence.models import Attachment
+from service.errors import Forbidden, ValidationFailed
 from service.extensions import db
 from service.policy import case_scope
 from service.reviews.models import Review
-from service.visits.models import Visit, VisitChild, VisitVersion
-from service.visits.operations import check_precondition, get_visit
+from service.visits import lifecycle
+from service.visits.lifecycle import Action, Status
+from service.visits.models import RecordedChild, Visit, VisitVersion
+from service.visits.operations import get_visit
 
-NEXT_STATUS = {"approve": "approved", "return": "returned", "escalate": "submitted"}
+DECISION_ACTIONS = {"approve": Action.APPROVE, "return": Action.RETURN, "escalate": Action.ESCALATE}
+# A management decision says what happens next; a year out is not "next".
+LONGEST_DECISION = timedelta(days=366)
 
 
-def _child_exists(*conditions: Any) -> Any:
-    return exists().where(VisitChild.visit_id == Visit.id, *conditions)
+def _recorded(*conditions: Any) -> Any:
+    """Some child, as the visit's latest submitted version records them, meets ``conditions``."""
+    return exists().where(RecordedChild.visit_id == Visit.id, *conditions)
 
 
-NO_VIEWS = _child_exists(
-    VisitChild.seen.is_(True),
-    VisitChild.own_words.is_(None),
-    VisitChild.wishes_and_feelings.is_(None),
-    VisitChild.good_things.is_(None),
-    VisitChild.worries.is_(None),
-    VisitChild.dreams.is_(None),
-    VisitChild.scale_score.is_(None),
-    ~exists().where(
-        Attachment.visit_id == Visit.id,
-        Attachment.child_id == VisitChild.child_id,
-        Attachment.kind == "drawing",
-    ),
-)
 FLAG_CONDITIONS: dict[str, Any] = {
-    "not_seen": _child_exists(VisitChild.seen.is_(False)),
-    "not_seen_alone": _child_exists(VisitChild.seen.is_(True), VisitChild.seen_alone.is_(False)),
-    "no_views": NO_VIEWS,
+    "not_seen": _recorded(RecordedChild.seen.is_(False)),
+    "not_seen_alone": _recorded(RecordedChild.seen.is_(True), RecordedChild.seen_alone.is_(False)),
+    "no_views": _recorded(RecordedChild.seen.is_(True), RecordedChild.has_views.is_(False)),
     "late": Visit.recorded_late.is_(True),
     "amendment": Visit.amendment_reason.is_not(None),
     "escalated": Visit.escalated_at.is_not(None),
@@ -52,7 +43,7 @@ FLAG_CONDITIONS: dict[str, Any] = {
 
 def queue_query(user: User, filters: dict[str, Any]) -> Select[Any]:
     """Submitted visits in ``user``'s scope, oldest submission first."""
-    query = select(Visit).where(Visit.status == "submitted", case_scope(user))
+    query = select(Visit).where(Visit.status == Status.SUBMITTED, case_scope(user))
     query = query.join(Visit.case)
     if filters.get("worker_id"):
         query = query.where(Visit.worker_id == filters["worker_id"])
@@ -80,59 +71,96 @@ def annotate(visits: list[Visit]) -> list[Visit]:
 
 
 def needs_management_decision(visit: Visit) -> bool:
-    """A child not seen, or a child on a protection plan not seen alone."""
-    for row in visit.children:
-        if row.seen is False:
-            return True
-        if row.seen and row.seen_alone is False and row.child.plan_type == "child_protection":
-            return True
-    return False
+    """As submitted: a child not seen, or a child on a protection plan not seen alone."""
+    recorded = db.session.execute(
+        select(RecordedChild.seen, RecordedChild.seen_alone, Child.plan_type)
+        .join(Child, Child.id == RecordedChild.child_id)
+        .where(RecordedChild.visit_id == visit.id)
+    )
+    return any(
+        not seen or (not alone and plan_type == "child_protection")
+        for seen, alone, plan_type in recorded
+    )
 
 
-def review_visit(
-    user: User, visit_id: uuid.UUID, body: dict[str, Any], if_match: str | None
-) -> tuple[Review, Visit]:
-    """Record a decision on the visit's latest submission and move the visit on."""
-    visit = get_visit(user, visit_id)
+def _check_reviewer(user: User, visit: Visit) -> None:
     if visit.worker_id == user.id:
         raise Forbidden("review.own_visit", "You cannot review a visit you recorded.")
-    check_precondition(visit, if_match, required=True)
-    if visit.status != "submitted":
-        raise Conflict("review.not_submitted", f"A {visit.status} visit is not awaiting review.")
-    management = body.get("management_decision")
+    if visit.escalated_at is None:
+        return
+    escalated_by = db.session.scalar(
+        select(Review.reviewer_id)
+        .where(Review.visit_id == visit.id, Review.decision == "escalate")
+        .order_by(Review.decided_at.desc(), Review.id)
+        .limit(1)
+    )
+    if user.role != "manager" or user.id == escalated_by:
+        raise Forbidden(
+            "review.escalated",
+            "This visit was escalated: a manager other than the one who escalated it decides.",
+        )
+
+
+def _check_management_decision(visit: Visit, management: dict[str, Any] | None) -> None:
     if needs_management_decision(visit) and not management:
         raise ValidationFailed(
             "review.management_decision_required",
             "A child was not seen, or not seen alone on a protection plan: say what happens next.",
             errors={"management_decision": ["Required when a child was not seen."]},
         )
-    if management and management["due_by"] < today():
+    if management is None:
+        return
+    due_by, now = management["due_by"], today()
+    if due_by < now:
         raise ValidationFailed(
             "review.invalid",
             "The management decision is due in the past.",
             errors={"management_decision.due_by": ["Must be today or later."]},
         )
-    number = db.session.scalar(
-        select(VisitVersion.number)
-        .where(VisitVersion.visit_id == visit.id)
-        .order_by(VisitVersion.number.desc())
-        .limit(1)
-    )
-    review = Review(
-        visit_id=visit.id,
-        version_number=int(number or 0),
-        reviewer=user,
-        decision=body["decision"],
-        comment=body.get("comment"),
-        management_action=management["action"] if management else None,
-        management_due_by=management["due_by"] if management else None,
-    )
-    db.session.add(review)
-    visit.status = NEXT_STATUS[body["decision"]]
-    visit.escalated_at = utcnow() if body["decision"] == "escalate" else None
-    visit.version += 1
-    visit.updated_at = utcnow()
-    db.session.flush()
+    if due_by > now + LONGEST_DECISION:
+        raise ValidationFailed(
+            "review.invalid",
+            "The management decision is due more than a year ahead.",
+            errors={"management_decision.due_by": ["Must be within a year."]},
+        )
+
+
+def review_visit(
+    user: User, visit_id: uuid.UUID, body: dict[str, Any], if_match: str | None
+) -> tuple[Review, Visit]:
+    """Record a decision on the visit's latest submission and move the visit on.
+
+    ``If-Match`` must name the visit's current version with a strong ETag: a decision is never
+    made on a version the supervisor has not seen. Of two decisions made from one version, one
+    is kept and the other gets 412.
+    """
+    visit = get_visit(user, visit_id)
+    _check_reviewer(user, visit)
+    expected = lifecycle.expected_version(visit, if_match, required=True)
+    if visit.status != Status.SUBMITTED:
+        raise lifecycle.refusal(visit, Action.APPROVE)
+    management = body.get("management_decision")
+    _check_management_decision(visit, management)
+    action = DECISION_ACTIONS[body["decision"]]
+    with lifecycle.transition(user, visit, action, expected=expected) as event:
+        number = db.session.scalar(
+            select(VisitVersion.number)
+            .where(VisitVersion.visit_id == visit.id)
+            .order_by(VisitVersion.number.desc())
+            .limit(1)
+        )
+        review = Review(
+            visit_id=visit.id,
+            version_number=int(number or 0),
+            reviewer=user,
+            decision=body["decision"],
+            comment=body.get("comment"),
+            management_action=management["action"] if management else None,
+            management_due_by=management["due_by"] if management else None,
+        )
+        db.session.add(review)
+        db.session.flush()
+        event.details["review"] = str(review.id)
     return review, visit
 
 

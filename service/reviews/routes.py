@@ -12,8 +12,8 @@ from service.api import Blueprint, paginate_select
 from service.audit.operations import record
 from service.reviews import operations
 from service.reviews.models import Review
+from service.visits.lifecycle import etag
 from service.visits.models import Visit
-from service.visits.operations import etag
 
 blp = Blueprint("reviews", __name__, description="Supervisor review and management decisions.")
 
@@ -23,7 +23,10 @@ IF_MATCH = {
     "name": "If-Match",
     "required": True,
     "schema": {"type": "string"},
-    "description": "The visit's ETag, so a decision is never made on a version you have not seen.",
+    "description": (
+        "The visit's ETag (strong; '*' and weak ETags are refused), so a decision is never "
+        "made on a version you have not seen."
+    ),
 }
 
 
@@ -50,7 +53,7 @@ def review_queue(filters: dict[str, Any], pagination_parameters: Any) -> list[Vi
 @blp.doc(parameters=[IF_MATCH])
 @blp.arguments(ReviewInSchema)
 @blp.response(201, ReviewSchema)
-@blp.alt_response(403, description="Your own visit")
+@blp.alt_response(403, description="Your own visit; or escalated and you are not another manager")
 @blp.alt_response(409, description="Not awaiting review")
 @blp.alt_response(412, description="The visit changed since you read it")
 @blp.alt_response(422, description="Return without a comment; no management decision where needed")
@@ -59,11 +62,12 @@ def review_visit(body: dict[str, Any], visit_id: uuid.UUID) -> Any:
     """Approve, return (with a comment the worker sees) or escalate to a manager.
 
     When a child was not seen, or a child on a protection plan was not seen alone, the decision
-    must carry a ``management_decision``: what happens next and by when. The decision is tied to
-    the submitted version reviewed and can never be changed. The response's ETag is the visit's.
+    must carry a ``management_decision``: what happens next and by when (within a year). The
+    decision is tied to the submitted version reviewed and can never be changed. Of two decisions
+    sent from one ETag one is kept, the other gets 412. Once escalated, only a manager other
+    than the one who escalated decides. The response's ETag is the visit's.
     """
     review, visit = operations.review_visit(g.user, visit_id, body, request.headers.get("If-Match"))
-    record(g.user, body["decision"], "visit", [visit.id], review=str(review.id))
     return review, 201, {"ETag": etag(visit)}
 
 

@@ -1,9 +1,10 @@
 """Stamping changes for sync, and keeping the history of case allocations and plans.
 
-Every transaction that changes a case, a child, or a visit's status gets one sequence number
-from :class:`ChangeCounter` as it commits, written to those rows' ``change_seq``. The counter
-row stays locked from the bump to the commit, so numbers are issued in commit order: a reader
-that takes the committed counter value as its cursor has seen every change up to it.
+Every transaction that changes a case, a child, or a visit's status (heard from the visit's
+lifecycle) gets one sequence number from :class:`ChangeCounter` as it commits, written to those
+rows' ``change_seq``. The counter row stays locked from the bump to the commit, so numbers are
+issued in commit order: a reader that takes the committed counter value as its cursor has seen
+every change up to it.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from sqlalchemy.orm import Session
 
 from service.cases.models import Case, CaseAllocation, Child, ChildPlanEvent, case_children
 from service.columns import utcnow
+from service.extensions import db
 from service.sync.models import ChangeCounter
-from service.visits.models import Visit
+from service.visits.lifecycle import VisitEvent, visit_changed
 
 PENDING = "sync_changed"
 
@@ -87,15 +89,16 @@ def _collect(session: Session, flush_context: Any, instances: Any) -> None:
             _record_allocation(session, obj)
         if isinstance(obj, Child):
             _record_plan(session, obj)
-        if isinstance(obj, (Case, Child)):
-            if obj in session.new or session.is_modified(obj, include_collections=True):
-                pending.append(obj)
-        elif (
-            isinstance(obj, Visit)
-            and obj not in session.new
-            and inspect(obj).attrs.status.history.has_changes()
+        if isinstance(obj, (Case, Child)) and (
+            obj in session.new or session.is_modified(obj, include_collections=True)
         ):
             pending.append(obj)
+
+
+def on_visit_changed(event: VisitEvent) -> None:
+    """A visit whose status changed is a change the worker's tablet must hear about."""
+    if event.previous_status is not None and event.visit.status != event.previous_status:
+        db.session.info.setdefault(PENDING, []).append(event.visit)
 
 
 def _next_seq(session: Session) -> int:
@@ -179,6 +182,7 @@ def current_seq(session: Any) -> int:
 
 def init_app(app: Flask) -> None:
     """Listen on every session (once per process, however many apps are created)."""
+    visit_changed.connect(on_visit_changed)
     if not event.contains(Session, "before_flush", _collect):
         event.listen(Session, "before_flush", _collect)
         event.listen(Session, "before_commit", _stamp)

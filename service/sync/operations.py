@@ -11,14 +11,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from flask import g
 from marshmallow import ValidationError
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from api_schemas.cases import CaseSchema
 from api_schemas.sync import ReturnedVisitSchema, SyncVisitSchema
@@ -26,21 +27,19 @@ from api_schemas.visits import VisitOutSchema
 from service.auth.models import AuthSession, Device, User
 from service.cases.models import Case, Child, case_children
 from service.columns import utcnow
-from service.errors import DomainError, Forbidden, ValidationFailed, flatten_errors
+from service.errors import DomainError, Forbidden, TooLarge, ValidationFailed, flatten_errors
 from service.evidence.models import Attachment
 from service.extensions import db
 from service.policy import case_scope
 from service.reviews.operations import latest_return_comments
 from service.sync.changes import current_seq
 from service.sync.models import SyncReceipt
+from service.visits.lifecycle import Status, etag
 from service.visits.models import Visit
-from service.visits.operations import (
-    content_digest,
-    create_visit,
-    etag,
-    put_visit,
-)
+from service.visits.operations import content_digest, create_visit, put_visit
 from service.visits.submission import submit_visit
+
+log = logging.getLogger(__name__)
 
 ITEM_ONLY = ("id", "base_version", "submit", "attachment_ids")
 # Built once: marshmallow schemas are reusable, and building one per item is measurable.
@@ -78,9 +77,40 @@ def decode_cursor(cursor: str | None) -> int | None:
         ) from None
 
 
-def check_device(user: User, device_key: str) -> None:
+@dataclass(frozen=True)
+class SyncOutcome:
+    """What a batch did: a result per item, what changed since the cursor, the next cursor."""
+
+    results: list[dict[str, Any]]
+    changes: dict[str, Any]
+    cursor: str
+    changed_case_ids: list[uuid.UUID]
+    replayed: bool
+
+
+def sync_batch(user: User, body: dict[str, Any], *, session_id: Any, max_items: int) -> SyncOutcome:
+    """Apply a batch from a tablet (or recognise it as sent before) and gather the changes.
+
+    ``session_id`` is the sign-in session the token belongs to (None for identity-provider
+    tokens): the batch must come from that session's device.
+    """
+    if len(body["visits"]) > max_items:
+        raise TooLarge("sync.batch_too_large", f"At most {max_items} visits per batch; split it.")
+    since = decode_cursor(body["cursor"])
+    check_device(user, body["device_id"], session_id)
+    results = replayed_results(user, body)
+    replayed = results is not None
+    if results is None:
+        results = [apply_item(user, raw) for raw in body["visits"]]
+        keep_receipt(user, body, results)
+    # Changes are always computed afresh: a poll repeated with the same cursor must still hear
+    # about what happened since.
+    changes, cursor, case_ids = changes_since(user, since)
+    return SyncOutcome(results, changes, cursor, case_ids, replayed)
+
+
+def check_device(user: User, device_key: str, session_id: Any) -> None:
     """The batch must come from the device the caller signed in with (and not a revoked one)."""
-    session_id = g.get("auth_session_id")
     if session_id is not None:
         session = db.session.get(AuthSession, session_id)
         device = session.device if session else None
@@ -136,27 +166,61 @@ def keep_receipt(user: User, body: dict[str, Any], results: list[dict[str, Any]]
 
 
 def apply_item(user: User, raw: Any) -> dict[str, Any]:
-    """Apply one item atomically and describe the outcome."""
+    """Apply one item atomically and describe the outcome.
+
+    The item runs in a savepoint: whatever fails in it is undone, and nothing it did stays in
+    memory to be written with the next item.
+    """
     item_id = str(raw.get("id")) if isinstance(raw, dict) else None
     try:
         item = ITEM_SCHEMA.load(raw if isinstance(raw, dict) else {})
     except ValidationError as error:
         return {"id": item_id, "result": "rejected", "errors": flatten_errors(error.messages)}
     try:
+        return _apply_isolated(user, item)
+    except BaseException:
+        _forget_item()
+        raise
+
+
+def _forget_item() -> None:
+    """Drop what a failed item left in the session: its new objects and unflushed changes."""
+    for obj in list(db.session.new):
+        db.session.expunge(obj)
+    db.session.expire_all()
+
+
+def _apply_isolated(user: User, item: dict[str, Any]) -> dict[str, Any]:
+    item_id = str(item["id"])
+    try:
         try:
             with db.session.begin_nested():
                 result = _apply(user, item)
         except IntegrityError:
             # Another request created this visit id at the same moment: look again.
+            _forget_item()
             with db.session.begin_nested():
                 result = _apply(user, item)
+    except OperationalError:
+        raise  # the database itself is unavailable: the whole batch answers 503
+    except DBAPIError as error:
+        # Something the database refused that the checks did not catch; never its parameters.
+        log.warning("sync item %s refused by the database: %s", item_id, type(error.orig).__name__)
+        _forget_item()
+        return {
+            "id": item_id,
+            "result": "rejected",
+            "errors": {"_item": ["This visit could not be stored; check its fields."]},
+        }
     except ValidationFailed as error:
+        _forget_item()
         return {
             "id": item_id,
             "result": "rejected",
             "errors": error.errors or {"_item": [error.detail]},
         }
     except DomainError as error:
+        _forget_item()
         visit = db.session.get(Visit, item["id"], populate_existing=True)
         if visit is None or visit.worker_id != user.id or error.status not in (409, 412):
             return {"id": item_id, "result": "rejected", "errors": {"id": [error.detail]}}
@@ -180,7 +244,7 @@ def _apply(user: User, item: dict[str, Any]) -> dict[str, Any]:
             errors={"id": ["This visit id is used by another record."]},
         )
     same_content = existing.content_digest == content_digest(body)
-    submitted = existing.status in ("submitted", "approved")
+    submitted = existing.status in (Status.SUBMITTED, Status.APPROVED)
     if same_content and (submitted or not item["submit"]):
         return {"id": str(existing.id), "result": "unchanged", "version": existing.version}
     if item["base_version"] != existing.version:
@@ -220,7 +284,7 @@ def changes_since(user: User, since: int | None) -> tuple[dict[str, Any], str, l
     """The worker's changed cases, their whole caseload's ids, and visits returned to them."""
     cursor = current_seq(db.session)  # read first: every change up to it is committed
     cases = select(Case).where(case_scope(user)).order_by(Case.core_ref)
-    returned = select(Visit).where(Visit.worker_id == user.id, Visit.status == "returned")
+    returned = select(Visit).where(Visit.worker_id == user.id, Visit.status == Status.RETURNED)
     if since is not None:
         child_changed = (
             select(case_children.c.case_id)

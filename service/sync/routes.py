@@ -10,7 +10,6 @@ from flask import Response, current_app, g, jsonify, request
 from api_schemas.sync import SyncRequestSchema, SyncResponseSchema
 from service.api import Blueprint
 from service.audit.operations import record
-from service.errors import TooLarge
 from service.sync import operations
 
 blp = Blueprint("sync", __name__, description="Offline sync from tablets.")
@@ -39,25 +38,16 @@ def sync(body: dict[str, Any]) -> Response:
     returns the same answer and changes nothing. ``changes`` holds the caseload's changed cases,
     the ids of every case in it (drop any others), and visits returned by a supervisor.
     """
-    user = g.user
-    if len(body["visits"]) > current_app.config["SYNC_MAX_ITEMS"]:
-        raise TooLarge(
-            "sync.batch_too_large",
-            f"At most {current_app.config['SYNC_MAX_ITEMS']} visits per batch; split it.",
-        )
-    since = operations.decode_cursor(body["cursor"])
-    operations.check_device(user, body["device_id"])
-    results = operations.replayed_results(user, body)
-    if results is None:
-        results = [operations.apply_item(user, raw) for raw in body["visits"]]
-        operations.keep_receipt(user, body, results)
-        action = "sync"
-    else:
-        action = "sync_replay"
-    # Changes are always computed afresh: a poll repeated with the same cursor must still
-    # hear about what happened since.
-    changes, cursor, case_ids = operations.changes_since(user, since)
-    outcome = Counter(result["result"] for result in results)
-    record(user, action, "visit", [r["id"] for r in results if r["id"]], **outcome)
-    record(user, "list", "case", case_ids)
-    return jsonify({"results": results, "changes": changes, "cursor": cursor})
+    outcome = operations.sync_batch(
+        g.user,
+        body,
+        session_id=g.get("auth_session_id"),
+        max_items=current_app.config["SYNC_MAX_ITEMS"],
+    )
+    counts = Counter(result["result"] for result in outcome.results)
+    action = "sync_replay" if outcome.replayed else "sync"
+    record(g.user, action, "visit", [r["id"] for r in outcome.results if r["id"]], **counts)
+    record(g.user, "list", "case", outcome.changed_case_ids)
+    return jsonify(
+        {"results": outcome.results, "changes": outcome.changes, "cursor": outcome.cursor}
+    )

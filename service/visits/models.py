@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -25,7 +26,18 @@ from service.columns import UTCDateTime, utcnow
 from service.extensions import Base
 
 VISIT_TYPES = ("statutory", "review", "core_group", "other")
-VISIT_STATUSES = ("draft", "submitted", "approved", "returned")
+
+
+class VisitStatus(StrEnum):
+    """Where a visit is in its life; only ``service.visits.lifecycle`` moves it on."""
+
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    APPROVED = "approved"
+    RETURNED = "returned"
+
+
+VISIT_STATUSES = tuple(status.value for status in VisitStatus)
 NOT_SEEN_REASONS = ("child_not_home", "no_access", "parent_refused", "child_refused", "other")
 NOT_SEEN_ALONE_REASONS = (
     "child_refused",
@@ -63,8 +75,9 @@ class Visit(Base):
     observations: Mapped[str | None] = mapped_column(Text)
     analysis: Mapped[str | None] = mapped_column(Text)
     next_actions: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(12), default="draft")
-    # Bumped on every change; the ETag and the sync base_version.
+    # Both set only by service.visits.lifecycle: the version is bumped by every change, through
+    # a conditional UPDATE, and is the ETag and the sync base_version.
+    status: Mapped[str] = mapped_column(String(12), default=VisitStatus.DRAFT)
     version: Mapped[int] = mapped_column(Integer, default=1)
     # A digest of the last body PUT, so an exact replay is recognised without diffing rows.
     content_digest: Mapped[str] = mapped_column(String(64))
@@ -155,28 +168,14 @@ class VisitChild(Base):
         }
         return voice if any(value is not None for value in voice.values()) else None
 
-    def has_views(self) -> bool:
-        """Whether any of the child's views were captured in words, houses or a scale.
-
-        A drawing attached to the child counts too; the submission rules check that.
-        """
-        return (
-            any(
-                value
-                for value in (
-                    self.own_words,
-                    self.wishes_and_feelings,
-                    self.good_things,
-                    self.worries,
-                    self.dreams,
-                )
-            )
-            or self.scale_score is not None
-        )
-
 
 class VisitVersion(Base):
-    """An immutable snapshot taken at every submit: exactly what a supervisor reviewed."""
+    """An immutable snapshot taken at every submit: exactly what a supervisor reviewed.
+
+    ``snapshot`` is in the visit's own record format (``service.visits.record``), numbered by
+    ``format``; ``sha256`` is the digest of its canonical JSON, so a later reader can prove the
+    snapshot is the one that was submitted.
+    """
 
     __tablename__ = "visit_versions"
     __table_args__ = (UniqueConstraint("visit_id", "number"),)
@@ -188,4 +187,35 @@ class VisitVersion(Base):
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime())
     submitted_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     amendment_reason: Mapped[str | None] = mapped_column(Text)
+    format: Mapped[int] = mapped_column(default=1)
+    sha256: Mapped[str] = mapped_column(String(64))
     snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class RecordedChild(Base):
+    """One child as the latest submitted version of one visit records them.
+
+    A copy of part of that version's snapshot, replaced at every submission, so that what is
+    derived from the record (last seen, next due, queue flags, the chronology) reads one indexed
+    table instead of parsing snapshots; it always equals a rebuild from the versions.
+    """
+
+    __tablename__ = "visit_record_children"
+    __table_args__ = (
+        Index("ix_visit_record_children_child_id_started_at", "child_id", "started_at"),
+    )
+
+    visit_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("visits.id", ondelete="CASCADE"), primary_key=True
+    )
+    child_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("children.id"), primary_key=True)
+    version_number: Mapped[int]
+    worker_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    visit_type: Mapped[str] = mapped_column(String(20))
+    announced: Mapped[bool | None]
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    seen: Mapped[bool]
+    seen_alone: Mapped[bool]
+    has_views: Mapped[bool]
+    # The child's entry in the snapshot: what they said and how they were seen, as submitted.
+    entry: Mapped[dict[str, Any]] = mapped_column(JSON)

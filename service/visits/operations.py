@@ -15,43 +15,19 @@ from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
-from api_schemas.visits import VisitOutSchema
 from service.auth.models import User
 from service.cases.models import Case
 from service.columns import utcnow
-from service.errors import (
-    Conflict,
-    NotFound,
-    PreconditionFailed,
-    PreconditionRequired,
-    ValidationFailed,
-)
+from service.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
+from service.evidence.models import Attachment
 from service.extensions import db
 from service.policy import can_edit_visit, can_read_visit, can_record_visit, case_scope
+from service.visits import lifecycle
+from service.visits.lifecycle import Action
 from service.visits.models import Visit, VisitChild, VisitVersion
+from service.visits.record import CHILD_FIELDS, VOICE_COLUMNS
 from service.visits.rules import draft_errors
 
-EDITABLE = ("draft", "returned")
-SNAPSHOT = VisitOutSchema()
-VOICE_COLUMNS = {
-    "own_words": "own_words",
-    "wishes_and_feelings": "wishes_and_feelings",
-    "good_things": "good_things",
-    "worries": "worries",
-    "dreams": "dreams",
-    "method": "voice_method",
-    "consent_to_share": "consent_to_share",
-    "not_gathered_reason": "views_not_gathered_reason",
-}
-CHILD_COLUMNS = (
-    "seen",
-    "seen_alone",
-    "not_seen_reason",
-    "not_seen_detail",
-    "not_seen_alone_reason",
-    "not_seen_alone_detail",
-    "bedroom_seen",
-)
 VISIT_COLUMNS = (
     "visit_type",
     "announced",
@@ -63,31 +39,6 @@ VISIT_COLUMNS = (
     "analysis",
     "next_actions",
 )
-
-
-def etag(visit: Visit) -> str:
-    """The visit's entity tag: its version number, quoted."""
-    return f'"{visit.version}"'
-
-
-def _matches(if_match: str, visit: Visit) -> bool:
-    tags = {tag.strip().removeprefix("W/") for tag in if_match.split(",")}
-    return "*" in tags or etag(visit) in tags
-
-
-def check_precondition(visit: Visit, if_match: str | None, *, required: bool) -> None:
-    """Check ``If-Match`` against the visit's ETag: 428 if required and missing, 412 if stale."""
-    if if_match is None:
-        if required:
-            raise PreconditionRequired(
-                "visit.if_match_required", "Send If-Match with the visit's ETag to change it."
-            )
-        return
-    if not _matches(if_match, visit):
-        raise PreconditionFailed(
-            "visit.version_conflict",
-            f"The visit has changed since you read it (now version {visit.version}).",
-        )
 
 
 def content_digest(body: dict[str, Any]) -> str:
@@ -146,7 +97,7 @@ def _apply(visit: Visit, body: dict[str, Any]) -> None:
     for position, entry in enumerate(body["children"]):
         row = existing.get(entry["child_id"]) or VisitChild(child_id=entry["child_id"])
         row.position = position
-        for name in CHILD_COLUMNS:
+        for name in CHILD_FIELDS:
             setattr(row, name, entry.get(name))
         voice = entry.get("voice") or {}
         for field_name, column in VOICE_COLUMNS.items():
@@ -183,7 +134,12 @@ def raise_if_invalid(errors: dict[str, list[str]], code: str = "visit.invalid") 
 def put_visit(
     user: User, visit_id: uuid.UUID, body: dict[str, Any], if_match: str | None
 ) -> tuple[Visit, bool]:
-    """Create a visit (``True``) or update a draft (``False``); replaying a create is harmless."""
+    """Create a visit (``True``) or update a draft (``False``); replaying either is harmless.
+
+    An update needs ``If-Match`` naming the current version; of several updates made from the
+    same version exactly one is kept and the others get 412. The same body sent again (a retry
+    after a dropped connection, or a duplicate sent at the same moment) changes nothing.
+    """
     digest = content_digest(body)
     visit = db.session.get(Visit, visit_id)
     if visit is None:
@@ -192,23 +148,20 @@ def put_visit(
         return create_visit(user, visit_id, body, digest)
     if visit.worker_id != user.id:
         raise Conflict("visit.id_in_use", "This visit id is already used by another record.")
-    if if_match is None and visit.content_digest == digest:
-        return visit, False
-    check_precondition(visit, if_match, required=True)
-    if visit.status not in EDITABLE:
-        raise Conflict("visit.not_editable", f"A {visit.status} visit cannot be changed.")
     if not can_edit_visit(user, visit):
         raise NotFound("visit.not_found", "No such visit among yours.")
     if visit.content_digest == digest:
         return visit, False
+    expected = lifecycle.expected_version(visit, if_match, required=True)
+    if visit.status not in lifecycle.EDITABLE:
+        raise lifecycle.refusal(visit, Action.EDIT)
     if body["case_id"] != visit.case_id:
         raise_if_invalid({"case_id": ["A visit cannot move to another case."]})
     raise_if_invalid(draft_errors(visit.case, body, utcnow()))
-    _apply(visit, body)
-    visit.content_digest = digest
-    visit.version += 1
-    visit.updated_at = utcnow()
-    db.session.flush()
+    with lifecycle.transition(user, visit, Action.EDIT, expected=expected):
+        _apply(visit, body)
+        visit.content_digest = digest
+        db.session.flush()
     return visit, False
 
 
@@ -222,16 +175,13 @@ def create_visit(
     digest = digest or content_digest(body)
     case = _recordable_case(user, body["case_id"], body["started_at"])
     raise_if_invalid(draft_errors(case, body, utcnow()))
-    visit = Visit(
-        id=visit_id, case=case, team_id=case.team_id, worker=user, content_digest=digest, version=1
-    )
+    visit = Visit(id=visit_id, case=case, team_id=case.team_id, worker=user, content_digest=digest)
     _apply(visit, body)
-    db.session.add(visit)
     if db.session().in_nested_transaction():
-        db.session.flush()
+        lifecycle.start(user, visit)
         return visit, True
     try:
-        db.session.flush()
+        lifecycle.start(user, visit)
     except IntegrityError:
         # The same id arrived twice at once and the other request won. Nothing else has been
         # written in this request yet, so the whole transaction can go; answer as a replay would.
@@ -250,30 +200,28 @@ def create_visit(
 
 
 def amend_visit(user: User, visit_id: uuid.UUID, reason: str, if_match: str | None) -> Visit:
-    """Reopen an approved visit for correction; it must be submitted and reviewed again."""
+    """Reopen an approved visit for correction; it must be submitted and reviewed again.
+
+    The approved version stays the record until a new one is submitted.
+    """
     visit = get_own_visit(user, visit_id)
-    check_precondition(visit, if_match, required=False)
-    if visit.status != "approved":
-        raise Conflict("visit.not_amendable", "Only an approved visit can be amended.")
-    visit.status = "draft"
-    visit.amendment_reason = reason
-    visit.version += 1
-    visit.updated_at = utcnow()
-    db.session.flush()
+    expected = lifecycle.expected_version(visit, if_match, required=False)
+    with lifecycle.transition(user, visit, Action.AMEND, expected=expected):
+        visit.amendment_reason = reason
     return visit
 
 
 def delete_visit(user: User, visit_id: uuid.UUID, if_match: str | None) -> None:
-    """Delete a draft that was never submitted; anything once submitted is kept for ever."""
-    visit = get_own_visit(user, visit_id)
-    check_precondition(visit, if_match, required=False)
-    if visit.submitted_at is not None or visit.status != "draft":
-        raise Conflict(
-            "visit.not_deletable", "Only a draft that was never submitted can be deleted."
-        )
-    from service.evidence.operations import remove_visit_evidence
+    """Delete a draft that was never submitted; anything once submitted is kept for ever.
 
-    remove_visit_evidence(visit)
+    Subscribers to the deletion (the evidence it held) act before the row goes.
+    """
+    visit = get_own_visit(user, visit_id)
+    lifecycle.expected_version(visit, if_match, required=False)
+    if visit.submitted_at is not None:
+        raise lifecycle.refusal(visit, Action.DELETE)
+    with lifecycle.transition(user, visit, Action.DELETE, expected=None):
+        pass
     db.session.delete(visit)
     db.session.flush()
 
@@ -298,4 +246,28 @@ def get_version(user: User, visit_id: uuid.UUID, number: int) -> VisitVersion:
     )
     if version is None:
         raise NotFound("visit.version_not_found", "No such version of this visit.")
+    version.evidence = version_evidence(version)  # type: ignore[attr-defined]
     return version
+
+
+def version_evidence(version: VisitVersion) -> list[dict[str, Any]]:
+    """The evidence a version held, each marked if it was later withdrawn or erased."""
+    held = version.snapshot.get("evidence") or []
+    rows = {
+        str(row.id): row
+        for row in db.session.scalars(
+            select(Attachment).where(Attachment.id.in_([uuid.UUID(item["id"]) for item in held]))
+        )
+    }
+    rendered = []
+    for item in held:
+        row = rows.get(item["id"])
+        rendered.append(
+            {
+                **item,
+                "withdrawn_at": row.withdrawn_at if row else None,
+                "erased_at": row.erased_at if row else None,
+                "erased_reason": row.erased_reason if row else None,
+            }
+        )
+    return rendered

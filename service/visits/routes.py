@@ -17,7 +17,7 @@ from api_schemas.visits import (
 )
 from service.api import Blueprint, paginate_select
 from service.audit.operations import record
-from service.visits import operations, submission
+from service.visits import lifecycle, operations, submission
 from service.visits.models import Visit, VisitVersion
 
 blp = Blueprint("visits", __name__, description="Home visits and the voice of the child.")
@@ -27,7 +27,10 @@ IF_MATCH = {
     "in": "header",
     "name": "If-Match",
     "schema": {"type": "string"},
-    "description": "The ETag from the last read; required to update, optional elsewhere.",
+    "description": (
+        "The ETag from the last read (strong; '*' is refused): required to update, optional "
+        "to submit, amend or delete, where it makes sure you act on the version you saw."
+    ),
 }
 
 
@@ -36,11 +39,11 @@ def _if_match() -> str | None:
 
 
 def _with_etag(visit: Visit, status: int = 200) -> tuple[Visit, int, dict[str, str]]:
-    return visit, status, {"ETag": operations.etag(visit)}
+    return visit, status, {"ETag": lifecycle.etag(visit)}
 
 
-def _audit(action: str, visit: Visit) -> None:
-    record(g.user, action, "visit", [visit.id], child_ids=[str(c.child_id) for c in visit.children])
+def _audit_read(visit: Visit) -> None:
+    record(g.user, "read", "visit", [visit.id], child_ids=[str(c.child_id) for c in visit.children])
 
 
 @blp.put("/visits/<uuid:visit_id>")
@@ -61,7 +64,6 @@ def put_visit(body: dict[str, Any], visit_id: uuid.UUID) -> Any:
     a tablet can retry safely. Drafts may be incomplete; the full rules apply at submit.
     """
     visit, created = operations.put_visit(g.user, visit_id, body, _if_match())
-    _audit("create" if created else "update", visit)
     return _with_etag(visit, 201 if created else 200)
 
 
@@ -84,7 +86,7 @@ def list_visits(filters: dict[str, Any], pagination_parameters: Any) -> list[Vis
 def get_visit(visit_id: uuid.UUID) -> Any:
     """One visit, with its ETag."""
     visit = operations.get_visit(g.user, visit_id)
-    _audit("read", visit)
+    _audit_read(visit)
     return _with_etag(visit)
 
 
@@ -92,7 +94,8 @@ def get_visit(visit_id: uuid.UUID) -> Any:
 @blp.login_required("social_worker")
 @blp.doc(parameters=[IF_MATCH])
 @blp.response(200, VisitOutSchema)
-@blp.alt_response(409, description="Already approved")
+@blp.alt_response(409, description="Approved: amend it first")
+@blp.alt_response(412, description="If-Match names a version that is no longer current")
 @blp.alt_response(422, description="A submission rule fails; errors lists each field")
 def submit_visit(visit_id: uuid.UUID) -> Any:
     """Check every rule and submit the visit for review; snapshots an immutable version.
@@ -100,10 +103,10 @@ def submit_visit(visit_id: uuid.UUID) -> Any:
     Every child needs seen true or false; not seen or not seen alone needs a reason; a seen child
     needs their views or why they could not be gathered; the visit must have ended, after it
     started, and not in the future. Submitting updates each child's last seen and next due date.
-    Submitting an already-submitted visit again is harmless.
+    Submitting an already-submitted visit again (a retry, or two sent at once) is harmless.
+    The version snapshots exactly what was in the record at that moment, with the evidence.
     """
     visit = submission.submit_visit(g.user, visit_id, _if_match())
-    _audit("submit", visit)
     return _with_etag(visit)
 
 
@@ -113,10 +116,14 @@ def submit_visit(visit_id: uuid.UUID) -> Any:
 @blp.arguments(AmendSchema)
 @blp.response(200, VisitOutSchema)
 @blp.alt_response(409, description="Not an approved visit")
+@blp.alt_response(412, description="If-Match names a version that is no longer current")
 def amend_visit(body: dict[str, Any], visit_id: uuid.UUID) -> Any:
-    """Reopen an approved visit for correction, with the reason; it goes back through review."""
+    """Reopen an approved visit for correction, with the reason; it goes back through review.
+
+    Until it is submitted again, the approved version stays the record: the chronology, the
+    children's dates and the overdue list keep showing what was approved.
+    """
     visit = operations.amend_visit(g.user, visit_id, body["reason"], _if_match())
-    _audit("amend", visit)
     return _with_etag(visit)
 
 
@@ -124,10 +131,10 @@ def amend_visit(body: dict[str, Any], visit_id: uuid.UUID) -> Any:
 @blp.login_required("social_worker")
 @blp.response(204)
 @blp.alt_response(409, description="The visit was submitted at some point and is kept")
+@blp.alt_response(412, description="If-Match names a version that is no longer current")
 def delete_visit(visit_id: uuid.UUID) -> None:
     """Delete a draft that was never submitted (the deletion is audited)."""
     operations.delete_visit(g.user, visit_id, _if_match())
-    record(g.user, "delete", "visit", [visit_id])
 
 
 @blp.get("/visits/<uuid:visit_id>/versions")

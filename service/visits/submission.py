@@ -1,78 +1,161 @@
-"""Submitting a visit: every rule checked, a version snapshotted, the children's records updated.
+"""Submitting a visit: every rule checked, the record made, and the record kept queryable.
 
-What a submission changes for each child: when they were last seen (and seen alone), when the
-next statutory visit is due, and how many visits in a row recorded none of their views. A first
-submission only adds facts, so it moves these forward; a resubmission (after a return or an
-amendment) may have changed what happened, so they are recomputed from the record.
+A submission claims the visit first (see ``lifecycle``), then builds the snapshot from what is
+in the database at that moment, so no edit and no evidence can slip in between the checks and
+the version. The snapshot is the record: ``visit_record_children`` is rewritten from it for the
+visit, and the children's derived dates follow from that copy (``service.visits.derived``).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, insert, select, update
 
 from service.auth.models import User
-from service.cases.models import Child
-from service.cases.operations import note_seen, refresh_timescales
 from service.columns import utcnow
-from service.errors import Conflict
+from service.errors import PreconditionFailed
+from service.evidence.models import Attachment
 from service.extensions import db
 from service.timescales import add_working_days, local_date
-from service.visits.models import Visit, VisitChild, VisitVersion
-from service.visits.operations import (
-    EDITABLE,
-    SNAPSHOT,
-    check_precondition,
-    get_own_visit,
-    raise_if_invalid,
-)
+from service.visits import lifecycle, record
+from service.visits.lifecycle import Action, Status
+from service.visits.models import RecordedChild, Visit, VisitVersion
+from service.visits.operations import get_own_visit, raise_if_invalid
 from service.visits.rules import submission_errors
 
-VIEWS_WINDOW = 3
 
+def submit_visit(
+    user: User, visit_id: uuid.UUID, if_match: str | None, *, at: datetime | None = None
+) -> Visit:
+    """Check every submission rule, snapshot a version, and update what derives from it.
 
-def submit_visit(user: User, visit_id: uuid.UUID, if_match: str | None) -> Visit:
-    """Check every submission rule, snapshot a version, and update the children's records."""
-    from service.evidence.operations import drawing_child_ids
-
+    Submitting a visit that is already submitted from the version the caller names (or with no
+    ``If-Match``) is a replay and answers the visit as it stands, also when two identical
+    submits arrive at once.
+    """
     visit = get_own_visit(user, visit_id)
-    check_precondition(visit, if_match, required=False)
-    if visit.status == "submitted":
-        return visit  # a retried submit: already done
-    if visit.status not in EDITABLE:
-        raise Conflict("visit.not_submittable", f"A {visit.status} visit cannot be submitted.")
-    now = utcnow()
+    named = lifecycle.named_versions(if_match)
+    if _is_replay(visit, named):
+        return visit
+    expected = lifecycle.expected_version(visit, if_match, required=False)
+    now = at or utcnow()
+    try:
+        with lifecycle.transition(user, visit, Action.SUBMIT, expected=expected, at=now) as event:
+            event.version = _make_version(user, visit, now)
+            event.child_ids |= _keep_record(visit, event.version)
+    except PreconditionFailed:
+        if _is_replay(visit, named):
+            return visit
+        raise
+    return visit
+
+
+def _is_replay(visit: Visit, named: set[int] | None) -> bool:
+    """Already submitted, and the caller's version is the one submitted or the one before."""
+    if visit.status != Status.SUBMITTED:
+        return False
+    if named is None:
+        return True
+    submitted_as = db.session.scalar(
+        select(func.max(VisitVersion.visit_version)).where(VisitVersion.visit_id == visit.id)
+    )
+    return submitted_as is not None and any(v >= submitted_as - 1 for v in named)
+
+
+def evidence_held(visit_id: uuid.UUID) -> list[dict[str, Any]]:
+    """The visit's evidence as its next version will list it: not withdrawn, not erased."""
+    rows = db.session.execute(
+        select(
+            Attachment.id,
+            Attachment.kind,
+            Attachment.child_id,
+            Attachment.content_type,
+            Attachment.stored_size,
+            func.coalesce(Attachment.stored_sha256, Attachment.sha256),
+        ).where(
+            Attachment.visit_id == visit_id,
+            Attachment.withdrawn_at.is_(None),
+            Attachment.erased_at.is_(None),
+        )
+    )
+    return [record.evidence_entry(*row) for row in rows]
+
+
+def _make_version(user: User, visit: Visit, now: datetime) -> VisitVersion:
+    evidence = evidence_held(visit.id)
+    snapshot = record.snapshot(visit, evidence)
     case_child_ids = [child.id for child in visit.case.children]
-    drew: set[uuid.UUID] = set()
-    errors = submission_errors(visit, case_child_ids, now)
-    if any(not row.has_views() for row in visit.children):
-        # Drawings count as views; most visits have words, so most never need this query.
-        drew = drawing_child_ids(visit.id)
-        errors = submission_errors(visit, case_child_ids, now, drew)
-    raise_if_invalid(errors, "visit.incomplete")
-    first_submission = visit.submitted_at is None
-    visit.status = "submitted"
-    visit.escalated_at = None
-    if first_submission:
+    raise_if_invalid(submission_errors(visit, snapshot, case_child_ids, now), "visit.incomplete")
+    if visit.submitted_at is None:
         visit.submitted_at = now
         visit.recorded_late = is_recorded_late(visit, now)
     visit.last_submitted_at = now
-    visit.children_seen = sum(1 for row in visit.children if row.seen)
-    visit.children_seen_alone = sum(1 for row in visit.children if row.seen and row.seen_alone)
-    visit.version += 1
-    visit.updated_at = now
-    _snapshot(visit, user, now, first_submission)
-    for row in visit.children:
-        if first_submission:
-            _note_first_submission(visit, row, row.child_id in drew)
-        else:
-            refresh_timescales(row.child)
-            refresh_views_streak(row.child)
-    db.session.flush()
-    return visit
+    latest = db.session.scalar(
+        select(func.max(VisitVersion.number)).where(VisitVersion.visit_id == visit.id)
+    )
+    version = VisitVersion(
+        visit_id=visit.id,
+        number=int(latest or 0) + 1,
+        visit_version=visit.version,
+        submitted_at=now,
+        submitted_by_id=user.id,
+        amendment_reason=visit.amendment_reason,
+        format=record.FORMAT,
+        sha256=record.digest(snapshot),
+        snapshot=snapshot,
+    )
+    db.session.add(version)
+    held = [uuid.UUID(item["id"]) for item in evidence]
+    if held:
+        db.session.execute(
+            update(Attachment)
+            .where(Attachment.id.in_(held), Attachment.first_version.is_(None))
+            .values(first_version=version.number)
+            .execution_options(synchronize_session=False)
+        )
+    return version
+
+
+def record_rows(visit_id: uuid.UUID, version: VisitVersion) -> list[dict[str, Any]]:
+    """The ``visit_record_children`` rows a version makes: one per child it records."""
+    snapshot = version.snapshot
+    started_at = datetime.fromisoformat(snapshot["started_at"])
+    return [
+        {
+            "visit_id": visit_id,
+            "child_id": uuid.UUID(entry["child_id"]),
+            "version_number": version.number,
+            "worker_id": uuid.UUID(snapshot["worker_id"]),
+            "visit_type": snapshot["visit_type"],
+            "announced": snapshot["announced"],
+            "started_at": started_at,
+            "seen": bool(entry["seen"]),
+            "seen_alone": record.seen_alone(entry),
+            "has_views": record.has_views(entry, snapshot["evidence"]),
+            "entry": entry,
+        }
+        for entry in snapshot["children"]
+    ]
+
+
+def _keep_record(visit: Visit, version: VisitVersion) -> set[uuid.UUID]:
+    """Replace the visit's rows in ``visit_record_children``; return every child touched."""
+    previous = set(
+        db.session.scalars(
+            delete(RecordedChild)
+            .where(RecordedChild.visit_id == visit.id)
+            .returning(RecordedChild.child_id)
+        )
+    )
+    rows = record_rows(visit.id, version)
+    if rows:
+        db.session.execute(insert(RecordedChild), rows)
+    return previous | {row["child_id"] for row in rows}
 
 
 def is_recorded_late(visit: Visit, submitted_at: datetime) -> bool:
@@ -85,50 +168,11 @@ def is_recorded_late(visit: Visit, submitted_at: datetime) -> bool:
     return local_date(submitted_at, zone) > allowed
 
 
-def _snapshot(visit: Visit, user: User, now: datetime, first_submission: bool) -> None:
-    count_versions = select(func.count()).where(VisitVersion.visit_id == visit.id)
-    number = 0 if first_submission else db.session.scalar(count_versions)
-    db.session.add(
-        VisitVersion(
-            visit_id=visit.id,
-            number=int(number or 0) + 1,
-            visit_version=visit.version,
-            submitted_at=now,
-            submitted_by_id=user.id,
-            amendment_reason=visit.amendment_reason,
-            snapshot=SNAPSHOT.dump(visit),
-        )
-    )
-
-
-def _note_first_submission(visit: Visit, row: VisitChild, drew: bool) -> None:
-    child = row.child
-    if row.seen:
-        note_seen(
-            child,
-            visit.started_at,
-            alone=bool(row.seen_alone),
-            statutory=visit.visit_type == "statutory",
-        )
-    viewed = bool(row.seen) and (row.has_views() or drew)
-    child.visits_without_views = 0 if viewed else child.visits_without_views + 1
-
-
-def refresh_views_streak(child: Child) -> None:
-    """Recount the child's latest submitted visits in a row without their views (up to 3)."""
-    from service.evidence.operations import drawing_child_ids
-
-    latest = db.session.execute(
-        select(VisitChild, Visit.id)
-        .join(Visit, Visit.id == VisitChild.visit_id)
-        .where(VisitChild.child_id == child.id, Visit.submitted_at.is_not(None))
-        .order_by(Visit.started_at.desc())
-        .limit(VIEWS_WINDOW)
-    ).all()
-    streak = 0
-    for row, visit_id in latest:
-        viewed = bool(row.seen) and (row.has_views() or child.id in drawing_child_ids(visit_id))
-        if viewed:
-            break
-        streak += 1
-    child.visits_without_views = streak
+def children_recorded(visit_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[RecordedChild]]:
+    """The recorded children of each visit, as its latest submitted version has them."""
+    found: dict[uuid.UUID, list[RecordedChild]] = {}
+    for row in db.session.scalars(
+        select(RecordedChild).where(RecordedChild.visit_id.in_(list(visit_ids)))
+    ):
+        found.setdefault(row.visit_id, []).append(row)
+    return found

@@ -482,7 +482,9 @@ def test_a_replay_after_submit_still_returns_the_record(worker, visit_id):
         content_type="application/pdf",
         attachment_id=attachment_id,
     )
-    assert replay.status_code == 200 and replay.get_json() == first.get_json()
+    # The same record, now part of the submitted version.
+    assert replay.status_code == 200
+    assert replay.get_json() == {**first.get_json(), "in_record": True, "first_version": 1}
     different = upload(
         worker,
         visit_id,

@@ -3,7 +3,7 @@
 import csv
 import io
 import uuid
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from service.cases.models import Case, Child
 from service.cases.operations import refresh_next_due
@@ -117,7 +117,16 @@ def test_children_without_views_in_their_last_three_visits(app, world, worker, s
         ]
         == 1
     )
-    submit(app, world, worker, "a2")  # this one has the child's own words
+    later = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
+    # The latest visit, with the child's own words.
+    submit(
+        app,
+        world,
+        worker,
+        "a2",
+        started_at=later.isoformat(),
+        ended_at=(later + timedelta(minutes=20)).isoformat(),
+    )
     assert (
         supervisor.get("/oversight/summary").get_json()["total"][
             "children_without_views_in_last_3_visits"

@@ -211,11 +211,15 @@ def test_a_device_revoked_mid_sync_is_refused(app, world, tablet, sign_in):
 
 
 def return_visit(app, visit_id):
-    """What a supervisor's 'return' will do (the review issue adds the endpoint)."""
+    """A supervisor of the case's team returns the visit (through the review operation)."""
+    from service.reviews.operations import review_visit
+    from service.visits.lifecycle import etag
+
     with app.app_context():
         visit = db.session.get(Visit, uuid.UUID(visit_id))
-        visit.status = "returned"
-        visit.version += 1
+        supervisor = next(u for u in visit.case.team.members if u.role == "supervisor")
+        decision = {"decision": "return", "comment": "Add more", "management_decision": None}
+        review_visit(supervisor, visit.id, decision, etag(visit))
         db.session.commit()
 
 

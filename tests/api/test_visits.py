@@ -249,8 +249,12 @@ def test_a_complete_visit_submits_and_snapshots_a_version(app, world, worker):
     assert visit["status"] == "submitted" and visit["submitted_at"] and visit["version"] == 2
     versions = worker.get(f"/visits/{visit_id}/versions").get_json()
     assert [v["number"] for v in versions] == [1]
-    snapshot = worker.get(f"/visits/{visit_id}/versions/1").get_json()["snapshot"]
-    assert snapshot["status"] == "submitted" and snapshot["children"] == visit["children"]
+    version = worker.get(f"/visits/{visit_id}/versions/1").get_json()
+    snapshot = version["snapshot"]
+    assert version["format"] == snapshot["format"] == 1 and len(version["sha256"]) == 64
+    assert snapshot["visit_id"] == visit_id and snapshot["evidence"] == []
+    recorded = [{k: v for k, v in c.items() if k != "child_name"} for c in visit["children"]]
+    assert snapshot["children"] == recorded
     assert worker.get(f"/visits/{visit_id}/versions/2").status_code == 404
 
 
@@ -441,11 +445,15 @@ def test_only_statutory_visits_move_the_next_due_date(app, world, worker):
 
 
 def approve(app, visit_id):
-    """Stand-in for the review issue's approve: sets the status the way a decision will."""
+    """A supervisor of the case's team approves the visit (through the review operation)."""
+    from service.reviews.operations import review_visit
+    from service.visits.lifecycle import etag
+
     with app.app_context():
         visit = db.session.get(Visit, uuid.UUID(visit_id))
-        visit.status = "approved"
-        visit.version += 1
+        supervisor = next(u for u in visit.case.team.members if u.role == "supervisor")
+        decision = {"decision": "approve", "comment": None, "management_decision": None}
+        review_visit(supervisor, visit.id, decision, etag(visit))
         db.session.commit()
 
 

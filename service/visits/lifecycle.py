@@ -1,0 +1,267 @@
+"""The life of a visit: its statuses, the one table of allowed transitions, and the only code
+that changes a visit's status or version.
+
+Every change is claimed in the database before anything else is done: a conditional
+``UPDATE visits ... WHERE id = :id AND version = :expected AND status IN (:allowed)``, checked
+by row count. Of several requests holding the same ETag exactly one claims the visit; the
+others find no row to update (PostgreSQL re-checks the condition once the winner commits) and
+answer 412. Changes that must not move the version (adding evidence to a draft) take the same
+row lock with a write that changes nothing, so a submission cannot interleave with them.
+
+Each transition then emits a :class:`VisitEvent` on :data:`visit_changed`, inside the same
+transaction: the children's derived dates, the oversight copies, the audit trail and the sync
+change stamps subscribe to it (and, next, the core-system outbox).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from blinker import Namespace
+from sqlalchemy import update
+from sqlalchemy.orm.attributes import set_committed_value
+from werkzeug.http import parse_etags
+
+from service.auth.models import User
+from service.columns import utcnow
+from service.errors import Conflict, PreconditionFailed, PreconditionRequired
+from service.extensions import db
+from service.visits.models import Visit, VisitStatus, VisitVersion
+
+Status = VisitStatus
+EDITABLE = frozenset({Status.DRAFT, Status.RETURNED})
+
+
+class Action(StrEnum):
+    """Everything that can happen to a visit."""
+
+    CREATE = "create"
+    EDIT = "edit"
+    SUBMIT = "submit"
+    APPROVE = "approve"
+    RETURN = "return"
+    ESCALATE = "escalate"
+    AMEND = "amend"
+    DELETE = "delete"
+    ADD_EVIDENCE = "add_evidence"
+    REMOVE_EVIDENCE = "remove_evidence"
+    WITHDRAW_EVIDENCE = "withdraw_evidence"
+    ERASE_EVIDENCE = "erase_evidence"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """From which statuses an action may happen, where it leaves the visit, and the refusal."""
+
+    sources: frozenset[Status]
+    target: Status | None  # None: the status stays as it is
+    new_version: bool
+    refusal_code: str
+    refusal: str  # formatted with the visit's status
+
+
+_AWAITING_REVIEW = ("review.not_submitted", "A {status} visit is not awaiting review.")
+TRANSITIONS: dict[Action, Rule] = {
+    Action.CREATE: Rule(frozenset(), Status.DRAFT, True, "visit.id_in_use", "{status}"),
+    Action.EDIT: Rule(
+        EDITABLE, None, True, "visit.not_editable", "A {status} visit cannot be changed."
+    ),
+    Action.SUBMIT: Rule(
+        EDITABLE,
+        Status.SUBMITTED,
+        True,
+        "visit.not_submittable",
+        "A {status} visit cannot be submitted.",
+    ),
+    Action.APPROVE: Rule(frozenset({Status.SUBMITTED}), Status.APPROVED, True, *_AWAITING_REVIEW),
+    Action.RETURN: Rule(frozenset({Status.SUBMITTED}), Status.RETURNED, True, *_AWAITING_REVIEW),
+    Action.ESCALATE: Rule(frozenset({Status.SUBMITTED}), None, True, *_AWAITING_REVIEW),
+    Action.AMEND: Rule(
+        frozenset({Status.APPROVED}),
+        Status.DRAFT,
+        True,
+        "visit.not_amendable",
+        "Only an approved visit can be amended.",
+    ),
+    Action.DELETE: Rule(
+        frozenset({Status.DRAFT}),
+        None,
+        False,
+        "visit.not_deletable",
+        "Only a draft that was never submitted can be deleted.",
+    ),
+    Action.ADD_EVIDENCE: Rule(
+        EDITABLE, None, False, "visit.not_editable", "Evidence cannot be added to a {status} visit."
+    ),
+    Action.REMOVE_EVIDENCE: Rule(
+        EDITABLE,
+        None,
+        False,
+        "attachment.not_deletable",
+        "Evidence can be removed only while the visit is a draft or returned, not {status}.",
+    ),
+    Action.WITHDRAW_EVIDENCE: Rule(
+        EDITABLE,
+        None,
+        False,
+        "attachment.not_withdrawable",
+        "Evidence can be withdrawn only while the visit is a draft or returned, not {status}.",
+    ),
+    Action.ERASE_EVIDENCE: Rule(frozenset(Status), None, False, "attachment.not_erasable", ""),
+}
+
+
+@dataclass
+class VisitEvent:
+    """Something that happened to a visit, in the transaction that did it.
+
+    ``version`` is the snapshot a submission made; ``child_ids`` the children whose record the
+    event may change (those on the visit before and after); ``details`` ids and codes only.
+    """
+
+    action: Action
+    visit: Visit
+    actor: User
+    previous_status: str | None
+    at: datetime
+    version: VisitVersion | None = None
+    child_ids: set[uuid.UUID] = field(default_factory=set)
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+signals = Namespace()
+visit_changed = signals.signal("visit-changed")
+
+
+def etag(visit: Visit) -> str:
+    """The visit's entity tag: its version number, quoted (a strong ETag)."""
+    return f'"{visit.version}"'
+
+
+def named_versions(if_match: str | None) -> set[int] | None:
+    """The versions an ``If-Match`` header names, strong tags only; None without the header.
+
+    ``*`` names no version: a change must say which version it was made from.
+    """
+    if if_match is None:
+        return None
+    etags = parse_etags(if_match)
+    if etags.star_tag:
+        raise PreconditionRequired(
+            "visit.etag_required",
+            "Send the visit's ETag in If-Match; '*' does not say which version you saw.",
+        )
+    return {int(tag) for tag in etags.as_set() if tag.isdigit()}
+
+
+def expected_version(visit: Visit, if_match: str | None, *, required: bool) -> int:
+    """The version a change is made from: the one ``If-Match`` names (428 if required and
+    missing, 412 if it is not the current one or is weak), or the version just read.
+    """
+    versions = named_versions(if_match)
+    if versions is None:
+        if required:
+            raise PreconditionRequired(
+                "visit.if_match_required", "Send If-Match with the visit's ETag to change it."
+            )
+        return visit.version
+    if visit.version not in versions:
+        raise stale(visit)
+    return visit.version
+
+
+def stale(visit: Visit) -> PreconditionFailed:
+    """The 412 for a change made from a version that is no longer current."""
+    return PreconditionFailed(
+        "visit.version_conflict",
+        f"The visit has changed since you read it (now version {visit.version}).",
+    )
+
+
+def refusal(visit: Visit, action: Action) -> Conflict:
+    """The 409 for an action its status does not allow."""
+    rule = TRANSITIONS[action]
+    return Conflict(rule.refusal_code, rule.refusal.format(status=visit.status))
+
+
+def start(actor: User, visit: Visit, *, at: datetime | None = None) -> VisitEvent:
+    """A new visit enters its life as a version-1 draft (flushed, so a duplicate id raises)."""
+    visit.status = Status.DRAFT
+    visit.version = 1
+    db.session.add(visit)
+    db.session.flush()
+    event = VisitEvent(Action.CREATE, visit, actor, None, at or utcnow())
+    event.child_ids = {row.child_id for row in visit.children}
+    visit_changed.send(event)
+    return event
+
+
+def _claim(visit: Visit, action: Action, expected: int | None, at: datetime) -> None:
+    """Take the visit for this change in the database, or raise 412 / 409."""
+    rule = TRANSITIONS[action]
+    conditions = [Visit.id == visit.id, Visit.status.in_([str(s) for s in rule.sources])]
+    values: dict[str, Any] = {"status": rule.target or Visit.status}
+    if expected is not None:
+        conditions.append(Visit.version == expected)
+    if rule.new_version:
+        values.update(version=Visit.version + 1, updated_at=at)
+    claimed = db.session.execute(
+        update(Visit)
+        .where(*conditions)
+        .values(**values)
+        .returning(Visit.status, Visit.version)
+        .execution_options(synchronize_session=False)
+    ).first()
+    if claimed is None:
+        db.session.refresh(visit)
+        if expected is not None and visit.version != expected:
+            raise stale(visit)
+        raise refusal(visit, action)
+    set_committed_value(visit, "status", claimed.status)
+    set_committed_value(visit, "version", claimed.version)
+    if rule.new_version:
+        set_committed_value(visit, "updated_at", at)
+
+
+@contextmanager
+def transition(
+    actor: User,
+    visit: Visit,
+    action: Action,
+    *,
+    expected: int | None,
+    at: datetime | None = None,
+    **details: Any,
+) -> Iterator[VisitEvent]:
+    """Claim ``action`` on ``visit`` from version ``expected``, let the caller do its work,
+    then emit the event. If the work raises, the claim is undone with the transaction.
+
+    ``expected`` may be None only for changes that do not make a new version.
+    """
+    rule = TRANSITIONS[action]
+    if visit.status not in rule.sources:
+        raise refusal(visit, action)
+    if expected is None and rule.new_version:
+        raise ValueError(f"{action} makes a new version: say which version it is made from")
+    moment = at or utcnow()
+    previous = visit.status
+    event = VisitEvent(action, visit, actor, previous, moment, details=dict(details))
+    event.child_ids = {row.child_id for row in visit.children}
+    _claim(visit, action, expected, moment)
+    if action is Action.ESCALATE:
+        visit.escalated_at = moment
+    elif action in (Action.SUBMIT, Action.AMEND):
+        visit.escalated_at = None
+    try:
+        yield event
+    except BaseException:
+        db.session.expire(visit)
+        raise
+    event.child_ids |= {row.child_id for row in visit.children if row.child_id}
+    visit_changed.send(event)
