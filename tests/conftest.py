@@ -12,6 +12,7 @@ import os
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
@@ -28,6 +29,7 @@ from service import create_app
 from service.extensions import db
 from tests.factories import PASSWORD, make_case, make_team, make_user
 from tests.s3server import S3Server
+from tests.served import ServedApp, served_app
 
 OIDC_ISSUER = "https://login.council.test/realms/staff"
 OIDC_AUDIENCE = "seen-and-heard"
@@ -267,11 +269,11 @@ PG_ADMIN_URL = os.environ.get(
 )
 
 
-@pytest.fixture
-def postgres_database() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for one test; dropped afterwards.
+@contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """Create an empty PostgreSQL database, yield its SQLAlchemy URL, and drop it afterwards.
 
-    Skipped only where no PostgreSQL server answers and ``CI`` is not set: in CI it must run.
+    Skips only where no PostgreSQL server answers and ``CI`` is not set: in CI it must run.
     """
     import psycopg
 
@@ -289,3 +291,22 @@ def postgres_database() -> Iterator[str]:
     finally:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
+
+
+@pytest.fixture
+def postgres_database() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test; dropped afterwards."""
+    with fresh_postgres_database() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedApp]:
+    """The app under gunicorn (4 gthread workers, 2 threads each) on 127.0.0.1, for one module.
+
+    It runs on its own fresh, migrated PostgreSQL database; tests seed what they need through
+    ``served.seed(...)`` and call it over HTTP through ``served.api``. Stopped and dropped after.
+    """
+    workdir = tmp_path_factory.mktemp("served")
+    with fresh_postgres_database() as url, served_app(url, workdir) as application:
+        yield application

@@ -1,11 +1,7 @@
-"""Benchmark plumbing: a seeded database, the app under gunicorn, process memory readings."""
+"""Benchmark plumbing: a seeded database and process memory readings (gunicorn: tests.served)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -15,9 +11,6 @@ from flask_migrate import upgrade
 
 from service import create_app
 from service.extensions import db
-from tests.s3server import free_port
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def status_kib(pid: int, field: str) -> int:
@@ -26,15 +19,6 @@ def status_kib(pid: int, field: str) -> int:
         if line.startswith(field + ":"):
             return int(line.split()[1])
     raise KeyError(field)
-
-
-def children(pid: int) -> list[int]:
-    """The direct child processes of ``pid``."""
-    found = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        text = (task / "children").read_text().split()
-        found.extend(int(child) for child in text)
-    return found
 
 
 def prepare_database(settings: dict[str, Any], build: Any) -> Any:
@@ -47,66 +31,6 @@ def prepare_database(settings: dict[str, Any], build: Any) -> Any:
         db.session.remove()
         db.engine.dispose()
     return result
-
-
-class Gunicorn:
-    """The app served by gunicorn on a loopback port, configured through the environment."""
-
-    def __init__(
-        self,
-        env: dict[str, str],
-        workers: int = 1,
-        worker_class: str = "sync",
-        app: str = "wsgi:app",
-    ) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, **env}
-        self.workers = workers
-        self.worker_class = worker_class
-        self.app = app
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> Gunicorn:
-        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--workers",
-                str(self.workers),
-                "--worker-class",
-                self.worker_class,
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--timeout",
-                "900",
-                "--log-level",
-                "warning",
-                self.app,
-            ],
-            cwd=ROOT,
-            env=self.env,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(f"{self.url}/healthz", timeout=1).close()  # noqa: S310
-                return self
-            except OSError:
-                time.sleep(0.2)
-        self.__exit__()
-        raise RuntimeError("gunicorn did not start")
-
-    def worker_pids(self) -> list[int]:
-        assert self.process is not None
-        return children(self.process.pid)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=30)
-            self.process = None
 
 
 class PostgresDatabase:

@@ -30,8 +30,9 @@ from service import create_app
 from service.auth.models import User
 from service.extensions import db
 from service.oversight.operations import _overdue_entries, overdue_query
-from tests.perf.harness import Gunicorn, PostgresDatabase, prepare_database
+from tests.perf.harness import PostgresDatabase, prepare_database
 from tests.perf.oversight_data import TEAMS, generate
+from tests.served import Gunicorn
 
 CHILDREN = int(os.environ.get("BENCH_CHILDREN", "250000"))
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "60"))
@@ -117,7 +118,7 @@ def test_oversight_at_scale():
             "ARGON2_MEMORY_COST_KIB": "1024",
             "LOGIN_RATE_LIMIT": "1000 per minute",
         }
-        with Gunicorn(env, workers=1) as app:
+        with Gunicorn(env, workers=1, timeout=900) as app:
             client = Client(app.url)
             supervisors = [client.sign_in(f"supervisor{team}") for team in range(1, TEAMS + 1)]
             manager = client.sign_in("manager")

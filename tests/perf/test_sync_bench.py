@@ -19,7 +19,8 @@ from datetime import datetime
 from service.cases.models import Case
 from service.extensions import db
 from tests.factories import PASSWORD, make_case, make_team, make_user, visit_body
-from tests.perf.harness import Gunicorn, PostgresDatabase, post_json, prepare_database
+from tests.perf.harness import PostgresDatabase, post_json, prepare_database
+from tests.served import Gunicorn
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 BATCH = 100
@@ -51,7 +52,7 @@ def test_sync_batch_and_replay():
             "ARGON2_TIME_COST": "1",
             "ARGON2_MEMORY_COST_KIB": "1024",
         }
-        with Gunicorn(env, workers=2) as app:
+        with Gunicorn(env, workers=2, timeout=900) as app:
             status, tokens = post_json(
                 app.url,
                 "/api/v1/auth/token",

@@ -21,8 +21,9 @@ from boto3.s3.transfer import TransferConfig
 
 from tests.evidence_files import MP4
 from tests.factories import PASSWORD, make_case, make_team, make_user, visit_body
-from tests.perf.harness import Gunicorn, prepare_database, status_kib
+from tests.perf.harness import prepare_database, status_kib
 from tests.s3server import S3Server
+from tests.served import Gunicorn
 
 GIB = 1024**3
 MIB = 1024**2
@@ -137,7 +138,7 @@ def test_upload_memory_and_throughput(tmp_path, big_file):
             "ARGON2_MEMORY_COST_KIB": "1024",
             "EVIDENCE_MAX_MB_VIDEO": "2048",
         }
-        with Gunicorn(env) as app:
+        with Gunicorn(env, timeout=900) as app:
             token = login(app.url, username)
             (worker_pid,) = app.worker_pids()
             # Warm up: the first upload imports and initialises the S3 transfer machinery.

@@ -22,7 +22,8 @@ from pathlib import Path
 from service.cases.models import Case
 from service.extensions import db
 from tests.factories import PASSWORD, make_case, make_team, make_user, visit_body
-from tests.perf.harness import Gunicorn, PostgresDatabase, post_json, prepare_database
+from tests.perf.harness import PostgresDatabase, post_json, prepare_database
+from tests.served import Gunicorn
 
 WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
@@ -88,11 +89,13 @@ def test_visit_create_throughput():
         bare_env = {"BARE_DATABASE_URL": database.sqlalchemy_url}
         results = {"bare INSERT": [], "PUT /visits (create)": []}
         for _ in range(ROUNDS):
-            with Gunicorn(bare_env, workers=WORKERS, app="tests.perf.bare_insert_app:app") as bare:
+            with Gunicorn(
+                bare_env, workers=WORKERS, timeout=900, app="tests.perf.bare_insert_app:app"
+            ) as bare:
                 results["bare INSERT"].append(
                     wrk(bare.url, "put.lua", {"WRK_BODY": body_json, "WRK_PREFIX": "/rows/"})
                 )
-            with Gunicorn(env, workers=WORKERS) as app:
+            with Gunicorn(env, workers=WORKERS, timeout=900) as app:
                 status, tokens = post_json(
                     app.url, "/api/v1/auth/token", {"username": username, "password": PASSWORD}
                 )
@@ -109,7 +112,7 @@ def test_visit_create_throughput():
                         },
                     )
                 )
-        with Gunicorn(env, workers=WORKERS) as app:
+        with Gunicorn(env, workers=WORKERS, timeout=900) as app:
             status, tokens = post_json(
                 app.url, "/api/v1/auth/token", {"username": username, "password": PASSWORD}
             )
