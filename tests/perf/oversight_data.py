@@ -142,6 +142,24 @@ STEPS = [
         FROM generate_series(1, %(big)s) k
         """,
     ),
+    (
+        "the record copy",
+        """
+        INSERT INTO visit_record_children (visit_id, child_id, version_number, worker_id,
+                                           visit_type, announced, started_at, seen, seen_alone,
+                                           has_views, entry)
+        SELECT v.id, vc.child_id, 1, v.worker_id, v.visit_type, v.announced, v.started_at,
+               vc.seen, vc.seen AND coalesce(vc.seen_alone, false), vc.own_words IS NOT NULL,
+               json_build_object(
+                   'child_id', vc.child_id, 'seen', vc.seen, 'seen_alone', vc.seen_alone,
+                   'not_seen_reason', vc.not_seen_reason, 'not_seen_detail', NULL,
+                   'not_seen_alone_reason', vc.not_seen_alone_reason,
+                   'not_seen_alone_detail', NULL, 'bedroom_seen', vc.bedroom_seen,
+                   'voice', CASE WHEN vc.own_words IS NULL THEN NULL ELSE json_build_object(
+                       'own_words', vc.own_words, 'method', vc.voice_method) END)
+        FROM visits v JOIN visit_children vc ON vc.visit_id = v.id
+        """,
+    ),
     # As a routinely maintained database would be: otherwise autovacuum works through 5M new
     # rows on one of the two cores while the benchmark runs.
     ("vacuum analyze", "VACUUM ANALYZE"),
