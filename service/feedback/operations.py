@@ -14,7 +14,7 @@ from sqlalchemy import Select, select
 from service.auth.models import User
 from service.cases.operations import get_child
 from service.columns import utcnow
-from service.errors import NotFound
+from service.errors import NotFound, ValidationFailed
 from service.extensions import db
 from service.feedback.models import CHOICES, SCALES, Feedback, FeedbackInvite
 
@@ -38,6 +38,12 @@ def create_invite(
 ) -> tuple[FeedbackInvite, str]:
     """A signed link for a care leaver in ``user``'s scope; returns the invite and its token."""
     child = get_child(user, child_id)
+    if child.plan_type != "care_leaver":
+        raise ValidationFailed(
+            "feedback.not_a_care_leaver",
+            "Invites are for care leavers only.",
+            errors={"child_id": ["This young person is not on a care leaver plan."]},
+        )
     invite = FeedbackInvite(
         child_id=child.id,
         created_by_id=user.id,

@@ -4,6 +4,9 @@ import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
+from service.cases.models import Child
 from service.extensions import db
 from service.feedback.models import Feedback, FeedbackInvite
 
@@ -139,6 +142,25 @@ def test_posting_is_rate_limited_with_a_page_not_json(app, client):
 
 
 # --- invites -------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _care_leavers(request):
+    """The children the invite tests use are care leavers (invites are for them only)."""
+    if "world" not in request.fixturenames:
+        return
+    app, world = request.getfixturevalue("app"), request.getfixturevalue("world")
+    with app.app_context():
+        for case in ("a1", "b1"):
+            child = db.session.get(Child, uuid.UUID(world.child_ids[case][0]))
+            child.plan_type = "care_leaver"
+        db.session.commit()
+
+
+def test_invites_are_for_care_leavers_only(world, sign_in):
+    worker = sign_in(world.usernames["worker_a"])
+    refused = worker.post("/feedback/invites", json={"child_id": world.child_ids["a2"][0]})
+    assert refused.status_code == 422 and refused.get_json()["code"] == "feedback.not_a_care_leaver"
 
 
 def invite(session, child_id, **body):
