@@ -34,6 +34,7 @@ from service.policy import case_scope
 from service.reviews.operations import latest_return_comments
 from service.sync.changes import current_seq
 from service.sync.models import SyncReceipt
+from service.visits import derived
 from service.visits.lifecycle import Status, etag
 from service.visits.models import Visit
 from service.visits.operations import content_digest, create_visit, put_visit
@@ -103,6 +104,7 @@ def sync_batch(user: User, body: dict[str, Any], *, session_id: Any, max_items: 
     if results is None:
         results = [apply_item(user, raw) for raw in body["visits"]]
         keep_receipt(user, body, results)
+        derived.settle()  # the children's dates, once each, before the changes are read
     # Changes are always computed afresh: a poll repeated with the same cursor must still hear
     # about what happened since.
     changes, cursor, case_ids = changes_since(user, since)

@@ -9,11 +9,13 @@ visit, or an amendment that changes what happened, moves the dates back as well 
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session
 
 from service.cases.models import Child
 from service.cases.operations import refresh_next_due
@@ -24,6 +26,7 @@ from service.visits.models import RecordedChild
 
 # Children whose last visits in a row recorded none of their views are counted up to this.
 VIEWS_WINDOW = 3
+PENDING = "children_to_refresh"
 _UTC = UTCDateTime()
 
 
@@ -32,51 +35,96 @@ def _aware(value: Any) -> Any:
     return _UTC.process_result_value(value, db.engine.dialect)
 
 
-def refresh_child(child: Child) -> None:
-    """Recompute the child's derived fields from the record."""
-    recorded = RecordedChild.child_id == child.id
-    last_seen, last_alone, last_statutory = db.session.execute(
-        select(
-            func.max(RecordedChild.started_at).filter(RecordedChild.seen.is_(True)),
-            func.max(RecordedChild.started_at).filter(RecordedChild.seen_alone.is_(True)),
-            func.max(RecordedChild.started_at).filter(
-                RecordedChild.seen.is_(True), RecordedChild.visit_type == "statutory"
-            ),
-        ).where(recorded)
-    ).one()
-    child.last_seen_at = _aware(last_seen)
-    child.last_seen_alone_at = _aware(last_alone)
-    child.last_statutory_seen_at = _aware(last_statutory)
-    latest = db.session.execute(
-        select(RecordedChild.seen, RecordedChild.has_views)
-        .where(recorded)
-        .order_by(RecordedChild.started_at.desc(), RecordedChild.visit_id.desc())
-        .limit(VIEWS_WINDOW)
-    ).all()
-    streak = 0
-    for seen, viewed in latest:
-        if seen and viewed:
-            break
-        streak += 1
-    child.visits_without_views = streak
-    refresh_next_due(child)
-
-
 def refresh_children(child_ids: Iterable[uuid.UUID]) -> None:
-    """Recompute each child's derived fields."""
+    """Recompute the derived fields of each child from the record, in three queries."""
     ids = sorted(set(child_ids))
     if not ids:
         return
+    dates = {
+        child_id: (last_seen, last_alone, last_statutory)
+        for child_id, last_seen, last_alone, last_statutory in db.session.execute(
+            select(
+                RecordedChild.child_id,
+                func.max(RecordedChild.started_at).filter(RecordedChild.seen.is_(True)),
+                func.max(RecordedChild.started_at).filter(RecordedChild.seen_alone.is_(True)),
+                func.max(RecordedChild.started_at).filter(
+                    RecordedChild.seen.is_(True), RecordedChild.visit_type == "statutory"
+                ),
+            )
+            .where(RecordedChild.child_id.in_(ids))
+            .group_by(RecordedChild.child_id)
+        )
+    }
+    newest_first = (
+        select(
+            RecordedChild.child_id,
+            RecordedChild.seen,
+            RecordedChild.has_views,
+            func.row_number()
+            .over(
+                partition_by=RecordedChild.child_id,
+                order_by=(RecordedChild.started_at.desc(), RecordedChild.visit_id.desc()),
+            )
+            .label("place"),
+        )
+        .where(RecordedChild.child_id.in_(ids))
+        .subquery()
+    )
+    latest: defaultdict[uuid.UUID, list[tuple[bool, bool]]] = defaultdict(list)
+    for child_id, seen, viewed, _ in db.session.execute(
+        select(newest_first)
+        .where(newest_first.c.place <= VIEWS_WINDOW)
+        .order_by(newest_first.c.child_id, newest_first.c.place)
+    ):
+        latest[child_id].append((seen, viewed))
     for child in db.session.scalars(select(Child).where(Child.id.in_(ids)).order_by(Child.id)):
-        refresh_child(child)
+        last_seen, last_alone, last_statutory = dates.get(child.id, (None, None, None))
+        child.last_seen_at = _aware(last_seen)
+        child.last_seen_alone_at = _aware(last_alone)
+        child.last_statutory_seen_at = _aware(last_statutory)
+        child.visits_without_views = _streak(latest[child.id])
+        refresh_next_due(child)
+
+
+def _streak(newest_first: list[tuple[bool, bool]]) -> int:
+    """How many of the latest visits in a row recorded none of the child's views."""
+    streak = 0
+    for seen, viewed in newest_first:
+        if seen and viewed:
+            break
+        streak += 1
+    return streak
 
 
 def on_visit_changed(event: VisitEvent) -> None:
-    """A new version changes what the record says: recompute the children it touched."""
+    """A new version changes what the record says of its children: note them for settling."""
     if event.version is not None:
-        refresh_children(event.child_ids)
+        db.session.info.setdefault(PENDING, set()).update(event.child_ids)
+
+
+def settle() -> None:
+    """Recompute the children noted since the last settling (once each, however many visits
+    of theirs a sync batch submitted). Runs before every commit, and wherever a request must
+    read the children's dates it has just changed.
+    """
+    refresh_children(db.session.info.pop(PENDING, ()))
+
+
+def _settle_before_commit(session: Session) -> None:
+    if not session.in_nested_transaction() and session.info.get(PENDING):
+        settle()
+
+
+def _forget(session: Session, *args: Any) -> None:
+    if not session.in_transaction():
+        session.info.pop(PENDING, None)
 
 
 def init_app(app: Flask) -> None:
-    """Subscribe the children's derived dates to the visit's life."""
+    """Subscribe the children's derived dates to the visit's life, settled before each commit
+    (before the sync change stamps, which must see them).
+    """
     visit_changed.connect(on_visit_changed)
+    if not event.contains(Session, "before_commit", _settle_before_commit):
+        event.listen(Session, "before_commit", _settle_before_commit, insert=True)
+        event.listen(Session, "after_rollback", _forget)

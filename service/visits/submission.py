@@ -91,12 +91,17 @@ def _make_version(user: User, visit: Visit, now: datetime) -> VisitVersion:
     snapshot = record.snapshot(visit, evidence)
     case_child_ids = [child.id for child in visit.case.children]
     raise_if_invalid(submission_errors(visit, snapshot, case_child_ids, now), "visit.incomplete")
-    if visit.submitted_at is None:
+    first = visit.submitted_at is None
+    if first:
         visit.submitted_at = now
         visit.recorded_late = is_recorded_late(visit, now)
     visit.last_submitted_at = now
-    latest = db.session.scalar(
-        select(func.max(VisitVersion.number)).where(VisitVersion.visit_id == visit.id)
+    latest = (
+        None
+        if first
+        else db.session.scalar(
+            select(func.max(VisitVersion.number)).where(VisitVersion.visit_id == visit.id)
+        )
     )
     version = VisitVersion(
         visit_id=visit.id,
@@ -145,13 +150,15 @@ def record_rows(visit_id: uuid.UUID, version: VisitVersion) -> list[dict[str, An
 
 def _keep_record(visit: Visit, version: VisitVersion) -> set[uuid.UUID]:
     """Replace the visit's rows in ``visit_record_children``; return every child touched."""
-    previous = set(
-        db.session.scalars(
-            delete(RecordedChild)
-            .where(RecordedChild.visit_id == visit.id)
-            .returning(RecordedChild.child_id)
+    previous: set[uuid.UUID] = set()
+    if version.number > 1:
+        previous = set(
+            db.session.scalars(
+                delete(RecordedChild)
+                .where(RecordedChild.visit_id == visit.id)
+                .returning(RecordedChild.child_id)
+            )
         )
-    )
     rows = record_rows(visit.id, version)
     if rows:
         db.session.execute(insert(RecordedChild), rows)
