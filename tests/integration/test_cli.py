@@ -173,3 +173,25 @@ def test_users_create(app, client, registry):
         args=["users", "create", "x", "--role", "manager", "--team", "nowhere", "--password", "x"]
     )
     assert "no such team" in missing.output
+
+
+def test_verify_record_finds_and_repairs_what_differs_from_the_versions(app):
+    from service.visits.models import RecordedChild
+
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["demo", "seed"]).exit_code == 0
+    clean = runner.invoke(args=["visits", "verify-record"])
+    assert clean.exit_code == 0 and "agree" in clean.output
+    with app.app_context():
+        seen = db.session.scalars(select(Child).where(Child.last_seen_at.is_not(None))).first()
+        seen.last_seen_at = None
+        db.session.execute(
+            RecordedChild.__table__.delete().where(RecordedChild.child_id != seen.id)
+        )
+        db.session.commit()
+        seen_id = seen.id
+    found = runner.invoke(args=["visits", "verify-record"])
+    assert found.exit_code == 1 and f"child {seen_id}: last_seen_at" in found.output
+    assert "record of visit" in found.output
+    assert runner.invoke(args=["visits", "verify-record", "--repair"]).exit_code == 1
+    assert runner.invoke(args=["visits", "verify-record"]).exit_code == 0
