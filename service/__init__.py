@@ -11,8 +11,9 @@ from typing import Any
 from flask import Flask, send_from_directory
 
 from service import database, errors
+from service.api import api, use_authenticator
 from service.config import load_settings
-from service.extensions import api, db, limiter, migrate
+from service.extensions import db, limiter, migrate
 from storage import open_store
 
 API_PREFIX = "/api/v1"
@@ -79,8 +80,14 @@ def _serve_api_doc_assets(app: Flask) -> None:
 
 
 def _register_features(app: Flask) -> None:
+    """Bind the features to ``app``: blueprints, the API's token check, commands.
+
+    The only place that imports route modules (import-linter keeps it so). Imports are local so
+    that importing any ``service`` module does not pull in every feature.
+    """
     from service.auth import cli as auth_cli
     from service.auth.routes import blp as auth_blp
+    from service.auth.tokens import authenticate_request
     from service.cases import cli as cases_cli
     from service.cases.routes import blp as cases_blp
     from service.demo import cli as demo_cli
@@ -100,6 +107,7 @@ def _register_features(app: Flask) -> None:
     from service.visits import derived, trail
     from service.visits.routes import blp as visits_blp
 
+    use_authenticator(app, authenticate_request)
     # Subscribers to the visit's life, each owned by its feature.
     for subscriber in (derived, copies, trail, evidence, changes):
         subscriber.init_app(app)

@@ -1,20 +1,51 @@
-"""flask-smorest subclasses: one error shape, one pager and one auth decorator for the whole API."""
+"""The API layer: the flask-smorest Api and Blueprint subclasses, and the one ``api`` instance.
+
+One error shape (problem+json), one pager and one auth decorator for the whole API. The app
+factory binds ``api`` and says who checks tokens (:func:`use_authenticator`), so nothing here
+imports a feature.
+"""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import flask_smorest
-from flask import g
+from flask import Flask, current_app, g
 from sqlalchemy import Select, func, select
 
 from service.errors import Forbidden, http_exception_problem
+from service.extensions import db
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+AUTHENTICATOR = "service.api.authenticator"
+
+
+class SignedInUser(Protocol):
+    """What ``login_required`` needs of the user an authenticator returns."""
+
+    @property
+    def role(self) -> str:
+        """The user's role, e.g. ``social_worker``."""
+        ...
+
+
+def use_authenticator(app: Flask, authenticate: Callable[[], SignedInUser]) -> None:
+    """Make ``authenticate`` the check behind ``login_required`` in ``app``.
+
+    It reads the request's credentials and returns the signed-in user, or raises 401.
+    """
+    app.extensions[AUTHENTICATOR] = authenticate
+
+
+def _authenticate() -> SignedInUser:
+    authenticate: Callable[[], SignedInUser] | None = current_app.extensions.get(AUTHENTICATOR)
+    if authenticate is None:  # fail closed: a view behind login_required never runs unchecked
+        raise RuntimeError("no authenticator: create_app must call use_authenticator()")
+    return authenticate()
 
 
 class Api(flask_smorest.Api):
@@ -31,6 +62,9 @@ class Api(flask_smorest.Api):
         )
 
 
+api = Api()
+
+
 class Blueprint(flask_smorest.Blueprint):
     """A blueprint whose ``login_required`` checks the bearer token and, optionally, the role."""
 
@@ -42,12 +76,11 @@ class Blueprint(flask_smorest.Blueprint):
         The signed-in user is ``flask.g.user``. Roles decide what kind of thing a user may do;
         which records they may see is the policy layer's question, answered with 404.
         """
-        from service.auth.tokens import authenticate_request
 
         def decorator(view: F) -> F:
             @functools.wraps(view)
             def wrapper(*args: Any, **kwargs: Any) -> Any:
-                user = authenticate_request()
+                user = _authenticate()
                 if roles and user.role not in roles:
                     raise Forbidden("auth.role_forbidden", "Your role cannot do this.")
                 g.user = user
@@ -68,8 +101,6 @@ def paginate_select(query: Select[Any], pagination: Any) -> list[Any]:
     Used with ``@blp.paginate()``, which passes ``pagination_parameters`` to the view, so the view
     holds the page's rows and can audit exactly what was shown.
     """
-    from service.extensions import db
-
     total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     pagination.item_count = int(total or 0)
     if pagination.first_item >= pagination.item_count:

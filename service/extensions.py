@@ -1,4 +1,8 @@
-"""The Flask extensions, created unbound here and bound to the app in :func:`service.create_app`."""
+"""The Flask extensions, created unbound here and bound to the app in :func:`service.create_app`.
+
+The bottom of the house: the database, migrations and the rate limiter. Nothing here knows the
+API layer (``service.api``) or any feature.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
-from service.api import Api
+from service.columns import UTCDateTime
 
 # Deterministic constraint names, so Alembic migrations are the same on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -41,8 +45,6 @@ MIGRATIONS = str(Path(__file__).parent / "migrations")
 
 def render_migration_type(type_: str, obj: Any, autogen_context: Any) -> str | bool:
     """Write our column types into migrations as plain SQLAlchemy types."""
-    from service.columns import UTCDateTime
-
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
     return False
@@ -54,5 +56,4 @@ migrate = Migrate(
     compare_type=True,
     render_item=render_migration_type,
 )
-api = Api()
 limiter = Limiter(key_func=client_address)

@@ -86,3 +86,17 @@ def test_docs_page_loads_its_assets_locally(client):
     asset = client.get("/api/v1/docs/assets/swagger-ui-bundle.js")
     assert asset.status_code == 200 and b"SwaggerUIBundle" in asset.get_data()
     asset.close()
+
+
+def test_login_required_fails_closed_without_an_authenticator():
+    import pytest
+    from flask import Flask
+
+    from service.api import _authenticate, use_authenticator
+
+    app = Flask(__name__)
+    with app.app_context(), pytest.raises(RuntimeError):
+        _authenticate()
+    use_authenticator(app, lambda: "the user")
+    with app.app_context():
+        assert _authenticate() == "the user"
