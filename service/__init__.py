@@ -80,7 +80,7 @@ def _serve_api_doc_assets(app: Flask) -> None:
 
 
 def _register_features(app: Flask) -> None:
-    """Bind the features to ``app``: blueprints, the API's token check, commands.
+    """Bind the features to ``app``: blueprints, error pages, the API's token check, commands.
 
     The only place that imports route modules (import-linter keeps it so). Imports are local so
     that importing any ``service`` module does not pull in every feature.
@@ -95,7 +95,7 @@ def _register_features(app: Flask) -> None:
     from service.evidence import cli as evidence_cli
     from service.evidence import operations as evidence
     from service.evidence.routes import blp as evidence_blp
-    from service.feedback.pages import blp as feedback_pages
+    from service.feedback import pages as feedback_pages
     from service.feedback.routes import blp as feedback_blp
     from service.health import blp as health_blp
     from service.oversight import copies
@@ -124,7 +124,8 @@ def _register_features(app: Flask) -> None:
     ):
         api.register_blueprint(blueprint, url_prefix=API_PREFIX)
     app.register_blueprint(health_blp)
-    app.register_blueprint(feedback_pages)
+    app.register_blueprint(feedback_pages.blp)
+    errors.register_error_pages(app, "/feedback", feedback_pages.error_page)
     for cli_group in (
         auth_cli.users,
         cases_cli.cases,

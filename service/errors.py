@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, Response, has_request_context, json, request
+from flask import Flask, Request, Response, current_app, has_request_context, json, request
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
+
+from storage import StorageError
 
 log = logging.getLogger(__name__)
 
 PROBLEM_TYPE_BASE = "https://seen-and-heard.invalid/problems/"
+PROBLEM_JSON = "application/problem+json"
 
 
 class DomainError(Exception):
@@ -113,9 +117,49 @@ class ServiceUnavailable(DomainError):
         super().__init__(code, detail, headers={"Retry-After": str(retry_after)})
 
 
-def is_page_request() -> bool:
-    """Whether this request is for a public HTML page rather than the JSON API."""
-    return request.path == "/feedback" or request.path.startswith("/feedback/")
+ErrorPageRenderer = Callable[[int, Mapping[str, str]], Response]
+"""Renders an error as a page: ``render(status, headers) -> Response``, keeping both."""
+
+ERROR_PAGES = "service.errors.error_pages"
+
+
+@dataclass(frozen=True)
+class ErrorPages:
+    """Requests that ``matches`` accepts get their errors rendered by ``render``."""
+
+    matches: Callable[[Request], bool]
+    render: ErrorPageRenderer
+
+
+def under_path(prefix: str) -> Callable[[Request], bool]:
+    """A request predicate: the path is ``prefix`` or below it (``/feedback``, ``/feedback/x``)."""
+    prefix = prefix.rstrip("/")
+
+    def matches(candidate: Request) -> bool:
+        return candidate.path == prefix or candidate.path.startswith(prefix + "/")
+
+    return matches
+
+
+def register_error_pages(
+    app: Flask, matches: str | Callable[[Request], bool], render: ErrorPageRenderer
+) -> None:
+    """Render errors of the requests ``matches`` accepts (or under that path) with ``render``.
+
+    For server-rendered pages: a feature registers its own at app init, so a person sees an
+    error page in the page's design and language rather than problem+json. The first
+    registration that matches a request wins.
+    """
+    predicate = under_path(matches) if isinstance(matches, str) else matches
+    app.extensions.setdefault(ERROR_PAGES, []).append(ErrorPages(predicate, render))
+
+
+def error_page_renderer() -> ErrorPageRenderer | None:
+    """The renderer registered for this request, if it is for a page; ``None`` for the API."""
+    if not has_request_context():
+        return None
+    pages: list[ErrorPages] = current_app.extensions.get(ERROR_PAGES, [])
+    return next((page.render for page in pages if page.matches(request)), None)
 
 
 def problem(
@@ -128,15 +172,14 @@ def problem(
     headers: Mapping[str, str] | None = None,
     **extra: Any,
 ) -> Response:
-    """Build a problem+json response (an HTML error page for the public pages).
+    """Build a problem+json response, or the error page registered for this request's page.
 
     Every handler ends here, after logging what it must, so a page gets the same status and
     headers as the API would, in the page's own design and language.
     """
-    if has_request_context() and is_page_request():
-        from service.feedback.pages import error_page
-
-        return error_page(status, headers or {})
+    render_page = error_page_renderer()
+    if render_page is not None:
+        return render_page(status, headers or {})
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE_BASE + code,
         "title": title,
@@ -148,7 +191,7 @@ def problem(
     if errors:
         body["errors"] = dict(errors)
     body.update(extra)
-    response = Response(json.dumps(body), status=status, mimetype="application/problem+json")
+    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
     response.headers.update(headers or {})
     return response
 
@@ -268,8 +311,6 @@ def storage_unavailable_problem(error: BaseException) -> Response:
 
 def init_app(app: Flask) -> None:
     """Register the handlers (HTTPException is handled through the Api subclass)."""
-    from storage import StorageError
-
     app.register_error_handler(StorageError, storage_unavailable_problem)
     app.register_error_handler(DomainError, domain_error_problem)
     app.register_error_handler(OperationalError, database_unavailable_problem)

@@ -5,6 +5,7 @@ import logging
 from sqlalchemy.exc import OperationalError
 
 PROBLEM_KEYS = {"type", "title", "status", "code"}
+PROBLEM = "application/problem+json"
 
 
 def test_unknown_route_is_a_problem(client):
@@ -86,6 +87,51 @@ def test_docs_page_loads_its_assets_locally(client):
     asset = client.get("/api/v1/docs/assets/swagger-ui-bundle.js")
     assert asset.status_code == 200 and b"SwaggerUIBundle" in asset.get_data()
     asset.close()
+
+
+def test_error_pages_render_the_errors_of_the_requests_they_registered():
+    from flask import Flask, Response
+
+    from service.errors import problem, register_error_pages
+
+    def page(name):
+        def render(status, headers):
+            return Response(
+                f"{name} {status}", status=status, headers=headers, mimetype="text/html"
+            )
+
+        return render
+
+    app = Flask(__name__)
+    register_error_pages(app, "/pages/", page("pages"))
+    register_error_pages(app, lambda request: request.path.startswith("/pages/x"), page("later"))
+    register_error_pages(app, lambda request: request.args.get("as") == "page", page("asked"))
+    expected = {
+        "/pages": "pages 429",
+        "/pages/x": "pages 429",  # the first registration that matches wins
+        "/other?as=page": "asked 429",
+    }
+    for path, text in expected.items():
+        with app.test_request_context(path):
+            response = problem(
+                429, "rate_limited", "Too many requests", headers={"Retry-After": "9"}
+            )
+        assert response.get_data(as_text=True) == text, path
+        assert response.status_code == 429 and response.headers["Retry-After"] == "9"
+    for path in ("/pagesx", "/api/v1/pages", "/other"):
+        with app.test_request_context(path):
+            response = problem(404, "not_found", "Not found")
+        assert response.mimetype == "application/problem+json", path
+    with app.app_context():  # outside a request (a CLI command): always a problem
+        assert problem(500, "internal_error", "Internal error").mimetype == PROBLEM
+
+
+def test_the_feedback_pages_render_their_own_errors(client):
+    response = client.get("/feedback/no-such-page?lang=cy")
+    assert response.status_code == 404 and response.mimetype == "text/html"
+    assert 'lang="cy"' in response.get_data(as_text=True)
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert client.get("/api/v1/feedback/no-such").mimetype == PROBLEM
 
 
 def test_login_required_fails_closed_without_an_authenticator():
