@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint
+from flask import Blueprint, current_app
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from service.errors import problem
 from service.extensions import db
+from storage import EvidenceStore, StorageError
 
 blp = Blueprint("health", __name__)
 
@@ -46,11 +47,10 @@ def _check_database() -> str:
 
 
 def _check_evidence_store() -> str:
-    from service.evidence.operations import check_store
-    from storage import StorageError
-
+    # The store create_app opened; a bucket that has gone is FileNotFoundError.
+    store: EvidenceStore = current_app.extensions["evidence_store"]
     try:
-        check_store()
-    except StorageError:
+        store.check()
+    except (StorageError, FileNotFoundError):
         return "unavailable"
     return "ok"
