@@ -1,21 +1,24 @@
 """The API layer: the flask-smorest Api and Blueprint subclasses, and the one ``api`` instance.
 
-One error shape (problem+json), one pager and one auth decorator for the whole API. The app
-factory binds ``api`` and says who checks tokens (:func:`use_authenticator`), so nothing here
-imports a feature.
+One error shape (problem+json, also in the OpenAPI document), one pager and one auth decorator
+for the whole API. The app factory binds ``api`` and says who checks tokens
+(:func:`use_authenticator`), so nothing here imports a feature.
 """
 
 from __future__ import annotations
 
 import functools
+import http
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
 import flask_smorest
+from apispec import BasePlugin
 from flask import Flask, current_app, g
 from sqlalchemy import Select, func, select
 
-from service.errors import Forbidden, http_exception_problem
+from api_schemas.common import ProblemSchema
+from service.errors import PROBLEM_JSON, Forbidden, http_exception_problem
 from service.extensions import db
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -48,15 +51,94 @@ def _authenticate() -> SignedInUser:
     return authenticate()
 
 
+def nullable_reference(self: Any, field: Any, ret: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """Let a nullable nested schema be null, and nothing else besides the schema.
+
+    For OpenAPI 3.0 apispec writes ``anyOf: [{type: object, nullable: true}, {$ref}]``, whose
+    first branch accepts any object at all. Limited to ``null`` it says what the field means.
+    (An apispec attribute function: bound to its converter, run after the built-in ones.)
+    """
+    for branch in ret.get("anyOf", []):
+        if branch == {"type": "object", "nullable": True}:
+            branch["enum"] = [None]
+    return {}
+
+
+def problem_response(description: str) -> dict[str, Any]:
+    """An error response's documentation: problem+json with the ProblemSchema."""
+    return {"description": description, "content": {PROBLEM_JSON: {"schema": ProblemSchema}}}
+
+
+# Errors any operation of a kind can answer, documented once here rather than on every view.
+COMMON_ERRORS = {
+    "NotFound": problem_response("No such record, or not in your scope: the two look the same"),
+    "MalformedBody": problem_response("The body is not valid JSON"),
+    "BodyTooLarge": problem_response("The body is larger than this endpoint accepts"),
+    "ServerError": problem_response(
+        "Our fault (500, with a correlation id in the logs) or a dependency down "
+        "(503, with Retry-After); nothing was saved"
+    ),
+}
+
+
+class CommonErrors(BasePlugin):
+    """Document on every operation the errors that come from its shape, not from its view.
+
+    A path with an id answers 404; a JSON body can be malformed (400) or too large (413); any
+    request can meet a server error (5XX). Views add their own with ``alt_response``.
+    """
+
+    def operation_helper(
+        self, path: str | None = None, operations: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
+        """Add the shared error responses an operation does not already document."""
+        for operation in (operations or {}).values():
+            documented = operation.setdefault("responses", {})
+            common = {"5XX": "ServerError"}
+            if "{" in (path or ""):
+                common["404"] = "NotFound"
+            if "application/json" in operation.get("requestBody", {}).get("content", {}):
+                common.update({"400": "MalformedBody", "413": "BodyTooLarge"})
+            for status, name in common.items():
+                if status not in documented and _int_or_none(status) not in documented:
+                    documented[status] = name
+            operation["responses"] = dict(sorted(documented.items(), key=lambda item: str(item[0])))
+
+
+def _int_or_none(status: str) -> int | None:
+    return int(status) if status.isdigit() else None
+
+
 class Api(flask_smorest.Api):
     """The service's Api: problem+json errors and a bearer-token security scheme."""
+
+    ERROR_SCHEMA = ProblemSchema
+    # No catch-all "default" response: every status an operation can answer is named, so the
+    # fuzz test's status_code_conformance check means something.
+    DEFAULT_ERROR_RESPONSE_NAME = None
 
     def handle_http_exception(self, error: Any) -> Any:
         """Render every HTTP error as RFC 9457 problem+json."""
         return http_exception_problem(error)
 
+    def _init_spec(self, *, extra_plugins: Any = None, **kwargs: Any) -> None:
+        super()._init_spec(extra_plugins=[*(extra_plugins or ()), CommonErrors()], **kwargs)
+        self.ma_plugin.converter.add_attribute_function(nullable_reference)
+
     def _register_responses(self) -> None:
-        super()._register_responses()
+        """Register the responses that decorators refer to by name, errors as problem+json.
+
+        flask-smorest's own version documents them as ``application/json`` with its error
+        schema; ours answers every error with :func:`service.errors.problem`.
+        """
+        for status in http.HTTPStatus:
+            if status >= 400:
+                response = problem_response(status.phrase)
+            else:
+                response = {"description": status.phrase}
+            self.spec.components.response(status.name, response, lazy=True)
+        for name, response in COMMON_ERRORS.items():
+            self.spec.components.response(name, response, lazy=True)
         self.spec.components.security_scheme(
             "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
         )
@@ -69,6 +151,28 @@ class Blueprint(flask_smorest.Blueprint):
     """A blueprint whose ``login_required`` checks the bearer token and, optionally, the role."""
 
     DEFAULT_PAGINATION_PARAMETERS = {"page": 1, "page_size": 50, "max_page_size": 200}
+
+    def alt_response(
+        self,
+        status_code: int | str | http.HTTPStatus,
+        response: Any = None,
+        *,
+        schema: Any = None,
+        content_type: str | None = None,
+        **kwargs: Any,
+    ) -> Callable[[F], F]:
+        """Document another response; an error one is problem+json with the ProblemSchema.
+
+        Routes write ``@blp.alt_response(409, description="...")`` and the document says
+        what the body of that 409 is.
+        """
+        if response is None and str(status_code).startswith(("4", "5")):
+            schema = ProblemSchema if schema is None else schema
+            content_type = content_type or PROBLEM_JSON
+        decorator: Callable[[F], F] = super().alt_response(
+            status_code, response, schema=schema, content_type=content_type, **kwargs
+        )
+        return decorator
 
     def login_required(self, *roles: str) -> Callable[[F], F]:
         """Require a valid access token; with ``roles``, also one of those roles (403 otherwise).

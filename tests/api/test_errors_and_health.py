@@ -146,3 +146,73 @@ def test_login_required_fails_closed_without_an_authenticator():
     use_authenticator(app, lambda: "the user")
     with app.app_context():
         assert _authenticate() == "the user"
+
+
+def _responses(spec):
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if method == "parameters":
+                continue
+            for status, response in operation["responses"].items():
+                if "$ref" in response:
+                    response = spec["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
+                yield f"{method.upper()} {path} {status}", status, response
+
+
+def test_every_error_is_documented_as_a_problem(client):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    problem_schema = {"$ref": "#/components/schemas/Problem"}
+    errors = [(where, response) for where, status, response in _responses(spec) if status >= "4"]
+    assert len(errors) > 100
+    for where, response in errors:
+        assert response["content"] == {PROBLEM: {"schema": problem_schema}}, where
+    assert not [where for where, status, _ in _responses(spec) if status == "default"]
+    visit = spec["paths"]["/api/v1/visits/{visit_id}"]
+    assert {"400", "404", "413", "5XX"} <= set(visit["put"]["responses"])
+    assert "400" not in visit["get"]["responses"]  # no body, so no malformed body
+    assert "404" not in spec["paths"]["/api/v1/visits"]["get"]["responses"]
+
+
+def _null_allowed(prop):
+    """Whether a property of the document admits null (OpenAPI 3.0: ``nullable``)."""
+    if prop.get("nullable"):
+        return True
+    return any(
+        branch.get("nullable") and branch.get("enum") == [None] for branch in prop.get("anyOf", [])
+    )
+
+
+def _check_nullable(field, prop, where):
+    from marshmallow import fields
+
+    assert _null_allowed(prop) == field.allow_none, where
+    if isinstance(field, fields.List):
+        _check_nullable(field.inner, prop["items"], f"{where}[]")
+    elif isinstance(field, fields.Dict) and field.value_field is not None:
+        _check_nullable(field.value_field, prop["additionalProperties"], f"{where}{{}}")
+
+
+def test_fields_that_can_be_null_are_nullable_in_the_document(client):
+    import importlib
+    import inspect
+    import pkgutil
+
+    from marshmallow import Schema
+
+    import api_schemas
+
+    components = client.get("/api/v1/openapi.json").get_json()["components"]["schemas"]
+    checked = 0
+    for module_info in pkgutil.iter_modules(api_schemas.__path__):
+        module = importlib.import_module(f"api_schemas.{module_info.name}")
+        for _, schema in inspect.getmembers(module, inspect.isclass):
+            name = schema.__name__.removesuffix("Schema")
+            if not issubclass(schema, Schema) or name not in components:
+                continue
+            properties = components[name].get("properties", {})
+            for field_name, field in schema().fields.items():
+                key = field.data_key or field_name
+                if key in properties:
+                    _check_nullable(field, properties[key], f"{name}.{key}")
+                    checked += field.allow_none
+    assert checked > 40
