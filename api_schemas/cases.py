@@ -17,11 +17,11 @@ class ChildSchema(Schema):
     id = fields.UUID()
     core_person_ref = fields.String()
     name = fields.String()
-    date_of_birth = fields.Date()
+    date_of_birth = fields.Date(allow_none=True)
     plan_type = fields.String()
     plan_start_date = fields.Date()
-    last_seen_at = UTCDateTime()
-    last_seen_alone_at = UTCDateTime()
+    last_seen_at = UTCDateTime(allow_none=True)
+    last_seen_alone_at = UTCDateTime(allow_none=True)
     next_visit_due = fields.Date()
     overdue = fields.Function(
         is_overdue, metadata={"type": "boolean", "description": "next_visit_due is before today"}
@@ -41,7 +41,7 @@ class CaseSchema(Schema):
     core_ref = fields.String()
     status = fields.String()
     opened_on = fields.Date()
-    closed_on = fields.Date()
+    closed_on = fields.Date(allow_none=True)
     allocated_worker = fields.Nested(PersonSchema, allow_none=True)
     team = fields.Nested(TeamSchema)
     children = fields.List(fields.Nested(ChildSchema))

@@ -59,6 +59,7 @@ def summary(query: dict[str, Any]) -> dict[str, Any]:
 @blp.get("/children/<uuid:child_id>/chronology")
 @blp.login_required("social_worker", *OVERSEERS)
 @blp.arguments(ChronologyQuerySchema, location="query")
+@blp.alt_response(200, schema={"type": "string"}, content_type="text/csv", success=True)
 @blp.response(200, ChronologyEntrySchema(many=True))
 @blp.alt_response(404, description="No such child, or not in your scope")
 def child_chronology(query: dict[str, Any], child_id: uuid.UUID) -> Any:
