@@ -32,6 +32,7 @@ run: seed
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: install
 	$(BIN)/mypy
@@ -49,7 +50,7 @@ bench: install
 	$(BIN)/python -m pytest -o addopts="" -p no:cacheprovider -s tests/perf
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .coverage
 
 # GOV.UK Frontend's compiled files are committed under service/static/govuk, so `make run` needs
 # no Node.js. This refreshes them from the npm registry (needs npm); bump the version here.
