@@ -194,3 +194,66 @@ def test_evidence_fields_refuse_nul_in_headers_and_form_fields(app, world, worke
         content_type="multipart/form-data",
     )
     assert form.status_code == 422 and "filename" in form.get_json()["errors"]
+
+
+# --- absurd nesting --------------------------------------------------------------------------
+
+
+def nested(depth, inner="1"):
+    return "[" * depth + inner + "]" * depth
+
+
+def test_a_body_nested_a_thousand_deep_is_a_400_not_a_recursion_error(client, world, worker):
+    for path, method in (
+        (f"/visits/{new_id()}", "PUT"),
+        ("/sync", "POST"),
+        (f"/visits/{new_id()}/review", "POST"),
+    ):
+        for body in (nested(1000), '{"a":' * 1000 + "1" + "}" * 1000):
+            response = worker._call(method, path, data=body, content_type="application/json")
+            assert response.status_code == 400, (path, response.get_json())
+            assert response.mimetype == "application/problem+json"
+            assert response.get_json()["code"] == "request.too_deep"
+    # Before sign-in too, and for the +json types.
+    response = client.post(
+        "/api/v1/auth/token", data=nested(5000), content_type="application/vnd.api+json"
+    )
+    assert response.status_code == 400 and response.get_json()["code"] == "request.too_deep"
+
+
+def test_the_bound_is_thirty_two_levels(client):
+    ok = client.post("/api/v1/auth/token", data=nested(32), content_type="application/json")
+    assert ok.status_code == 422  # parsed: just not a sign-in
+    deep = client.post("/api/v1/auth/token", data=nested(33), content_type="application/json")
+    assert deep.status_code == 400 and deep.get_json()["code"] == "request.too_deep"
+
+
+def test_brackets_inside_strings_do_not_count(app, world, worker):
+    with app.app_context():
+        body = visit_body(db.session.get(Case, uuid.UUID(world.case_ids["a1"])))
+    body["observations"] = "[{" * 2000 + ' a quote \\" and a backslash \\\\ ' + "]}" * 2000
+    body["analysis"] = '"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["'
+    response = send_json(worker, "PUT", f"/visits/{new_id()}", body)
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["observations"] == body["observations"]
+
+
+def test_size_limits_still_apply_and_sync_keeps_its_larger_one(app, world, sign_in, worker):
+    padding = " " * (1024 * 1024)
+    big_put = worker._call(
+        "PUT", f"/visits/{new_id()}", data="{}" + padding, content_type="application/json"
+    )
+    assert big_put.status_code == 413
+    tablet = sign_in(world.usernames["worker_a"], device_id="tablet-2")
+    batch = json.dumps({"device_id": "tablet-2", "visits": []})
+    big_sync = tablet._call("POST", "/sync", data=batch + padding, content_type="application/json")
+    assert big_sync.status_code == 200, big_sync.get_json()  # 16 MiB allowed for batches
+    deep_sync = tablet._call(
+        "POST", "/sync", data=padding + nested(100), content_type="application/json"
+    )
+    assert deep_sync.status_code == 400 and deep_sync.get_json()["code"] == "request.too_deep"
+
+
+def test_other_bodies_are_not_scanned_as_json(worker):
+    response = worker._call("POST", "/sync", data=nested(1000), content_type="text/plain")
+    assert response.status_code != 500
