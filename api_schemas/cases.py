@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from api_schemas.auth import PersonSchema, TeamSchema
-from api_schemas.common import StrictSchema, UTCDateTime, choice
+from api_schemas.common import StrictSchema, UTCDateTime, choice, query_flag
 from service.cases.models import CASE_STATUSES
 from service.cases.operations import is_overdue
 from service.timescales import PLAN_TYPES
@@ -52,7 +52,7 @@ class CaseQuerySchema(StrictSchema):
 
     status = choice(CASE_STATUSES, load_default=None)
     plan_type = choice(PLAN_TYPES, load_default=None)
-    overdue = fields.Boolean(
+    overdue = query_flag(
         load_default=None, metadata={"description": "Only cases with an overdue child"}
     )
     worker_id = fields.UUID(load_default=None)

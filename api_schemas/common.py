@@ -76,9 +76,23 @@ def choice(options: tuple[str, ...], **kwargs: Any) -> fields.String:
     )
 
 
+class JSONBoolean(fields.Boolean):
+    """Only ``true`` or ``false``: ``1`` and ``0`` are not booleans (though ``1 in {True}``)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if value is True or value is False:
+            return value
+        raise self.make_error("invalid", input=value)
+
+
 def flag(**kwargs: Any) -> fields.Boolean:
     """A JSON boolean: only ``true`` or ``false``, not "yes", 1 or "on"."""
-    return fields.Boolean(truthy={True}, falsy={False}, **kwargs)
+    return JSONBoolean(**kwargs)
+
+
+def query_flag(**kwargs: Any) -> fields.Boolean:
+    """A query-string boolean: only ``true`` or ``false``, not "yes", 1 or "on"."""
+    return fields.Boolean(truthy={"true"}, falsy={"false"}, **kwargs)
 
 
 class UTCDateTime(fields.AwareDateTime):

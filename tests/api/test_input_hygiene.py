@@ -196,6 +196,61 @@ def test_evidence_fields_refuse_nul_in_headers_and_form_fields(app, world, worke
     assert form.status_code == 422 and "filename" in form.get_json()["errors"]
 
 
+# --- strict JSON types ------------------------------------------------------------------------
+
+NOT_AN_INTEGER = [7.5, 7.0, "7", True]
+NOT_A_BOOLEAN = ["true", 1, 0, "yes"]
+
+
+def test_integers_and_booleans_in_json_bodies_are_strictly_typed(doc, everyone):
+    """A scale score of 7.5 was quietly cut to 7, and "7" read as 7; each is now a 422."""
+    wrong = {"integer": NOT_AN_INTEGER, "boolean": NOT_A_BOOLEAN}
+    failures = []
+    tried = set()
+    for method, path_template, schema in json_operations(doc):
+        for path, leaf in leaves(doc, schema):
+            for value in wrong.get(leaf.get("type"), []):
+                body: dict = {}
+                set_at(body, path, value)
+                url = concrete(path_template, new_id())
+                response = first_allowed(
+                    everyone, lambda session, u=url, b=body, m=method: send_json(session, m, u, b)
+                )
+                tried.add(dotted(path))
+                errors = (response.get_json(silent=True) or {}).get("errors", {})
+                if response.status_code != 422 or dotted(path) not in errors:
+                    failures.append((path_template, dotted(path), value, response.status_code))
+    assert {"children.0.voice.scale.score", "announced", "valid_days"} <= tried
+    assert not failures, failures
+
+
+def test_sync_items_are_strictly_typed_too(app, world, sign_in):
+    tablet = sign_in(world.usernames["worker_a"], device_id="tablet-3")
+    with app.app_context():
+        body = visit_body(db.session.get(Case, uuid.UUID(world.case_ids["a1"])))
+    items = [{**body, "id": new_id(), "base_version": value} for value in NOT_AN_INTEGER]
+    items += [{**body, "id": new_id(), "submit": value} for value in NOT_A_BOOLEAN]
+    response = send_json(tablet, "POST", "/sync", {"device_id": "tablet-3", "visits": items})
+    results = response.get_json()["results"]
+    assert [list(r.get("errors", {})) for r in results] == [["base_version"]] * len(
+        NOT_AN_INTEGER
+    ) + [["submit"]] * len(NOT_A_BOOLEAN)
+
+
+def test_query_booleans_are_true_or_false_only(world, worker, sign_in):
+    assert worker.get("/cases?overdue=true").status_code == 200
+    assert worker.get("/cases?overdue=false").status_code == 200
+    for value in ("yes", "1", "on", "True"):
+        response = worker.get(f"/cases?overdue={value}")
+        assert response.status_code == 422 and "query.overdue" in response.get_json()["errors"]
+    manager = sign_in(world.usernames["manager"])
+    assert manager.get("/feedback?urgent=true").status_code == 200  # was a 422: flag() wants JSON
+    assert manager.get("/feedback?urgent=false").status_code == 200
+    assert manager.get("/feedback?urgent=y").status_code == 422
+    redirect = worker.get(f"/attachments/{new_id()}/content?redirect=1")
+    assert redirect.status_code == 422
+
+
 # --- absurd nesting --------------------------------------------------------------------------
 
 
