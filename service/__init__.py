@@ -26,7 +26,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     settings = load_settings(instance_path=instance_path, overrides=config)
     app.config.from_mapping(settings.as_flask_config())
     app.config.update(_api_doc_config())
-    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
+    # Bound parameters are children's words and care leavers' contact details: never in a log.
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True, "hide_parameters": True}
     app.json.sort_keys = False  # type: ignore[attr-defined]
     logging.basicConfig(level=logging.INFO)
 
