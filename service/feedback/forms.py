@@ -7,10 +7,13 @@ from typing import Any
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, StringField, TextAreaField
 
+from api_schemas.common import is_storable
 from service.feedback.models import CHOICES, SCALES
 
 MAX_TEXT = 2000
 MAX_SHORT = 200
+# Not answers: the CSRF token has its own error, and a filled honeypot is a bot, thanked.
+NOT_ANSWERS = frozenset({"csrf_token", "website"})
 
 
 class FeedbackForm(FlaskForm):
@@ -66,4 +69,21 @@ def check(form: FeedbackForm, words: dict[str, str]) -> tuple[dict[str, str], di
             errors["contact_detail"] = words["need_contact"]
     answers["contact_name"] = name[:MAX_SHORT] if answers["wants_contact"] else None
     answers["contact_detail"] = detail[:MAX_SHORT] if answers["wants_contact"] else None
-    return errors, answers
+    errors.update(_unstorable(form, words))
+    return _in_page_order(form, errors), answers
+
+
+def _unstorable(form: FeedbackForm, words: dict[str, str]) -> dict[str, str]:
+    """An error for each answer holding NUL (or a lone surrogate): it could never be saved."""
+    return {
+        field.name: words["unstorable"]
+        for field in form
+        if field.name not in NOT_ANSWERS
+        and isinstance(field.data, str)
+        and not is_storable(field.data)
+    }
+
+
+def _in_page_order(form: FeedbackForm, errors: dict[str, str]) -> dict[str, str]:
+    order = {field.name: index for index, field in enumerate(form)}
+    return dict(sorted(errors.items(), key=lambda item: order.get(item[0], -1)))
