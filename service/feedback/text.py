@@ -27,7 +27,7 @@ TEXT: dict[str, dict[str, str]] = {
         "contact_name": "Your name",
         "contact_detail": "Phone number or email address",
         "urgent": "I need help now",
-        "urgent_hint": "We will show you who to contact straight away, and look at this first.",
+        "urgent_hint": "If you tick this, you do not have to answer the other questions. We will show you who to contact straight away, and look at this first.",
         "submit": "Send",
         "error_title": "There is a problem",
         "error_prefix": "Error:",
@@ -70,6 +70,8 @@ TEXT: dict[str, dict[str, str]] = {
         "too_many_body": "Please wait a few minutes and try again.",
         "not_found_title": "Page not found",
         "error_page_title": "Sorry, there is a problem with the service",
+        "unavailable_title": "Sorry, we cannot take your answers just now",
+        "not_saved_body": "Your answers have not been saved. Try again later. If you need help now, contact someone below.",
     },
     "cy": {
         "service_name": "Dywedwch wrthym sut mae pethau'n mynd",
@@ -93,7 +95,7 @@ TEXT: dict[str, dict[str, str]] = {
         "contact_name": "Eich enw",
         "contact_detail": "Rhif ffôn neu gyfeiriad e-bost",
         "urgent": "Mae angen help arnaf nawr",
-        "urgent_hint": "Byddwn yn dangos i chi pwy i gysylltu â nhw ar unwaith, ac yn edrych ar hyn yn gyntaf.",
+        "urgent_hint": "Os ticiwch hwn, does dim rhaid i chi ateb y cwestiynau eraill. Byddwn yn dangos i chi pwy i gysylltu â nhw ar unwaith, ac yn edrych ar hyn yn gyntaf.",
         "submit": "Anfon",
         "error_title": "Mae problem wedi codi",
         "error_prefix": "Gwall:",
@@ -136,6 +138,8 @@ TEXT: dict[str, dict[str, str]] = {
         "too_many_body": "Arhoswch ychydig funudau a rhowch gynnig arall arni.",
         "not_found_title": "Heb ddod o hyd i'r dudalen",
         "error_page_title": "Mae'n ddrwg gennym, mae problem gyda'r gwasanaeth",
+        "unavailable_title": "Mae'n ddrwg gennym, ni allwn dderbyn eich atebion ar hyn o bryd",
+        "not_saved_body": "Nid yw eich atebion wedi'u cadw. Rhowch gynnig arall arni yn nes ymlaen. Os oes angen help arnoch nawr, cysylltwch â rhywun isod.",
     },
 }
 
