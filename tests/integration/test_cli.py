@@ -225,3 +225,22 @@ def test_users_create(app, client, registry):
         args=["users", "create", "x", "--role", "manager", "--team", "nowhere", "--password", "x"]
     )
     assert "no such team" in missing.output
+
+
+@pytest.mark.parametrize(
+    ("password", "problem"),
+    [
+        ("tooshort", "use at least 12 characters"),
+        ("i-am-NEW.SUP-really", "do not include the username"),
+        ("qwertyuiop12", "one of the most common passwords"),
+        ("password123", "use at least 12 characters; it is one of the most common"),
+    ],
+)
+def test_users_create_refuses_a_weak_password(app, client, registry, password, problem):
+    result = app.test_cli_runner().invoke(
+        args=["users", "create", "new.sup", "--role", "supervisor", "--password", password]
+    )
+    assert result.exit_code != 0 and "password not accepted" in result.output
+    assert problem in result.output
+    with app.app_context():
+        assert db.session.scalar(select(User).where(User.username == "new.sup")) is None
