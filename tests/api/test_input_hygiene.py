@@ -312,3 +312,13 @@ def test_size_limits_still_apply_and_sync_keeps_its_larger_one(app, world, sign_
 def test_other_bodies_are_not_scanned_as_json(worker):
     response = worker._call("POST", "/sync", data=nested(1000), content_type="text/plain")
     assert response.status_code != 500
+
+
+def test_a_number_of_thousands_of_digits_is_a_400_not_a_500(client, worker):
+    """int() refuses over 4,300 digits with a ValueError the JSON parser let through (500)."""
+    body = '{"username": "a", "password": "b", "device_id": ' + "7" * 5000 + "}"
+    response = client.post("/api/v1/auth/token", data=body, content_type="application/json")
+    assert response.status_code == 400 and response.get_json()["code"] == "request.number_too_long"
+    as_text = '{"username": "a", "password": "' + "7" * 5000 + '"}'
+    response = client.post("/api/v1/auth/token", data=as_text, content_type="application/json")
+    assert response.status_code == 422  # digits in a string are just text (too long a password)

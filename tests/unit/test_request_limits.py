@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.request_limits import is_json, nested_deeper_than
+from service.request_limits import has_overlong_number, is_json, nested_deeper_than
 
 
 def depth(value):
@@ -55,3 +55,11 @@ def test_json_types():
     assert is_json("application/json") and is_json("application/problem+json")
     assert not is_json("text/plain") and not is_json("multipart/form-data")
     assert not is_json("text/json+json")
+
+
+def test_overlong_numbers_outside_strings():
+    digits = b"9" * 1001
+    assert has_overlong_number(b'{"a": ' + digits + b"}")
+    assert has_overlong_number(b'{"a": -' + digits + b".5}")
+    assert not has_overlong_number(b'{"a": "' + digits + b'"}')  # a string of digits is fine
+    assert not has_overlong_number(b'{"a": ' + b"9" * 1000 + b"}")
