@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from api_schemas.auth import PersonSchema, TeamSchema
-from api_schemas.common import StrictSchema, UTCDateTime, choice
+from api_schemas.common import StrictSchema, UTCDateTime, choice, query_flag
 from service.cases.models import CASE_STATUSES
-from service.cases.operations import is_overdue
+from service.cases.operations import is_overdue, today
 from service.timescales import PLAN_TYPES
 
 
@@ -52,7 +54,7 @@ class CaseQuerySchema(StrictSchema):
 
     status = choice(CASE_STATUSES, load_default=None)
     plan_type = choice(PLAN_TYPES, load_default=None)
-    overdue = fields.Boolean(
+    overdue = query_flag(
         load_default=None, metadata={"description": "Only cases with an overdue child"}
     )
     worker_id = fields.UUID(load_default=None)
@@ -72,3 +74,20 @@ class CaseImportRowSchema(StrictSchema):
     date_of_birth = fields.Date(load_default=None, allow_none=True)
     plan_type = choice(PLAN_TYPES, required=True)
     plan_start_date = fields.Date(required=True)
+
+    @validates_schema(skip_on_field_errors=False)
+    def _dates_in_order(self, row: dict[str, Any], **kwargs: Any) -> None:
+        """Birth not in the future, closed not before opened, plan not before birth."""
+        born, opened = row.get("date_of_birth"), row.get("opened_on")
+        closed, plan_start = row.get("closed_on"), row.get("plan_start_date")
+        problems: dict[str, list[str]] = {}
+        if born and born > today():
+            problems["date_of_birth"] = [f"date of birth {born} is in the future"]
+        if closed and opened and closed < opened:
+            problems["closed_on"] = [f"case closed on {closed}, before it opened on {opened}"]
+        if born and plan_start and plan_start < born:
+            problems["plan_start_date"] = [
+                f"plan starts on {plan_start}, before the child was born on {born}"
+            ]
+        if problems:
+            raise ValidationError(problems)

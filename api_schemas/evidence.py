@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from api_schemas.common import StrictSchema, UTCDateTime, choice, text
+from api_schemas.common import StrictSchema, UTCDateTime, choice, query_flag, text
 from service.evidence.models import KINDS
 
 
@@ -57,7 +57,7 @@ class ReasonSchema(StrictSchema):
 class ContentQuerySchema(StrictSchema):
     """Options for fetching an attachment's content."""
 
-    redirect = fields.Boolean(
+    redirect = query_flag(
         load_default=False,
         metadata={"description": "Answer 302 to a presigned URL (S3 store only; 60 s at most)"},
     )

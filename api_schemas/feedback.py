@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from api_schemas.common import StrictSchema, UTCDateTime, choice, flag, text
+from api_schemas.common import StrictSchema, UTCDateTime, choice, query_flag, text
 from service.feedback.models import TRIAGE_STATUSES
 
 
@@ -12,8 +12,11 @@ class InviteInSchema(StrictSchema):
     """A personal link for one care leaver in your scope."""
 
     child_id = fields.UUID(required=True)
-    valid_days = fields.Integer(load_default=30, validate=validate.Range(min=1, max=90))
+    valid_days = fields.Integer(
+        strict=True, load_default=30, validate=validate.Range(min=1, max=90)
+    )
     period_days = fields.Integer(
+        strict=True,
         load_default=30,
         validate=validate.Range(min=1, max=365),
         metadata={"description": "The link can be used once in each period of this many days"},
@@ -34,7 +37,7 @@ class FeedbackQuerySchema(StrictSchema):
     """Filters for triage."""
 
     status = choice(TRIAGE_STATUSES, load_default=None)
-    urgent = flag(load_default=None)
+    urgent = query_flag(load_default=None)
     since = UTCDateTime(load_default=None)
 
 

@@ -31,6 +31,7 @@ class SyncVisitSchema(VisitInSchema):
 
     id = fields.UUID(required=True)
     base_version = fields.Integer(
+        strict=True,
         load_default=None,
         allow_none=True,
         validate=validate.Range(min=1),

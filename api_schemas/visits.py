@@ -24,7 +24,7 @@ MAX_PEOPLE_PRESENT = 30
 class ScaleSchema(StrictSchema):
     """A 0-10 scale: the score, the question asked, and who gave the score."""
 
-    score = fields.Integer(required=True, validate=validate.Range(0, 10))
+    score = fields.Integer(strict=True, required=True, validate=validate.Range(0, 10))
     question = text(500, required=True)
     scored_by = choice(SCORED_BY, required=True)
 

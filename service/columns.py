@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, Dialect, TypeDecorator
+
+# No database stores these in text: PostgreSQL refuses NUL, and a lone surrogate is not UTF-8.
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def is_storable(text: str) -> bool:
+    """Whether ``text`` is free of NUL characters and lone surrogates, so it can be stored."""
+    return UNSTORABLE.search(text) is None
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -14,6 +14,12 @@ from service.cases.operations import refresh_next_due
 from service.extensions import db
 
 PASSWORD = "correct horse battery staple"
+# Words a child said and a care leaver wrote: they must never reach a log (tests/api/conftest.py).
+OWN_WORDS = "I like it when Nan picks me up from school."
+OBSERVATIONS = "Home warm; fridge stocked."
+URGENT_MESSAGE = "I am not safe tonight"
+CONTACT_NAME = "Jordan Rees"
+CONTACT_DETAIL = "07700 900461"
 _counter = itertools.count(1)
 
 
@@ -93,7 +99,7 @@ def visit_body(case: Case, **overrides: Any) -> dict[str, Any]:
                 "seen_alone": True,
                 "bedroom_seen": True,
                 "voice": {
-                    "own_words": "I like it when Nan picks me up from school.",
+                    "own_words": OWN_WORDS,
                     "scale": {
                         "score": 7,
                         "question": "How safe do you feel?",
@@ -105,7 +111,7 @@ def visit_body(case: Case, **overrides: Any) -> dict[str, Any]:
             }
             for child in case.children
         ],
-        "observations": "Home warm; fridge stocked.",
+        "observations": OBSERVATIONS,
         "analysis": "No new concerns.",
         "next_actions": "Visit again within 10 working days.",
     }

@@ -7,7 +7,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from service.auth.models import ROLES, Team, User
-from service.auth.passwords import hash_password
+from service.auth.passwords import MIN_PASSWORD_LENGTH, hash_password, password_problems
 from service.extensions import db
 
 
@@ -21,18 +21,24 @@ def users() -> None:
 @click.option("--display-name", help="Name shown on records (defaults to the username).")
 @click.option("--role", type=click.Choice(ROLES), required=True)
 @click.option("--team", "teams", multiple=True, help="Team name; repeat for several.")
-@click.password_option(help="Prompted for when not given.")
+@click.password_option(
+    help=f"At least {MIN_PASSWORD_LENGTH} characters, without the username, not a common one. "
+    "Prompted for when not given."
+)
 @with_appcontext
 def create_user(
     username: str, display_name: str | None, role: str, teams: tuple[str, ...], password: str
 ) -> None:
-    """Create a local account with an argon2-hashed password."""
+    """Create a local account with an argon2-hashed password that meets the password rule."""
     if db.session.scalar(select(User).where(User.username == username)):
         raise click.ClickException(f"user {username!r} already exists")
     found = list(db.session.scalars(select(Team).where(Team.name.in_(teams))))
     missing = set(teams) - {team.name for team in found}
     if missing:
         raise click.ClickException(f"no such team: {', '.join(sorted(missing))}")
+    problems = password_problems(username, password)
+    if problems:
+        raise click.ClickException(f"password not accepted: {'; '.join(problems)}")
     db.session.add(
         User(
             username=username,

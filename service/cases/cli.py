@@ -24,7 +24,9 @@ def import_cases(path: Path) -> None:
 
     Columns (CSV header or JSON keys): case_ref, case_status, team, allocated_worker, opened_on,
     closed_on, person_ref, child_name, date_of_birth, plan_type, plan_start_date; one row per
-    child on a case. Every row is checked first; any bad row stops the import with nothing written.
+    child on a case. Every row is checked first, dates included (no birth in the future, no case
+    closed before it opened, no plan starting before the child was born); any bad row stops the
+    import with nothing written.
     """
     try:
         rows = validate_rows(read_rows(path))

@@ -117,14 +117,20 @@ def thanks() -> Any:
 
 
 def error_page(status: int, headers: Mapping[str, str]) -> Response:
-    """An error on a public page, in the page's language, never a stack trace."""
+    """An error on a public page, in the page's language, with the help contacts; never a
+    stack trace.
+    """
     t = words(language())
+    # Whatever went wrong, a 5xx on sending kept nothing: say so, beside who to contact now.
+    not_saved = t["not_saved_body"] if status >= 500 and request.method == "POST" else ""
     if status == 429:
         heading, body = t["too_many_title"], t["too_many_body"]
     elif status == 404:
         heading, body = t["not_found_title"], ""
+    elif status == 503:
+        heading, body = t["unavailable_title"], not_saved
     else:
-        heading, body = t["error_page_title"], ""
+        heading, body = t["error_page_title"], not_saved
     html, code = page("feedback/error.html", status, heading=heading, body=body)
     response = Response(html, status=code, mimetype="text/html")
     response.headers.update(SECURITY_HEADERS)

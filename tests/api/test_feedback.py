@@ -268,3 +268,32 @@ def test_an_unexpected_error_on_a_page_is_logged_and_shown_as_a_page(
     assert "boom" not in response.get_data(as_text=True)
     assert "correlation_id=" in caplog.text
     assert client.get("/feedbackx").mimetype == "application/problem+json"
+
+
+# --- characters that cannot be stored ------------------------------------------------------
+
+FORM_FIELDS = (
+    "life_satisfaction",
+    "settled",
+    "anything_else",
+    "contact_name",
+    "contact_detail",
+)
+
+
+def test_a_nul_in_any_answer_is_a_form_error_not_a_server_error(app, client):
+    for name in FORM_FIELDS:
+        fields = {"wants_contact": "y", "contact_name": "Sam", "contact_detail": "sam@example.org"}
+        response = send(client, **{**fields, name: "7\x00 and more"})
+        html = response.get_data(as_text=True)
+        assert response.status_code == 400, name
+        assert "govuk-error-summary" in html and f'href="#{name}"' in html
+        assert "it has a hidden character we cannot save" in html
+    assert stored(app) == []
+
+
+def test_the_character_error_is_in_welsh_on_the_welsh_form(app, client):
+    response = send(client, "/feedback?lang=cy", anything_else="Helo\x00")
+    assert response.status_code == 400
+    assert "nod cudd na allwn ei gadw" in response.get_data(as_text=True)
+    assert stored(app) == []

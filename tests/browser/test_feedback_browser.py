@@ -70,7 +70,9 @@ def test_errors_are_summarised_at_the_top(app, page):
 
 def test_i_need_help_now(app, page):
     page.goto("/feedback")
-    page.click("text=I need help now >> nth=0")
+    assert "call 999" in page.locator("main").inner_text()  # the contacts, on the form itself
+    page.click("footer >> text=I need help now")
+    page.wait_for_url("**/feedback/help**")
     assert "call 999" in page.locator("main").inner_text()
     page.goto("/feedback")
     answer_scales(page)
@@ -79,6 +81,20 @@ def test_i_need_help_now(app, page):
     page.wait_for_url("**/feedback/help**")
     assert "marked your answers as urgent" in page.locator("main").inner_text()
     assert stored(app)[0].urgent is True
+
+
+def test_an_urgent_message_needs_nothing_else(app, page):
+    page.goto("/feedback?lang=cy")
+    page.fill("#anything_else", "I am not safe tonight")
+    page.check("#urgent")
+    page.click("button.govuk-button")
+    page.wait_for_url("**/feedback/help**")
+    main = page.locator("main").inner_text()
+    assert "ffoniwch 999" in main and "116 123" in main
+    (row,) = stored(app)
+    assert row.urgent is True and row.anything_else == "I am not safe tonight"
+    assert row.life_satisfaction is None
+    assert serious_violations(page) == []
 
 
 def tab_to(page, element_id, limit=200):
@@ -108,7 +124,15 @@ def test_keyboard_only(app, page):
 
 
 @pytest.mark.parametrize(
-    "path", ["/feedback", "/feedback?lang=cy", "/feedback/help", "/feedback/thanks"]
+    "path",
+    [
+        "/feedback",
+        "/feedback?lang=cy",
+        "/feedback/help",
+        "/feedback/thanks",
+        "/feedback/nowhere",
+        "/feedback?invite=forged",
+    ],
 )
 def test_no_serious_accessibility_violations(page, path):
     page.goto(path)

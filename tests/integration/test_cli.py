@@ -1,6 +1,7 @@
 """The command line: demo seed, case import, user creation."""
 
 import json
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -145,6 +146,57 @@ def test_json_import_and_its_errors(app, registry, tmp_path):
     )
 
 
+def test_impossible_dates_are_refused_by_row_and_nothing_is_imported(app, registry, tmp_path):
+    next_month = (date.today() + timedelta(days=30)).isoformat()
+    path = write(
+        tmp_path,
+        "cases.csv",
+        f"{HEADER}\n"
+        "C-1,open,east,jo.worker,2026-01-05,,P-1,Amy Brown,2015-03-01,child_protection,2026-01-05\n"
+        f"C-2,open,east,jo.worker,2026-01-05,,P-2,Ben,{next_month},child_in_need,{next_month}\n"
+        "C-3,closed,east,jo.worker,2026-02-01,2026-01-31,P-3,Cal,2017-07-09,child_in_need,2026-02-01\n"
+        "C-4,open,east,jo.worker,2026-01-05,,P-4,Dee,2017-07-09,looked_after,2017-07-08\n",
+    )
+    result = app.test_cli_runner().invoke(args=["cases", "import", str(path)])
+    assert result.exit_code != 0
+    assert f"cases.csv: line 3: date_of_birth: date of birth {next_month} is in the future" in (
+        result.output
+    )
+    assert (
+        "cases.csv: line 4: closed_on: case closed on 2026-01-31, before it opened on 2026-02-01"
+        in result.output
+    )
+    assert (
+        "cases.csv: line 5: plan_start_date: plan starts on 2017-07-08, before the child was "
+        "born on 2017-07-09" in result.output
+    )
+    assert "nothing imported: 3 problem(s)" in result.output
+    assert counts(app) == (0, 0)
+
+
+def test_impossible_dates_in_json_name_the_item(app, registry, tmp_path):
+    row = {
+        "case_ref": "J-1",
+        "team": "east",
+        "opened_on": "2026-03-01",
+        "closed_on": "2026-02-01",
+        "person_ref": "JP-1",
+        "child_name": "Eve",
+        "date_of_birth": "2020-01-01",
+        "plan_type": "looked_after",
+        "plan_start_date": "2019-12-31",
+    }
+    path = write(tmp_path, "cases.json", json.dumps([row]))
+    result = app.test_cli_runner().invoke(args=["cases", "import", str(path)])
+    assert "cases.json: item 1: closed_on: case closed on 2026-02-01" in result.output
+    assert "cases.json: item 1: plan_start_date: plan starts on 2019-12-31" in result.output
+    assert counts(app) == (0, 0)
+    same_day = {**row, "closed_on": "2026-03-01", "plan_start_date": "2020-01-01"}
+    path = write(tmp_path, "ok.json", json.dumps([same_day]))
+    assert app.test_cli_runner().invoke(args=["cases", "import", str(path)]).exit_code == 0
+    assert counts(app) == (1, 1)
+
+
 def test_users_create(app, client, registry):
     runner = app.test_cli_runner()
     result = runner.invoke(
@@ -195,3 +247,22 @@ def test_verify_record_finds_and_repairs_what_differs_from_the_versions(app):
     assert "record of visit" in found.output
     assert runner.invoke(args=["visits", "verify-record", "--repair"]).exit_code == 1
     assert runner.invoke(args=["visits", "verify-record"]).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("password", "problem"),
+    [
+        ("tooshort", "use at least 12 characters"),
+        ("i-am-NEW.SUP-really", "do not include the username"),
+        ("qwertyuiop12", "one of the most common passwords"),
+        ("password123", "use at least 12 characters; it is one of the most common"),
+    ],
+)
+def test_users_create_refuses_a_weak_password(app, client, registry, password, problem):
+    result = app.test_cli_runner().invoke(
+        args=["users", "create", "new.sup", "--role", "supervisor", "--password", password]
+    )
+    assert result.exit_code != 0 and "password not accepted" in result.output
+    assert problem in result.output
+    with app.app_context():
+        assert db.session.scalar(select(User).where(User.username == "new.sup")) is None
