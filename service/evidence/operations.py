@@ -45,7 +45,7 @@ from service.visits import lifecycle
 from service.visits.lifecycle import Action, VisitEvent, visit_changed
 from service.visits.models import Visit
 from service.visits.operations import get_visit
-from storage import EvidenceStore, StorageError, StorageUnavailable
+from storage import EvidenceStore, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -326,16 +326,6 @@ def readable_attachment(user: User, attachment_id: uuid.UUID) -> Attachment:
     if attachment.erased_at is not None:
         raise Gone("attachment.erased", "This evidence was erased from the record.")
     return attachment
-
-
-def check_store() -> None:
-    """Raise :class:`StorageError` when the evidence store is unusable (for ``/readyz``)."""
-    try:
-        evidence_store().check()
-    except StorageUnavailable:
-        raise
-    except FileNotFoundError as error:
-        raise StorageError(str(error)) from None
 
 
 def remove_visit_evidence(visit: Visit) -> None:

@@ -9,7 +9,6 @@ visit, and the children's derived dates follow from that copy (``service.visits.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -173,13 +172,3 @@ def is_recorded_late(visit: Visit, submitted_at: datetime) -> bool:
     happened = local_date(visit.ended_at or visit.started_at, zone)
     allowed = add_working_days(happened, current_app.config["LATE_RECORDING_WORKING_DAYS"])
     return local_date(submitted_at, zone) > allowed
-
-
-def children_recorded(visit_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[RecordedChild]]:
-    """The recorded children of each visit, as its latest submitted version has them."""
-    found: dict[uuid.UUID, list[RecordedChild]] = {}
-    for row in db.session.scalars(
-        select(RecordedChild).where(RecordedChild.visit_id.in_(list(visit_ids)))
-    ):
-        found.setdefault(row.visit_id, []).append(row)
-    return found
