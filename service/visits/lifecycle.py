@@ -25,12 +25,13 @@ from typing import Any
 
 from blinker import Namespace
 from sqlalchemy import update
+from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.http import parse_etags
 
 from service.auth.models import User
 from service.columns import utcnow
-from service.errors import Conflict, PreconditionFailed, PreconditionRequired
+from service.errors import Conflict, NotFound, PreconditionFailed, PreconditionRequired
 from service.extensions import db
 from service.visits.models import Visit, VisitStatus, VisitVersion
 
@@ -219,7 +220,10 @@ def _claim(visit: Visit, action: Action, expected: int | None, at: datetime) -> 
         .execution_options(synchronize_session=False)
     ).first()
     if claimed is None:
-        db.session.refresh(visit)
+        try:
+            db.session.refresh(visit)
+        except InvalidRequestError:  # deleted meanwhile (a draft)
+            raise NotFound("visit.not_found", "No such visit.") from None
         if expected is not None and visit.version != expected:
             raise stale(visit)
         raise refusal(visit, action)
