@@ -106,12 +106,12 @@ def _register_features(app: Flask) -> None:
     from service.sync import changes
     from service.sync.routes import blp as sync_blp
     from service.visits import cli as visits_cli
-    from service.visits import derived, trail
+    from service.visits import derived, lifecycle, trail
     from service.visits.routes import blp as visits_blp
 
     use_authenticator(app, authenticate_request)
     # Subscribers to the visit's life, each owned by its feature.
-    for subscriber in (derived, copies, trail, evidence, changes):
+    for subscriber in (lifecycle, derived, copies, trail, evidence, changes):
         subscriber.init_app(app)
     for blueprint in (
         auth_blp,

@@ -22,10 +22,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
+from weakref import WeakSet
 
 from blinker import Namespace
-from sqlalchemy import update
+from flask import Flask
+from sqlalchemy import event, update
 from sqlalchemy.exc import InvalidRequestError
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.http import parse_etags
 
@@ -138,6 +141,7 @@ class VisitEvent:
 
 signals = Namespace()
 visit_changed = signals.signal("visit-changed")
+CREATED = "visits_created_in_transaction"
 
 
 def etag(visit: Visit) -> str:
@@ -197,15 +201,40 @@ def start(actor: User, visit: Visit, *, at: datetime | None = None) -> VisitEven
     visit.version = 1
     db.session.add(visit)
     db.session.flush()
+    # The instance, not its id: if a savepoint rolls the insert back, this object is expunged,
+    # and a row another request makes with the same id later is a different object.
+    db.session.info.setdefault(CREATED, WeakSet()).add(visit)
     event = VisitEvent(Action.CREATE, visit, actor, None, at or utcnow())
     event.child_ids = {row.child_id for row in visit.children}
     visit_changed.send(event)
     return event
 
 
+def created_here(visit: Visit) -> bool:
+    """Whether this transaction created the visit: no other can see it, let alone change it
+    (or attach evidence to it), until this one commits.
+    """
+    return visit in db.session.info.get(CREATED, ())
+
+
+def _forget_created(session: Session, *args: Any) -> None:
+    if not session.in_transaction():
+        session.info.pop(CREATED, None)
+
+
 def _claim(visit: Visit, action: Action, expected: int | None, at: datetime) -> None:
     """Take the visit for this change in the database, or raise 412 / 409."""
     rule = TRANSITIONS[action]
+    if created_here(visit):
+        # Its row is this transaction's own: the change joins the next flush.
+        if expected is not None and visit.version != expected:
+            raise stale(visit)
+        if rule.target:
+            visit.status = rule.target
+        if rule.new_version:
+            visit.version += 1
+            visit.updated_at = at
+        return
     conditions = [Visit.id == visit.id, Visit.status.in_([str(s) for s in rule.sources])]
     values: dict[str, Any] = {"status": rule.target or Visit.status}
     if expected is not None:
@@ -269,3 +298,10 @@ def transition(
         raise
     event.child_ids |= {row.child_id for row in visit.children if row.child_id}
     visit_changed.send(event)
+
+
+def init_app(app: Flask) -> None:
+    """Forget, with each transaction, which visits it created."""
+    if not event.contains(Session, "after_commit", _forget_created):
+        event.listen(Session, "after_commit", _forget_created)
+        event.listen(Session, "after_rollback", _forget_created)
