@@ -204,10 +204,10 @@ def start(actor: User, visit: Visit, *, at: datetime | None = None) -> VisitEven
     # The instance, not its id: if a savepoint rolls the insert back, this object is expunged,
     # and a row another request makes with the same id later is a different object.
     db.session.info.setdefault(CREATED, WeakSet()).add(visit)
-    event = VisitEvent(Action.CREATE, visit, actor, None, at or utcnow())
-    event.child_ids = {row.child_id for row in visit.children}
-    visit_changed.send(event)
-    return event
+    change = VisitEvent(Action.CREATE, visit, actor, None, at or utcnow())
+    change.child_ids = {row.child_id for row in visit.children}
+    visit_changed.send(change)
+    return change
 
 
 def created_here(visit: Visit) -> bool:
@@ -284,20 +284,20 @@ def transition(
         raise ValueError(f"{action} makes a new version: say which version it is made from")
     moment = at or utcnow()
     previous = visit.status
-    event = VisitEvent(action, visit, actor, previous, moment, details=dict(details))
-    event.child_ids = {row.child_id for row in visit.children}
+    change = VisitEvent(action, visit, actor, previous, moment, details=dict(details))
+    change.child_ids = {row.child_id for row in visit.children}
     _claim(visit, action, expected, moment)
     if action is Action.ESCALATE:
         visit.escalated_at = moment
     elif action in (Action.SUBMIT, Action.AMEND):
         visit.escalated_at = None
     try:
-        yield event
+        yield change
     except BaseException:
         db.session.expire(visit)
         raise
-    event.child_ids |= {row.child_id for row in visit.children if row.child_id}
-    visit_changed.send(event)
+    change.child_ids |= {row.child_id for row in visit.children if row.child_id}
+    visit_changed.send(change)
 
 
 def init_app(app: Flask) -> None:
