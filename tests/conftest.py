@@ -138,12 +138,10 @@ def app(
         db.engine.dispose()
 
 
-@pytest.fixture(autouse=True)
-def _empty_database(request: pytest.FixtureRequest) -> Iterator[None]:
-    yield
-    if "app" not in request.fixturenames:
-        return
-    application: Flask = request.getfixturevalue("app")
+def empty_database(application: Flask) -> None:
+    """Delete every row and every stored evidence object: after each test, and before each
+    example of a property-based test (whose examples share one test's fixtures).
+    """
     with application.app_context():
         db.session.remove()
         tables = [t.name for t in reversed(db.metadata.sorted_tables)]
@@ -156,6 +154,13 @@ def _empty_database(request: pytest.FixtureRequest) -> Iterator[None]:
         store = application.extensions["evidence_store"]
         for item in list(store.list()):
             store.delete(item.key)
+
+
+@pytest.fixture(autouse=True)
+def _empty_database(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if "app" in request.fixturenames:
+        empty_database(request.getfixturevalue("app"))
 
 
 @dataclass
