@@ -8,6 +8,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from api_schemas.auth import PersonSchema
 from api_schemas.common import SHORT_TEXT, StrictSchema, UTCDateTime, choice, flag, text
+from api_schemas.core_system import DeliverySchema
 from service.visits.models import (
     NOT_SEEN_ALONE_REASONS,
     NOT_SEEN_REASONS,
@@ -118,6 +119,14 @@ class VisitOutSchema(Schema):
     submitted_at = UTCDateTime(allow_none=True, metadata={"description": "First submission"})
     last_submitted_at = UTCDateTime(allow_none=True)
     amendment_reason = fields.String(allow_none=True)
+    delivery = fields.Nested(
+        DeliverySchema,
+        allow_none=True,
+        metadata={
+            "description": "Delivery of the approved record to the core case system; "
+            "null until the visit is first approved"
+        },
+    )
 
 
 class VisitQuerySchema(StrictSchema):

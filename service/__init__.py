@@ -92,6 +92,9 @@ def _register_features(app: Flask) -> None:
     from service.auth.tokens import authenticate_request
     from service.cases import cli as cases_cli
     from service.cases.routes import blp as cases_blp
+    from service.core_system import cli as outbox_cli
+    from service.core_system import outbox
+    from service.core_system.routes import blp as outbox_blp
     from service.demo import cli as demo_cli
     from service.devices.routes import blp as devices_blp
     from service.evidence import cli as evidence_cli
@@ -111,7 +114,7 @@ def _register_features(app: Flask) -> None:
 
     use_authenticator(app, authenticate_request)
     # Subscribers to the visit's life, each owned by its feature.
-    for subscriber in (lifecycle, derived, copies, trail, evidence, changes):
+    for subscriber in (lifecycle, derived, copies, trail, evidence, changes, outbox):
         subscriber.init_app(app)
     for blueprint in (
         auth_blp,
@@ -123,6 +126,7 @@ def _register_features(app: Flask) -> None:
         reviews_blp,
         oversight_blp,
         feedback_blp,
+        outbox_blp,
     ):
         api.register_blueprint(blueprint, url_prefix=API_PREFIX)
     app.register_blueprint(health_blp)
@@ -134,5 +138,6 @@ def _register_features(app: Flask) -> None:
         demo_cli.demo,
         evidence_cli.evidence,
         visits_cli.visits,
+        outbox_cli.outbox,
     ):
         app.cli.add_command(cli_group)

@@ -174,6 +174,23 @@ class Settings:
     SYNC_MAX_BODY_MB: int = 16
     EVIDENCE_MAX_MB: dict[str, int] = field(default_factory=lambda: dict(EVIDENCE_MAX_MB))
     CORE_SYSTEM_URL: str | None = None
+    # A static bearer token, or OAuth2 client credentials (token URL, id, secret, scope).
+    CORE_SYSTEM_TOKEN: str | None = None
+    CORE_SYSTEM_TOKEN_URL: str | None = None
+    CORE_SYSTEM_CLIENT_ID: str | None = None
+    CORE_SYSTEM_CLIENT_SECRET: str | None = None
+    CORE_SYSTEM_SCOPE: str | None = None
+    CORE_SYSTEM_CONNECT_TIMEOUT: int = 5
+    CORE_SYSTEM_READ_TIMEOUT: int = 20
+    # A built-in mapping's name (ssd, lcs, mosaic, eclipse) or the path of a JSON mapping file.
+    CORE_SYSTEM_MAPPING: str = "ssd"
+    # Links to evidence in the payload are made from this address.
+    SERVICE_URL: str = "http://127.0.0.1:5000"
+    OUTBOX_MAX_ATTEMPTS: int = 15
+    OUTBOX_BACKOFF_SECONDS: int = 2
+    OUTBOX_BACKOFF_MAX_SECONDS: int = 1800
+    OUTBOX_BATCH_SIZE: int = 20
+    OUTBOX_POLL_MS: int = 250
     TIMESCALES: dict[str, dict[str, str]] = field(default_factory=dict)
     LOCAL_TIMEZONE: str = "Europe/London"
     PAGE_SIZE_DEFAULT: int = 50
@@ -245,6 +262,20 @@ def load_settings(
             for kind, default in EVIDENCE_MAX_MB.items()
         },
         CORE_SYSTEM_URL=_env_url(env, "CORE_SYSTEM_URL", ("https", "http")),
+        CORE_SYSTEM_TOKEN=env.get("CORE_SYSTEM_TOKEN", "").strip() or None,
+        CORE_SYSTEM_TOKEN_URL=_env_url(env, "CORE_SYSTEM_TOKEN_URL", ("https", "http")),
+        CORE_SYSTEM_CLIENT_ID=env.get("CORE_SYSTEM_CLIENT_ID", "").strip() or None,
+        CORE_SYSTEM_CLIENT_SECRET=env.get("CORE_SYSTEM_CLIENT_SECRET", "").strip() or None,
+        CORE_SYSTEM_SCOPE=env.get("CORE_SYSTEM_SCOPE", "").strip() or None,
+        CORE_SYSTEM_CONNECT_TIMEOUT=_env_int(env, "CORE_SYSTEM_CONNECT_TIMEOUT", 5, 1, 60),
+        CORE_SYSTEM_READ_TIMEOUT=_env_int(env, "CORE_SYSTEM_READ_TIMEOUT", 20, 1, 300),
+        CORE_SYSTEM_MAPPING=_env_str(env, "CORE_SYSTEM_MAPPING", "ssd"),
+        SERVICE_URL=_env_url(env, "SERVICE_URL", ("https", "http")) or "http://127.0.0.1:5000",
+        OUTBOX_MAX_ATTEMPTS=_env_int(env, "OUTBOX_MAX_ATTEMPTS", 15, 1, 100),
+        OUTBOX_BACKOFF_SECONDS=_env_int(env, "OUTBOX_BACKOFF_SECONDS", 2, 1, 600),
+        OUTBOX_BACKOFF_MAX_SECONDS=_env_int(env, "OUTBOX_BACKOFF_MAX_SECONDS", 1800, 1, 86400),
+        OUTBOX_BATCH_SIZE=_env_int(env, "OUTBOX_BATCH_SIZE", 20, 1, 500),
+        OUTBOX_POLL_MS=_env_int(env, "OUTBOX_POLL_MS", 250, 10, 60000),
         TIMESCALES=timescales,
         LOCAL_TIMEZONE=_env_str(env, "LOCAL_TIMEZONE", "Europe/London"),
         PAGE_SIZE_MAX=_env_int(env, "PAGE_SIZE_MAX", 200, 10, 1000),
@@ -271,8 +302,31 @@ def _check_consistency(settings: Settings) -> None:
         raise ConfigError("JWT_OIDC_ISSUER must differ from JWT_ISSUER")
     if any(alg.upper().startswith("HS") or alg == "none" for alg in settings.JWT_OIDC_ALGORITHMS):
         raise ConfigError("JWT_OIDC_ALGORITHMS must be asymmetric (RS*, PS*, ES*)")
+    _check_core_system(settings)
     from service.timescales import PLAN_TYPES
 
     unknown_plans = set(settings.TIMESCALES) - set(PLAN_TYPES)
     if unknown_plans:
         raise ConfigError(f"TIMESCALES has unknown plan types: {', '.join(sorted(unknown_plans))}")
+
+
+def _check_core_system(settings: Settings) -> None:
+    oauth = (settings.CORE_SYSTEM_TOKEN_URL, settings.CORE_SYSTEM_CLIENT_ID)
+    if any(oauth) and not all((*oauth, settings.CORE_SYSTEM_CLIENT_SECRET)):
+        raise ConfigError(
+            "CORE_SYSTEM_TOKEN_URL, CORE_SYSTEM_CLIENT_ID and CORE_SYSTEM_CLIENT_SECRET go together"
+        )
+    if settings.CORE_SYSTEM_TOKEN and settings.CORE_SYSTEM_TOKEN_URL:
+        raise ConfigError("set CORE_SYSTEM_TOKEN or OAuth2 client credentials, not both")
+    if settings.CORE_SYSTEM_URL and not (
+        settings.CORE_SYSTEM_TOKEN or settings.CORE_SYSTEM_TOKEN_URL
+    ):
+        raise ConfigError("CORE_SYSTEM_URL needs CORE_SYSTEM_TOKEN or OAuth2 client credentials")
+    if settings.OUTBOX_BACKOFF_MAX_SECONDS < settings.OUTBOX_BACKOFF_SECONDS:
+        raise ConfigError("OUTBOX_BACKOFF_MAX_SECONDS must be at least OUTBOX_BACKOFF_SECONDS")
+    from service.core_system.mapping import MappingError, load_mapping
+
+    try:
+        load_mapping(settings.CORE_SYSTEM_MAPPING)
+    except MappingError as error:
+        raise ConfigError(f"CORE_SYSTEM_MAPPING: {error}") from None

@@ -8,6 +8,7 @@ from flask import Blueprint, current_app
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from service.core_system.outbox import backlog
 from service.errors import problem
 from service.extensions import db
 from storage import EvidenceStore, StorageError
@@ -23,7 +24,11 @@ def healthz() -> dict[str, str]:
 
 @blp.get("/readyz")
 def readyz() -> Any:
-    """Readiness: the database and the evidence store answer (503 otherwise)."""
+    """Readiness: the database and the evidence store answer (503 otherwise).
+
+    Also reports the core-system outbox: how many messages wait, how many are dead letters,
+    and the oldest undelivered one's age in seconds (for an alert; a backlog is not unready).
+    """
     checks = {"database": _check_database(), "evidence_store": _check_evidence_store()}
     if any(state != "ok" for state in checks.values()):
         return problem(
@@ -34,7 +39,20 @@ def readyz() -> Any:
             headers={"Retry-After": "10"},
             checks=checks,
         )
-    return {"status": "ready", "checks": checks}
+    return {"status": "ready", "checks": checks, "outbox": _outbox()}
+
+
+def _outbox() -> dict[str, Any] | None:
+    try:
+        summary = backlog()
+    except SQLAlchemyError:
+        db.session.rollback()
+        return None
+    return {
+        "pending": summary["pending"],
+        "dead": summary["dead"],
+        "oldest_undelivered_seconds": summary["oldest_undelivered_seconds"],
+    }
 
 
 def _check_database() -> str:

@@ -17,6 +17,7 @@ from api_schemas.visits import (
 )
 from service.api import Blueprint, paginate_select
 from service.audit.operations import record
+from service.core_system.outbox import delivery_states
 from service.visits import lifecycle, operations, submission
 from service.visits.models import Visit, VisitVersion
 
@@ -38,7 +39,16 @@ def _if_match() -> str | None:
     return request.headers.get("If-Match")
 
 
+def _with_delivery(visits: list[Visit]) -> list[Visit]:
+    """Give each visit its delivery state for the response (one query for them all)."""
+    states = delivery_states(visit.id for visit in visits)
+    for visit in visits:
+        visit.delivery = states[visit.id]  # type: ignore[attr-defined]
+    return visits
+
+
 def _with_etag(visit: Visit, status: int = 200) -> tuple[Visit, int, dict[str, str]]:
+    _with_delivery([visit])
     return visit, status, {"ETag": lifecycle.etag(visit)}
 
 
@@ -76,7 +86,7 @@ def list_visits(filters: dict[str, Any], pagination_parameters: Any) -> list[Vis
     """Visits in the caller's scope, newest first; filter by case, child, status, worker, dates."""
     visits = paginate_select(operations.visit_query(g.user, filters), pagination_parameters)
     record(g.user, "list", "visit", [visit.id for visit in visits])
-    return visits
+    return _with_delivery(visits)
 
 
 @blp.get("/visits/<uuid:visit_id>")

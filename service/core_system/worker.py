@@ -1,0 +1,254 @@
+"""The outbox worker: claim due messages, deliver them, record what happened.
+
+A worker claims a batch in one short transaction: due, pending messages whose lease has run out
+and that no earlier undelivered message of the same visit is waiting in front of, locked with
+``FOR UPDATE SKIP LOCKED`` on PostgreSQL so several workers never take the same one (SQLite runs
+one worker). The claim is a lease (``claimed_until``), so a worker killed mid-delivery leaves the
+message to be taken again when the lease ends; the ``Idempotency-Key`` makes that second send
+harmless. Each message is then delivered outside any transaction and its outcome written in one
+of its own: delivered, tried again later (exponential backoff with jitter, or the core
+system's ``Retry-After``), or a dead letter after ``OUTBOX_MAX_ATTEMPTS`` or a refusal that will
+never succeed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy.orm import aliased
+
+from service.audit.operations import record
+from service.columns import utcnow
+from service.core_system.adapters import CoreSystem, DeliveryFailed, core_system
+from service.core_system.models import MessageStatus, OutboxMessage
+from service.extensions import db
+
+log = logging.getLogger(__name__)
+LEASE_MARGIN = timedelta(seconds=30)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A message this worker holds the lease on: what it needs to deliver it."""
+
+    id: int
+    visit_id: Any
+    version_number: int
+    key: str
+    payload: dict[str, Any]
+    attempts: int
+
+
+def worker_name() -> str:
+    """A name for this worker in leases and logs: host, process and thread."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{threading.get_ident() % 100000}"
+
+
+def _lease() -> timedelta:
+    config = current_app.config
+    return (
+        timedelta(
+            seconds=2 * (config["CORE_SYSTEM_CONNECT_TIMEOUT"] + config["CORE_SYSTEM_READ_TIMEOUT"])
+        )
+        + LEASE_MARGIN
+    )
+
+
+def claim(worker: str, limit: int, now: datetime | None = None) -> list[Claimed]:
+    """Take the lease on up to ``limit`` due messages, oldest first, and commit the claim."""
+    now = now or utcnow()
+    earlier = aliased(OutboxMessage)
+    due = (
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.status == MessageStatus.PENDING,
+            OutboxMessage.next_attempt_at <= now,
+            or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+            ~exists().where(
+                and_(
+                    earlier.visit_id == OutboxMessage.visit_id,
+                    earlier.id < OutboxMessage.id,
+                    earlier.status != MessageStatus.DELIVERED,
+                )
+            ),
+        )
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=OutboxMessage)
+    )
+    ids = list(db.session.scalars(due))
+    if not ids:
+        db.session.commit()
+        return []
+    rows = db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(ids))
+        .values(
+            claimed_by=worker,
+            claimed_until=now + _lease(),
+            attempts=OutboxMessage.attempts + 1,
+        )
+        .returning(
+            OutboxMessage.id,
+            OutboxMessage.visit_id,
+            OutboxMessage.version_number,
+            OutboxMessage.idempotency_key,
+            OutboxMessage.payload,
+            OutboxMessage.attempts,
+        )
+        .execution_options(synchronize_session=False)
+    ).all()
+    db.session.commit()
+    return sorted((Claimed(*row) for row in rows), key=lambda message: message.id)
+
+
+def release(worker: str, messages: list[Claimed]) -> None:
+    """Give back claimed messages not yet tried (a worker stopping): no attempt is counted."""
+    if not messages:
+        return
+    db.session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id.in_([message.id for message in messages]),
+            OutboxMessage.claimed_by == worker,
+            OutboxMessage.status == MessageStatus.PENDING,
+        )
+        .values(claimed_until=None, attempts=OutboxMessage.attempts - 1)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def backoff(attempts: int, retry_after: float | None = None) -> timedelta:
+    """How long to wait after failed attempt number ``attempts``: exponential, with jitter
+    (between half and all of it), never longer than the maximum; at least ``Retry-After``.
+    """
+    config = current_app.config
+    ceiling = config["OUTBOX_BACKOFF_MAX_SECONDS"]
+    delay = min(ceiling, config["OUTBOX_BACKOFF_SECONDS"] * 2 ** max(0, attempts - 1))
+    wait = random.uniform(delay / 2, delay)  # noqa: S311 - jitter, not security
+    if retry_after is not None:
+        wait = max(wait, min(retry_after, ceiling))
+    return timedelta(seconds=wait)
+
+
+def _finish(worker: str, message: Claimed, **values: Any) -> bool:
+    """Write the outcome if this worker still holds the message (its lease may have passed)."""
+    done = db.session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == message.id,
+            OutboxMessage.claimed_by == worker,
+            OutboxMessage.status == MessageStatus.PENDING,
+        )
+        .values(claimed_until=None, **values)
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    return bool(done)
+
+
+def deliver(adapter: CoreSystem, worker: str, message: Claimed) -> str:
+    """Deliver one claimed message and record the outcome; returns the new status."""
+    try:
+        delivered = adapter.deliver(message.key, message.payload)
+    except DeliveryFailed as failure:
+        db.session.rollback()  # the local registry's insert, if it got that far
+        return _failed(worker, message, failure)
+    now = utcnow()
+    if _finish(
+        worker,
+        message,
+        status=MessageStatus.DELIVERED,
+        delivered_at=now,
+        core_reference=delivered.reference,
+        last_error=None,
+        last_status=None,
+    ):
+        # Children's records left this service: the disclosure is audited, ids only.
+        record(
+            None,
+            "deliver",
+            "visit",
+            [message.visit_id],
+            version=message.version_number,
+            core_reference=delivered.reference,
+            core_system=adapter.name,
+            replay=delivered.replay,
+        )
+        db.session.commit()
+        return MessageStatus.DELIVERED
+    db.session.rollback()
+    log.warning("outbox message %s: lease lost before it was marked delivered", message.id)
+    return MessageStatus.PENDING
+
+
+def _failed(worker: str, message: Claimed, failure: DeliveryFailed) -> str:
+    limit = current_app.config["OUTBOX_MAX_ATTEMPTS"]
+    dead = not failure.retryable or message.attempts >= limit
+    status = MessageStatus.DEAD if dead else MessageStatus.PENDING
+    values: dict[str, Any] = {
+        "status": status,
+        "last_error": failure.reason[:300],
+        "last_status": failure.status,
+    }
+    if not dead:
+        values["next_attempt_at"] = utcnow() + backoff(message.attempts, failure.retry_after)
+    _finish(worker, message, **values)
+    db.session.commit()
+    log.warning(
+        "outbox message %s (attempt %s): %s%s",
+        message.id,
+        message.attempts,
+        failure.reason,
+        "; now a dead letter" if dead else "",
+    )
+    return status
+
+
+def run_once(worker: str, stop: threading.Event | None = None) -> int:
+    """Claim one batch and deliver it; returns how many messages were tried."""
+    adapter = core_system()
+    batch = claim(worker, current_app.config["OUTBOX_BATCH_SIZE"])
+    for index, message in enumerate(batch):
+        if stop is not None and stop.is_set():
+            release(worker, batch[index:])
+            return index
+        deliver(adapter, worker, message)
+    return len(batch)
+
+
+def run(stop: threading.Event, *, once: bool = False) -> int:
+    """Deliver until ``stop`` is set (a signal), polling every ``OUTBOX_POLL_MS`` when idle.
+
+    With ``once``, deliver what is due now and return. Returns how many messages were tried.
+    """
+    worker = worker_name()
+    poll = current_app.config["OUTBOX_POLL_MS"] / 1000
+    adapter = core_system()
+    log.info("outbox worker %s delivering to the %s core system", worker, adapter.name)
+    tried = 0
+    while not stop.is_set():
+        try:
+            done = run_once(worker, stop)
+        except Exception:
+            db.session.rollback()
+            log.exception("outbox worker %s: a batch failed; waiting before the next", worker)
+            stop.wait(max(poll, 5))
+            continue
+        finally:
+            db.session.remove()
+        tried += done
+        if once and done == 0:
+            break
+        if done == 0:
+            stop.wait(poll)
+    return tried
