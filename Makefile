@@ -25,9 +25,13 @@ migrate: install
 seed: migrate
 	$(BIN)/flask demo seed
 
+# The outbox worker runs beside gunicorn and stops with it.
 run: seed
 	@echo "Serving on http://$(HOST):$(PORT)  (API docs: http://$(HOST):$(PORT)/api/v1/docs)"
-	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - wsgi:app
+	$(BIN)/flask outbox run & outbox=$$!; \
+	trap 'kill $$outbox 2>/dev/null; wait $$outbox' EXIT INT TERM; \
+	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - wsgi:app; \
+	status=$$?; exit $$status
 
 lint: install
 	$(BIN)/ruff check .

@@ -60,6 +60,12 @@ class CaseQuerySchema(StrictSchema):
     worker_id = fields.UUID(load_default=None)
 
 
+class CaseLookupSchema(StrictSchema):
+    """Which case to find: the core system's reference."""
+
+    core_ref = fields.String(required=True, validate=validate.Length(min=1, max=64))
+
+
 class CaseImportRowSchema(StrictSchema):
     """One row of a case-registry import: a child on a case (CSV column or JSON key names)."""
 

@@ -120,6 +120,16 @@ def _consistency_problems(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return problems
 
 
+def _existing(model: Any, key: Any, refs: set[str], chunk: int = 1000) -> dict[str, Any]:
+    """The rows of ``model`` whose ``key`` is among ``refs``, read a bounded chunk at a time."""
+    wanted = sorted(refs)
+    found: dict[str, Any] = {}
+    for start in range(0, len(wanted), chunk):
+        query = select(model).where(key.in_(wanted[start : start + chunk]))
+        found.update({getattr(row, key.key): row for row in db.session.scalars(query)})
+    return found
+
+
 def apply_rows(
     rows: list[dict[str, Any]], progress: Callable[[Iterable[Any]], Any] = iter
 ) -> ImportResult:
@@ -127,8 +137,8 @@ def apply_rows(
     result = ImportResult(rows=len(rows))
     teams = {team.name: team for team in db.session.scalars(select(Team))}
     workers = {user.username: user for user in db.session.scalars(select(User))}
-    cases = {case.core_ref: case for case in db.session.scalars(select(Case))}
-    children = {child.core_person_ref: child for child in db.session.scalars(select(Child))}
+    cases = _existing(Case, Case.core_ref, {row["case_ref"] for row in rows})
+    children = _existing(Child, Child.core_person_ref, {row["person_ref"] for row in rows})
     members: dict[str, list[Child]] = {}
     new_cases: set[str] = set()
     new_children: set[str] = set()

@@ -7,10 +7,10 @@ from typing import Any
 
 from flask import g
 
-from api_schemas.cases import CaseQuerySchema, CaseSchema, ChildDetailSchema
+from api_schemas.cases import CaseLookupSchema, CaseQuerySchema, CaseSchema, ChildDetailSchema
 from service.api import Blueprint, paginate_select
 from service.audit.operations import record
-from service.cases import operations
+from service.cases import lookup, operations
 from service.cases.models import Case, Child
 
 blp = Blueprint("cases", __name__, description="Caseloads: cases, children, who is due a visit.")
@@ -32,6 +32,23 @@ def list_cases(filters: dict[str, Any], pagination_parameters: Any) -> list[Case
     cases = paginate_select(operations.caseload_query(g.user, filters), pagination_parameters)
     record(g.user, "list", "case", [case.id for case in cases])
     return cases
+
+
+@blp.get("/cases/lookup")
+@blp.login_required(*READERS)
+@blp.arguments(CaseLookupSchema, location="query")
+@blp.response(200, CaseSchema)
+@blp.alt_response(404, description="No such case here or in the core system, or not yours")
+@blp.alt_response(503, description="The core case system cannot be reached; try again")
+def lookup_case(query: dict[str, str]) -> Case:
+    """The case with this core-system reference, with its children and their ids.
+
+    A case not yet held here is looked up in the core case system (when one is configured),
+    kept, and answered like any other, so a visit can be recorded against it at once.
+    """
+    case = lookup.case_by_core_ref(g.user, query["core_ref"])
+    record(g.user, "read", "case", [case.id], child_ids=[str(c.id) for c in case.children])
+    return case
 
 
 @blp.get("/cases/<uuid:case_id>")
