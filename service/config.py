@@ -191,6 +191,8 @@ class Settings:
     OUTBOX_BACKOFF_MAX_SECONDS: int = 1800
     OUTBOX_BATCH_SIZE: int = 20
     OUTBOX_POLL_MS: int = 250
+    # How long a worker holds a claimed message before another may take it (a worker that died).
+    OUTBOX_LEASE_SECONDS: int = 120
     TIMESCALES: dict[str, dict[str, str]] = field(default_factory=dict)
     LOCAL_TIMEZONE: str = "Europe/London"
     PAGE_SIZE_DEFAULT: int = 50
@@ -276,6 +278,7 @@ def load_settings(
         OUTBOX_BACKOFF_MAX_SECONDS=_env_int(env, "OUTBOX_BACKOFF_MAX_SECONDS", 1800, 1, 86400),
         OUTBOX_BATCH_SIZE=_env_int(env, "OUTBOX_BATCH_SIZE", 20, 1, 500),
         OUTBOX_POLL_MS=_env_int(env, "OUTBOX_POLL_MS", 250, 10, 60000),
+        OUTBOX_LEASE_SECONDS=_env_int(env, "OUTBOX_LEASE_SECONDS", 120, 5, 86400),
         TIMESCALES=timescales,
         LOCAL_TIMEZONE=_env_str(env, "LOCAL_TIMEZONE", "Europe/London"),
         PAGE_SIZE_MAX=_env_int(env, "PAGE_SIZE_MAX", 200, 10, 1000),
@@ -322,6 +325,14 @@ def _check_core_system(settings: Settings) -> None:
         settings.CORE_SYSTEM_TOKEN or settings.CORE_SYSTEM_TOKEN_URL
     ):
         raise ConfigError("CORE_SYSTEM_URL needs CORE_SYSTEM_TOKEN or OAuth2 client credentials")
+    # A lease shorter than a token fetch plus a delivery would let a second worker resend
+    # while the first is still waiting for its answer.
+    slowest = 2 * (settings.CORE_SYSTEM_CONNECT_TIMEOUT + settings.CORE_SYSTEM_READ_TIMEOUT)
+    if slowest >= settings.OUTBOX_LEASE_SECONDS:
+        raise ConfigError(
+            f"OUTBOX_LEASE_SECONDS must be more than {slowest} "
+            "(twice the core system's connect and read timeouts)"
+        )
     if settings.OUTBOX_BACKOFF_MAX_SECONDS < settings.OUTBOX_BACKOFF_SECONDS:
         raise ConfigError("OUTBOX_BACKOFF_MAX_SECONDS must be at least OUTBOX_BACKOFF_SECONDS")
     from service.core_system.mapping import MappingError, load_mapping

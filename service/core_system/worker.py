@@ -33,7 +33,6 @@ from service.core_system.models import MessageStatus, OutboxMessage
 from service.extensions import db
 
 log = logging.getLogger(__name__)
-LEASE_MARGIN = timedelta(seconds=30)
 
 
 @dataclass(frozen=True)
@@ -51,16 +50,6 @@ class Claimed:
 def worker_name() -> str:
     """A name for this worker in leases and logs: host, process and thread."""
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{threading.get_ident() % 100000}"
-
-
-def _lease() -> timedelta:
-    config = current_app.config
-    return (
-        timedelta(
-            seconds=2 * (config["CORE_SYSTEM_CONNECT_TIMEOUT"] + config["CORE_SYSTEM_READ_TIMEOUT"])
-        )
-        + LEASE_MARGIN
-    )
 
 
 def claim(worker: str, limit: int, now: datetime | None = None) -> list[Claimed]:
@@ -94,7 +83,7 @@ def claim(worker: str, limit: int, now: datetime | None = None) -> list[Claimed]
         .where(OutboxMessage.id.in_(ids))
         .values(
             claimed_by=worker,
-            claimed_until=now + _lease(),
+            claimed_until=now + timedelta(seconds=current_app.config["OUTBOX_LEASE_SECONDS"]),
             attempts=OutboxMessage.attempts + 1,
         )
         .returning(

@@ -37,6 +37,21 @@ def test_postgres_urls_get_the_psycopg_driver():
         ({"TIMESCALES": '{"care_leaver": {"first": "1w"}}'}, "needs an 'every'"),
         ({"JWT_JWKS_URL": "https://idp/jwks"}, "JWT_OIDC_ISSUER"),
         ({"JWT_OIDC_ROLE_MAP": "csc-worker"}, "claim_value=role"),
+        ({"CORE_SYSTEM_URL": "https://core.council.test"}, "needs CORE_SYSTEM_TOKEN"),
+        ({"CORE_SYSTEM_TOKEN_URL": "https://idp/token"}, "go together"),
+        (
+            {
+                "CORE_SYSTEM_TOKEN": "t",
+                "CORE_SYSTEM_TOKEN_URL": "https://idp/token",
+                "CORE_SYSTEM_CLIENT_ID": "a",
+                "CORE_SYSTEM_CLIENT_SECRET": "b",
+            },
+            "not both",
+        ),
+        ({"CORE_SYSTEM_MAPPING": "tribal"}, "no built-in mapping 'tribal'"),
+        ({"CORE_SYSTEM_MAPPING": "/nonexistent/mapping.json"}, "cannot read"),
+        ({"OUTBOX_LEASE_SECONDS": "30"}, "more than 50"),
+        ({"OUTBOX_BACKOFF_SECONDS": "60", "OUTBOX_BACKOFF_MAX_SECONDS": "10"}, "at least"),
     ],
 )
 def test_junk_is_rejected_with_the_variable_named(env, message):
@@ -71,3 +86,46 @@ def test_timescale_overrides_parse():
 def test_unknown_override_keys_are_refused():
     with pytest.raises(ConfigError, match="unknown settings"):
         load_settings(env={}, overrides={"NOT_A_SETTING": 1})
+
+
+@pytest.mark.parametrize(
+    ("mapping", "message"),
+    [
+        ("[]", "must be a JSON object"),
+        ('{"flags": {"true": "Y"}}', "flags must be"),
+        ('{"colour": "blue"}', "unknown keys"),
+        ('{"case_note_types": {"home_visit": "HV"}}', "is not visit_type"),
+        ('{"case_note_types": {"statutory/adoption": "HV"}}', "is not visit_type"),
+        ('{"tables": {"child_protection": "cp"}}', "no entry for table 'cp'"),
+        (
+            '{"tables": {"child_protection": "cp"}, "fields": {"cp": {"colour": "c"}}}',
+            "may name only",
+        ),
+        ('{"case_note_types": {"statutory": ""}}', "1 to 100 characters"),
+        ("{not json", "is not JSON"),
+    ],
+)
+def test_a_councils_mapping_file_is_checked_at_start_up(tmp_path, mapping, message):
+    path = tmp_path / "mapping.json"
+    path.write_text(mapping)
+    with pytest.raises(ConfigError, match=message):
+        settings(CORE_SYSTEM_MAPPING=str(path))
+
+
+def test_a_councils_mapping_file_is_used(tmp_path):
+    path = tmp_path / "mapping.json"
+    path.write_text(
+        '{"flags": {"true": true, "false": false}, "tables": {"looked_after": "cla"},'
+        ' "fields": {"cla": {"date": "d", "seen": "s"}}, "case_note_types": {"statutory": "V"}}'
+    )
+    from datetime import date
+
+    from service.core_system.mapping import load_mapping
+
+    assert settings(CORE_SYSTEM_MAPPING=str(path)).CORE_SYSTEM_MAPPING == str(path)
+    mapping = load_mapping(str(path))
+    row = mapping.row("looked_after", date(2026, 11, 2), {"seen": True, "seen_alone": False})
+    assert row == {"table": "cla", "fields": {"d": "2026-11-02", "s": True}}
+    assert mapping.row("child_in_need", date(2026, 11, 2), {"seen": True}) is None
+    assert mapping.case_note_type("statutory", "looked_after") == "V"
+    assert mapping.case_note_type("review", "looked_after") is None
