@@ -48,11 +48,7 @@ def _outbox() -> dict[str, Any] | None:
     except SQLAlchemyError:
         db.session.rollback()
         return None
-    return {
-        "pending": summary["pending"],
-        "dead": summary["dead"],
-        "oldest_undelivered_seconds": summary["oldest_undelivered_seconds"],
-    }
+    return summary
 
 
 def _check_database() -> str:

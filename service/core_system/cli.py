@@ -50,7 +50,7 @@ def status() -> None:
     """Print how many messages are pending, delivered and dead, the oldest undelivered one's
     age, and each dead letter. Exits 1 when there are dead letters.
     """
-    summary = backlog()
+    summary = backlog(delivered=True)
     age = summary["oldest_undelivered_seconds"]
     click.echo(
         f"core system: {core_system().name}\n"

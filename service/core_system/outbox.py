@@ -160,27 +160,31 @@ def retry(actor: User | None, message_id: int) -> OutboxMessage:
     return message
 
 
-def backlog() -> dict[str, Any]:
-    """Counts by status, the oldest undelivered message's age in seconds, and dead letters."""
+def backlog(*, delivered: bool = False) -> dict[str, Any]:
+    """How many messages are pending and dead, the oldest undelivered one's age in seconds,
+    and (``delivered``, a count over the whole history) how many were delivered.
+    """
+    undelivered = OutboxMessage.status != MessageStatus.DELIVERED
     counts = dict(
         db.session.execute(
-            select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+            select(OutboxMessage.status, func.count()).where(undelivered).group_by("status")
         ).all()
     )
     oldest: datetime | None = db.session.scalar(
-        select(OutboxMessage.created_at)
-        .where(OutboxMessage.status.in_([MessageStatus.PENDING, MessageStatus.DEAD]))
-        .order_by(OutboxMessage.id)
-        .limit(1)
+        select(OutboxMessage.created_at).where(undelivered).order_by(OutboxMessage.id).limit(1)
     )
-    return {
+    summary: dict[str, Any] = {
         "pending": int(counts.get(MessageStatus.PENDING, 0)),
-        "delivered": int(counts.get(MessageStatus.DELIVERED, 0)),
         "dead": int(counts.get(MessageStatus.DEAD, 0)),
         "oldest_undelivered_seconds": (
             round((utcnow() - oldest).total_seconds(), 1) if oldest else None
         ),
     }
+    if delivered:
+        summary["delivered"] = db.session.scalar(
+            select(func.count()).where(OutboxMessage.status == MessageStatus.DELIVERED)
+        )
+    return summary
 
 
 def init_app(app: Flask) -> None:

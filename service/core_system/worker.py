@@ -59,6 +59,7 @@ def claim(worker: str, limit: int, now: datetime | None = None) -> list[Claimed]
     due = (
         select(OutboxMessage.id)
         .where(
+            OutboxMessage.status != MessageStatus.DELIVERED,  # the partial index's condition
             OutboxMessage.status == MessageStatus.PENDING,
             OutboxMessage.next_attempt_at <= now,
             or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
