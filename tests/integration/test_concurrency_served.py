@@ -8,13 +8,16 @@ duplicate of an idempotent request answers as a replay; nothing answers 500.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 import pytest
+from sqlalchemy import func, select
 
 from service.cases.models import Case
+from service.core_system.models import OutboxMessage
 from service.extensions import db
 from tests.factories import make_case, make_team, make_user, new_id, visit_body
 from tests.served import Caller, Reply, ServedApp
@@ -124,6 +127,14 @@ def test_concurrent_decisions_on_one_etag_record_exactly_one(served, team):
     assert reviews[0]["comment"] == bodies[winner]["comment"]
     visit = team.manager.get(f"/visits/{visit_id}").json
     assert visit["status"] == NEXT_STATUS[bodies[winner]["decision"]]
+    # One approval, one message for the core system: the losers' messages rolled back with them.
+    assert visit["delivery"]["state"] == "pending"
+    messages = served.seed(
+        lambda: db.session.scalar(
+            select(func.count()).where(OutboxMessage.visit_id == uuid.UUID(visit_id))
+        )
+    )
+    assert messages == 1
 
 
 def test_concurrent_edits_on_one_etag_keep_exactly_one(served, team):
