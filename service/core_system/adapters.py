@@ -182,8 +182,13 @@ class HttpCoreSystem:
                 if self.token_url and (attempt == 2 or not self.session.token):  # type: ignore[attr-defined]
                     self._fetch_token()
             try:
+                # No redirects: a token must never follow one to another address.
                 response = self.session.request(
-                    method, f"{self.base}{path}", timeout=self.timeout, **kwargs
+                    method,
+                    f"{self.base}{path}",
+                    timeout=self.timeout,
+                    allow_redirects=False,
+                    **kwargs,
                 )
             except requests.RequestException as error:
                 raise DeliveryFailed(
@@ -263,7 +268,8 @@ def _raise_for(response: requests.Response) -> None:
     reason = f"HTTP {status} from the core system"
     if isinstance(code, str) and ERROR_CODE.match(code):
         reason += f" ({code})"
-    retryable = status >= 500 or status in RETRYABLE_4XX
+    # A redirect or an authorisation problem is the set-up's, fixable without the message.
+    retryable = status >= 500 or status < 400 or status in RETRYABLE_4XX
     raise DeliveryFailed(
         reason, retryable=retryable, status=status, retry_after=_retry_after(response)
     )
