@@ -93,6 +93,19 @@ def retry(message_ids: tuple[int, ...], all_dead: bool) -> None:
     click.echo(f"{len(ids)} messages queued again.")
 
 
+@outbox.command("backfill")
+@with_appcontext
+def backfill_approved() -> None:
+    """Queue every approved visit that has never been queued (approved before this service
+    delivered to the core system). Run it once, after upgrading, if the council wants them sent.
+    """
+    from service.core_system.outbox import backfill
+
+    count = backfill()
+    db.session.commit()
+    click.echo(f"{count} approved visits queued for the core system.")
+
+
 @outbox.command("reconcile")
 @with_appcontext
 def reconcile() -> None:

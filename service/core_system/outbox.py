@@ -30,26 +30,24 @@ from service.errors import Conflict, NotFound
 from service.extensions import db
 from service.reviews.models import Review
 from service.visits.lifecycle import Action, VisitEvent, visit_changed
-from service.visits.models import VisitVersion
+from service.visits.models import Visit, VisitStatus, VisitVersion
 
 
 def on_visit_changed(event: VisitEvent) -> None:
     """An approval (first or of an amendment) is a message for the core system."""
     if event.action is Action.APPROVE:
-        enqueue(event)
+        review = db.session.get(Review, uuid.UUID(event.details["review"]))
+        assert review is not None  # noqa: S101 - the transition's caller added it
+        enqueue(event.visit, review, event.at)
 
 
-def enqueue(event: VisitEvent) -> OutboxMessage:
-    """Write the message for the version ``event`` approved, in the approving transaction."""
-    visit = event.visit
+def enqueue(visit: Visit, review: Review, at: datetime) -> OutboxMessage:
+    """Write the message for the version ``review`` approved, in the approving transaction."""
     version = db.session.scalars(
-        select(VisitVersion)
-        .where(VisitVersion.visit_id == visit.id)
-        .order_by(VisitVersion.number.desc())
-        .limit(1)
+        select(VisitVersion).where(
+            VisitVersion.visit_id == visit.id, VisitVersion.number == review.version_number
+        )
     ).one()
-    review = db.session.get(Review, uuid.UUID(event.details["review"]))
-    assert review is not None  # noqa: S101 - the transition's caller added it
     earlier = db.session.scalar(
         select(func.max(OutboxMessage.version_number)).where(OutboxMessage.visit_id == visit.id)
     )
@@ -81,11 +79,39 @@ def enqueue(event: VisitEvent) -> OutboxMessage:
         payload_sha256=payload.digest(body),
         status=MessageStatus.PENDING,
         attempts=0,
-        next_attempt_at=event.at,
-        created_at=event.at,
+        next_attempt_at=at,
+        created_at=at,
     )
     db.session.add(message)
     return message
+
+
+def backfill(limit: int | None = None) -> int:
+    """Messages for approved visits that have none: those approved before delivery to the core
+    system existed. Each is built from the visit's latest approval. Returns how many (flushed).
+    """
+    undelivered = (
+        select(Visit)
+        .where(
+            Visit.status == VisitStatus.APPROVED,
+            ~select(OutboxMessage.id).where(OutboxMessage.visit_id == Visit.id).exists(),
+        )
+        .order_by(Visit.last_submitted_at, Visit.id)
+        .limit(limit)
+    )
+    count = 0
+    for visit in db.session.scalars(undelivered).all():
+        review = db.session.scalars(
+            select(Review)
+            .where(Review.visit_id == visit.id, Review.decision == "approve")
+            .order_by(Review.decided_at.desc())
+            .limit(1)
+        ).first()
+        if review is not None:
+            enqueue(visit, review, utcnow())
+            count += 1
+    db.session.flush()
+    return count
 
 
 def delivery_state(messages: list[OutboxMessage]) -> dict[str, Any] | None:

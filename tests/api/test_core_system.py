@@ -224,3 +224,17 @@ def test_outbox_commands(app, world, worker, supervisor):
     missing = runner.invoke(args=["outbox", "reconcile"])
     assert missing.exit_code == 1 and f"visit {visit_id} version 1: missing" in missing.output
     assert runner.invoke(args=["outbox", "retry"]).exit_code == 2
+
+
+def test_visits_approved_before_delivery_existed_can_be_queued_once(app, world, worker, supervisor):
+    visit_id = approved_visit(app, world, worker, supervisor)
+    with app.app_context():  # as if approved before this release
+        db.session.execute(db.delete(OutboxMessage))
+        db.session.commit()
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["outbox", "backfill"])
+    assert first.exit_code == 0 and "1 approved visits queued" in first.output
+    assert "0 approved visits queued" in runner.invoke(args=["outbox", "backfill"]).output
+    [message] = messages(app)
+    assert (message.visit_id, message.event) == (uuid.UUID(visit_id), "visit.approved")
+    assert message.payload["review"]["decision"] == "approve"

@@ -21,11 +21,20 @@ from sqlalchemy import select, text
 from service import create_app
 from service.cases.models import Case
 from service.core_system import worker as outbox_worker
+from service.core_system.adapters import DeliveryFailed, HttpCoreSystem
 from service.core_system.models import OutboxMessage
 from service.extensions import db
 from tests.conftest import fresh_postgres_database
 from tests.coresystem import CoreSystemServer
-from tests.factories import FAST_TEST_SETTINGS, PASSWORD, make_case, make_team, make_user
+from tests.factories import (
+    FAST_TEST_SETTINGS,
+    OBSERVATIONS,
+    OWN_WORDS,
+    PASSWORD,
+    make_case,
+    make_team,
+    make_user,
+)
 from tests.factories import visit_body as complete_visit
 from tests.outbox_support import (
     OutboxWorker,
@@ -186,7 +195,7 @@ def in_app(application, function, *args):
 
 def test_an_approved_visit_reaches_the_core_system_within_seconds(core_app, core, start_worker):
     council = Council(core_app)
-    start_worker()
+    worker = start_worker()
     visit_id = council.approve_new_visit()
     delivery = wait_for(
         lambda: (d := council.delivery(visit_id))["state"] == "delivered" and d, timeout=10
@@ -196,6 +205,30 @@ def test_an_approved_visit_reaches_the_core_system_within_seconds(core_app, core
     assert received["key"] == f"seen-and-heard:{visit_id}:v1"
     assert received["body"]["children"][0]["dataset"]["fields"]["cppv_cp_visit_seen"] == "Y"
     assert [e["path"] for e in core.log()] == ["/oauth/token", "/visits"]
+    assert worker.stop() == 0
+    assert "delivering to the http core system" in worker.log()
+    for private in (OWN_WORDS, OBSERVATIONS, "s3cret", "Bearer"):
+        assert private not in worker.log()
+
+
+def test_a_static_bearer_token_is_sent_and_a_wrong_one_retried_not_dropped(tmp_path):
+    with CoreSystemServer(static_token="static-token-1") as static_core:
+        right = HttpCoreSystem(
+            {
+                **core_system_settings(static_core.url, None),
+                "CORE_SYSTEM_TOKEN": "static-token-1",
+            }
+        )
+        body = {"external_reference": {"visit_id": "v-1", "version": 1}}
+        assert right.deliver("key-1", body).reference == "CN-1"
+        assert right.deliver("key-1", body).replay
+        wrong = HttpCoreSystem(
+            {**core_system_settings(static_core.url, None), "CORE_SYSTEM_TOKEN": "stale"}
+        )
+        with pytest.raises(DeliveryFailed) as refused:
+            wrong.deliver("key-2", body)
+        assert refused.value.retryable and refused.value.status == 401
+        assert len(static_core.received()) == 1
 
 
 def test_an_outage_then_everything_once_and_in_order(core_app, core, start_worker):
