@@ -28,7 +28,7 @@ def list_messages(filters: dict[str, Any], pagination_parameters: Any) -> list[O
     return paginate_select(outbox.message_query(filters), pagination_parameters)
 
 
-@blp.post("/admin/outbox/<int:message_id>/retry")
+@blp.post("/admin/outbox/<int(min=1, max=9223372036854775807):message_id>/retry")
 @blp.login_required("admin")
 @blp.response(200, OutboxMessageSchema)
 @blp.alt_response(404, description="No such message")

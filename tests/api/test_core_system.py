@@ -193,6 +193,7 @@ def test_admins_see_and_retry_dead_letters(app, world, worker, supervisor, sign_
     assert deliver_now(app) == 1
     assert admin.post(f"/admin/outbox/{listed['id']}/retry").status_code == 409
     assert admin.post("/admin/outbox/999999/retry").status_code == 404
+    assert admin.post(f"/admin/outbox/{10**30}/retry").status_code == 404
     with app.app_context():
         assert db.session.scalars(
             select(AuditEvent).where(AuditEvent.action == "retry")
