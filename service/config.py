@@ -333,6 +333,11 @@ def _check_core_system(settings: Settings) -> None:
             f"OUTBOX_LEASE_SECONDS must be more than {slowest} "
             "(twice the core system's connect and read timeouts)"
         )
+    if settings.ENVIRONMENT == "production" and settings.CORE_SYSTEM_URL:
+        for name in ("CORE_SYSTEM_URL", "CORE_SYSTEM_TOKEN_URL", "SERVICE_URL"):
+            value = getattr(settings, name)
+            if value and not value.startswith("https://"):
+                raise ConfigError(f"{name} must be https:// in production")
     if settings.OUTBOX_BACKOFF_MAX_SECONDS < settings.OUTBOX_BACKOFF_SECONDS:
         raise ConfigError("OUTBOX_BACKOFF_MAX_SECONDS must be at least OUTBOX_BACKOFF_SECONDS")
     from service.core_system.mapping import MappingError, load_mapping

@@ -14,6 +14,7 @@ import argparse
 import json
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -74,6 +75,11 @@ class Handler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     state: State
+
+    def setup(self) -> None:
+        """Send each answer at once, as production servers do (no Nagle delay on loopback)."""
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, *args: Any) -> None:
         """Quiet: the log that matters is ``/_control/log``."""

@@ -14,9 +14,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from service.audit.operations import record
 from service.auth.models import User
 from service.cases.importer import ImportFailed, apply_rows, validate_rows
-from service.cases.models import Case
+from service.cases.models import Case, Child
 from service.core_system.adapters import DeliveryFailed, core_system
 from service.errors import NotFound, ServiceUnavailable
 from service.extensions import db
@@ -71,6 +72,7 @@ def _fetch(core_ref: str) -> Case | None:
     except ImportFailed as failed:
         log.warning("case %s from the core system is unusable: %s", core_ref, failed.problems[:3])
         return None
+    _keep_children_held_here(rows)
     try:
         with db.session.begin_nested():
             apply_rows(rows)
@@ -79,11 +81,42 @@ def _fetch(core_ref: str) -> Case | None:
     return db.session.scalar(select(Case).where(Case.core_ref == core_ref))
 
 
+def _keep_children_held_here(rows: list[dict[str, Any]]) -> None:
+    """A lookup adds a case; it never rewrites a child already held here (on another case):
+    their name, birth date and plan stay as the last import set them.
+    """
+    held = {
+        child.core_person_ref: child
+        for child in db.session.scalars(
+            select(Child).where(Child.core_person_ref.in_([row["person_ref"] for row in rows]))
+        )
+    }
+    for row in rows:
+        child = held.get(row["person_ref"])
+        if child is not None:
+            row.update(
+                child_name=child.name,
+                date_of_birth=child.date_of_birth,
+                plan_type=child.plan_type,
+                plan_start_date=child.plan_start_date,
+            )
+
+
 def case_by_core_ref(user: User, core_ref: str) -> Case:
     """The case with this core reference, if ``user`` may see it (404 otherwise, as ever)."""
     case = db.session.scalar(select(Case).where(Case.core_ref == core_ref))
-    if case is None:
+    fetched = case is None
+    if fetched:
         case = _fetch(core_ref)
     if case is None or not can_read_case(user, case):
         raise NotFound("case.not_found", "No such case.")
+    if fetched:
+        record(
+            user,
+            "create",
+            "case",
+            [case.id],
+            source="core_system",
+            child_ids=[str(child.id) for child in case.children],
+        )
     return case

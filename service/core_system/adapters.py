@@ -20,8 +20,8 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 import requests
+from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.requests_client import OAuth2Session
-from authlib.oauth2 import OAuth2Error
 from flask import Flask, current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -31,8 +31,9 @@ from service.extensions import db
 
 # 4xx answers that may succeed later unchanged: the rest mean "never, as sent".
 RETRYABLE_4XX = frozenset({401, 403, 408, 425, 429})
-# An error code from the core system is shown to admins only if it looks like a code.
-ERROR_CODE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+# An error code from the core system is shown to admins only if it looks like a code
+# ("invalid_person_ref"): words joined by _ . or :, never one bare word, which could be a name.
+ERROR_CODE = re.compile(r"^[A-Za-z0-9]+(?:[_.:][A-Za-z0-9]+)+$")
 CONTRACT_VERSION = "1"
 
 
@@ -166,9 +167,10 @@ class HttpCoreSystem:
         assert isinstance(self.session, OAuth2Session)  # noqa: S101 - only with a token URL
         try:
             self.session.fetch_token(self.token_url, timeout=self.timeout)
-        except OAuth2Error as error:
+        except AuthlibBaseError as error:  # e.g. invalid_client: the credentials are wrong
             raise DeliveryFailed(
-                f"token endpoint refused the client: {error.error}", retryable=True
+                f"token endpoint refused the client: {_code(error.error) or 'no reason given'}",
+                retryable=True,
             ) from None
         except requests.RequestException as error:
             raise DeliveryFailed(
@@ -194,7 +196,7 @@ class HttpCoreSystem:
                 raise DeliveryFailed(
                     f"core system unreachable: {type(error).__name__}", retryable=True
                 ) from None
-            except OAuth2Error:  # the token expired and could not be renewed
+            except AuthlibBaseError:  # the token expired and could not be renewed
                 self.session.token = None  # type: ignore[attr-defined]
                 continue
             if response.status_code != 401 or not self.token_url:
@@ -203,6 +205,8 @@ class HttpCoreSystem:
 
     def find_case(self, core_ref: str) -> dict[str, Any] | None:
         """``GET /cases/{core_ref}``: the case and its children, or None on 404."""
+        if core_ref.strip(".") == "":  # "." and ".." would climb out of /cases/
+            return None
         response = self._request("GET", f"/cases/{quote(core_ref, safe='')}")
         if response.status_code == 404:
             return None
@@ -221,9 +225,15 @@ class HttpCoreSystem:
         _raise_for(response)
         body = _json(response)
         reference = body.get("reference") if isinstance(body, dict) else None
-        if reference is not None and not isinstance(reference, str):
-            reference = str(reference)
-        return Delivered(reference[:100] if reference else None, replay=response.status_code == 200)
+        if not isinstance(reference, (str, int)) or not str(reference).strip():
+            # A login page or a proxy answers 200 too: without the contract's reference, the
+            # core system has not said it holds the visit.
+            raise DeliveryFailed(
+                f"HTTP {response.status_code} from the core system without a reference",
+                retryable=True,
+                status=response.status_code,
+            )
+        return Delivered(str(reference)[:100], replay=response.status_code == 200)
 
     def read_back(self, visit_id: str) -> HeldRecord | None:
         """``GET /visits/{visit_id}``: the latest version held, or None on 404."""
@@ -259,14 +269,21 @@ def _retry_after(response: requests.Response) -> float | None:
     return max(0.0, (moment - datetime.now(UTC)).total_seconds())
 
 
+def _code(value: Any) -> str | None:
+    """An error code fit to show an admin, or None."""
+    if isinstance(value, str) and len(value) <= 64 and ERROR_CODE.match(value):
+        return value
+    return None
+
+
 def _raise_for(response: requests.Response) -> None:
     status = response.status_code
     if 200 <= status < 300:
         return
     body = _json(response)
-    code = body.get("error") or body.get("code") if isinstance(body, dict) else None
+    code = _code(body.get("error") or body.get("code")) if isinstance(body, dict) else None
     reason = f"HTTP {status} from the core system"
-    if isinstance(code, str) and ERROR_CODE.match(code):
+    if code:
         reason += f" ({code})"
     # A redirect or an authorisation problem is the set-up's, fixable without the message.
     retryable = status >= 500 or status < 400 or status in RETRYABLE_4XX

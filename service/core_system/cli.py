@@ -15,6 +15,7 @@ from service.core_system.adapters import core_system
 from service.core_system.models import MessageStatus, OutboxMessage
 from service.core_system.outbox import backlog
 from service.core_system.reconcile import reconcile as compare
+from service.errors import DomainError
 from service.extensions import db
 
 
@@ -86,9 +87,16 @@ def retry(message_ids: tuple[int, ...], all_dead: bool) -> None:
             )
         )
     if not ids:
+        if all_dead:
+            click.echo("There are no dead letters.")
+            return
         raise click.UsageError("name message ids, or --all-dead")
     for message_id in ids:
-        retry_message(None, message_id)
+        try:
+            retry_message(None, message_id)
+        except DomainError as refusal:
+            db.session.rollback()
+            raise click.ClickException(f"message {message_id}: {refusal.detail}") from None
     db.session.commit()
     click.echo(f"{len(ids)} messages queued again.")
 

@@ -80,12 +80,16 @@ def _check(raw: Any) -> Mapping:
         raise MappingError('flags must be {"true": ..., "false": ...}')
     if not all(isinstance(value, (str, bool)) for value in flags.values()):
         raise MappingError("flags must be strings or booleans")
+    if flags["true"] == flags["false"]:
+        raise MappingError("flags must write yes and no differently")
     note_types = raw.get("case_note_types", {})
     for key, value in _object(note_types, "case_note_types").items():
         visit_type, _, plan_type = key.partition("/")
         if visit_type not in VISIT_TYPES or (plan_type and plan_type not in PLAN_TYPES):
             raise MappingError(f"case_note_types: {key!r} is not visit_type or visit_type/plan")
         _text(value, f"case_note_types[{key!r}]")
+    if missing := [kind for kind in VISIT_TYPES if kind not in note_types]:
+        raise MappingError(f"case_note_types needs a code for every visit type; missing {missing}")
     tables = _object(raw.get("tables", {}), "tables")
     fields = _object(raw.get("fields", {}), "fields")
     for plan_type, table in tables.items():
@@ -99,6 +103,8 @@ def _check(raw: Any) -> Mapping:
             raise MappingError(f"fields[{table!r}] may name only {list(FACTS)}")
         for fact, name in names.items():
             _text(name, f"fields[{table!r}][{fact!r}]")
+        if len(set(names.values())) != len(names):
+            raise MappingError(f"fields[{table!r}] names one field for two facts")
     return Mapping(
         name=_text(raw.get("name", "custom"), "name"),
         yes=flags["true"],

@@ -166,21 +166,30 @@ def message_query(filters: dict[str, Any]) -> Select[Any]:
 
 
 def retry(actor: User | None, message_id: int) -> OutboxMessage:
-    """Put a dead letter (or a failing message) back in the queue, to be tried at once."""
+    """Put a dead letter back in the queue, to be tried at once (audited).
+
+    Only a dead letter: a message still being retried is in a worker's hands or waiting its
+    turn, and resetting it would resend it early or keep it from ever becoming a dead letter.
+    """
     message = db.session.get(OutboxMessage, message_id)
     if message is None:
         raise NotFound("outbox.not_found", "No such message.")
-    if message.status == MessageStatus.DELIVERED:
-        raise Conflict("outbox.delivered", "The message was delivered; there is nothing to retry.")
-    now = utcnow()
-    claimed = db.session.execute(
+    queued = db.session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.id == message.id, OutboxMessage.status != MessageStatus.DELIVERED)
-        .values(status=MessageStatus.PENDING, attempts=0, next_attempt_at=now, claimed_until=None)
+        .where(OutboxMessage.id == message.id, OutboxMessage.status == MessageStatus.DEAD)
+        .values(
+            status=MessageStatus.PENDING,
+            attempts=0,
+            next_attempt_at=utcnow(),
+            claimed_until=None,
+        )
         .execution_options(synchronize_session=False)
     ).rowcount  # type: ignore[attr-defined]
-    if not claimed:
-        raise Conflict("outbox.delivered", "The message was delivered; there is nothing to retry.")
+    if not queued:
+        raise Conflict(
+            "outbox.not_dead",
+            f"Only a dead letter can be retried; this message is {message.status}.",
+        )
     db.session.refresh(message)
     record(actor, "retry", "outbox_message", [str(message.id)], visit_id=str(message.visit_id))
     return message

@@ -32,7 +32,7 @@ def list_messages(filters: dict[str, Any], pagination_parameters: Any) -> list[O
 @blp.login_required("admin")
 @blp.response(200, OutboxMessageSchema)
 @blp.alt_response(404, description="No such message")
-@blp.alt_response(409, description="Already delivered")
+@blp.alt_response(409, description="Not a dead letter (pending or delivered)")
 def retry_message(message_id: int) -> OutboxMessage:
-    """Queue a dead letter (or a failing message) again, to be tried at once (audited)."""
+    """Queue a dead letter again, to be tried at once (audited)."""
     return outbox.retry(g.user, message_id)

@@ -153,6 +153,16 @@ def deliver(adapter: CoreSystem, worker: str, message: Claimed) -> str:
     except DeliveryFailed as failure:
         db.session.rollback()  # the local registry's insert, if it got that far
         return _failed(worker, message, failure)
+    except Exception as error:
+        # Not a refusal we know: count it as an attempt all the same, so the message shows
+        # the failure and becomes a dead letter in the end instead of being retried unseen.
+        db.session.rollback()
+        log.exception("outbox message %s: unexpected error while delivering", message.id)
+        return _failed(
+            worker,
+            message,
+            DeliveryFailed(f"unexpected error: {type(error).__name__}", retryable=True),
+        )
     now = utcnow()
     if _finish(
         worker,

@@ -174,6 +174,8 @@ def test_admins_see_and_retry_dead_letters(app, world, worker, supervisor, sign_
     assert supervisor.get("/admin/outbox").status_code == 403
     [listed] = admin.get("/admin/outbox").get_json()
     assert listed["status"] == "pending" and "payload" not in listed
+    not_dead = admin.post(f"/admin/outbox/{listed['id']}/retry")
+    assert (not_dead.status_code, not_dead.get_json()["code"]) == (409, "outbox.not_dead")
     with app.app_context():
         db.session.execute(
             db.update(OutboxMessage).values(

@@ -260,6 +260,7 @@ def test_an_outage_then_everything_once_and_in_order(core_app, core, start_worke
         ({"status": 429, "times": 1, "retry_after": 1}, "HTTP 429"),
         ({"delay": 3, "times": 1}, "ReadTimeout"),
         ({"drop": True, "times": 1}, "core system unreachable"),
+        ({"status": 200, "times": 1}, "HTTP 200 from the core system without a reference"),
     ],
 )
 def test_errors_and_timeouts_are_retried_until_delivered(
@@ -322,6 +323,16 @@ def test_a_refusal_that_will_never_succeed_is_a_dead_letter_an_admin_retries(
     assert retried.status_code == 200
     wait_for(lambda: council.delivery(visit_id)["state"] == "delivered", timeout=10)
     assert_once_and_in_order(core, {council_later: [1], visit_id: [1]})
+
+
+def test_a_wrong_client_secret_shows_and_ends_as_a_dead_letter(core_app, core, start_worker):
+    council = Council(core_app)
+    visit_id = council.approve_new_visit()
+    start_worker(CORE_SYSTEM_CLIENT_SECRET="wrong", OUTBOX_MAX_ATTEMPTS=2)
+    wait_for(lambda: council.delivery(visit_id)["state"] == "dead_letter", timeout=15)
+    delivery = council.delivery(visit_id)
+    assert delivery["last_error"] == "token endpoint refused the client: invalid_client"
+    assert delivery["attempts"] == 2 and core.received() == []
 
 
 def test_an_expired_token_is_renewed(core_app, core, start_worker):
@@ -417,6 +428,9 @@ def test_a_case_new_here_is_looked_up_in_the_core_system(core_app, core):
     with core_app.app_context():
         worker_name = db.session.get(Case, council.case_id).allocated_worker.username
         team_name = db.session.get(Case, council.case_id).team.name
+    with core_app.app_context():
+        held = db.session.get(Case, council.case_id).children[0]
+        held_ref, held_name, held_plan = held.core_person_ref, held.name, held.plan_type
     core.load_cases(
         {
             "CASE-NEW-1": {
@@ -433,7 +447,14 @@ def test_a_case_new_here_is_looked_up_in_the_core_system(core_app, core):
                         "date_of_birth": "2015-02-03",
                         "plan_type": "child_in_need",
                         "plan_start_date": "2026-10-01",
-                    }
+                    },
+                    {
+                        "core_person_ref": held_ref,
+                        "name": "Someone Else",
+                        "date_of_birth": "2010-01-01",
+                        "plan_type": "looked_after",
+                        "plan_start_date": "2025-02-01",
+                    },
                 ],
             },
             "CASE-ELSEWHERE": {
@@ -448,7 +469,11 @@ def test_a_case_new_here_is_looked_up_in_the_core_system(core_app, core):
     found = council.client.get("/api/v1/cases/lookup?core_ref=CASE-NEW-1", headers=council.worker)
     assert found.status_code == 200, found.get_json()
     case = found.get_json()
-    assert case["core_ref"] == "CASE-NEW-1" and case["children"][0]["name"] == "Robin"
+    assert case["core_ref"] == "CASE-NEW-1"
+    by_ref = {child["core_person_ref"]: child for child in case["children"]}
+    assert by_ref["P-NEW-1"]["name"] == "Robin"
+    # A child already held here (on another case) is linked, never rewritten by a lookup.
+    assert (by_ref[held_ref]["name"], by_ref[held_ref]["plan_type"]) == (held_name, held_plan)
     again = council.client.get("/api/v1/cases/lookup?core_ref=CASE-NEW-1", headers=council.worker)
     assert again.get_json()["id"] == case["id"]
     lookups = [e for e in core.log() if e["path"].startswith("/cases/") and e["status"] == 200]

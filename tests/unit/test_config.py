@@ -51,6 +51,24 @@ def test_postgres_urls_get_the_psycopg_driver():
         ({"CORE_SYSTEM_MAPPING": "tribal"}, "no built-in mapping 'tribal'"),
         ({"CORE_SYSTEM_MAPPING": "/nonexistent/mapping.json"}, "cannot read"),
         ({"OUTBOX_LEASE_SECONDS": "30"}, "more than 50"),
+        (
+            {
+                "SEEN_HEARD_ENV": "production",
+                "SECRET_KEY": "x" * 40,
+                "CORE_SYSTEM_TOKEN": "t",
+                "CORE_SYSTEM_URL": "http://core.council.test",
+            },
+            "CORE_SYSTEM_URL must be https",
+        ),
+        (
+            {
+                "SEEN_HEARD_ENV": "production",
+                "SECRET_KEY": "x" * 40,
+                "CORE_SYSTEM_TOKEN": "t",
+                "CORE_SYSTEM_URL": "https://core.council.test",
+            },
+            "SERVICE_URL must be https",
+        ),
         ({"OUTBOX_BACKOFF_SECONDS": "60", "OUTBOX_BACKOFF_MAX_SECONDS": "10"}, "at least"),
     ],
 )
@@ -88,6 +106,9 @@ def test_unknown_override_keys_are_refused():
         load_settings(env={}, overrides={"NOT_A_SETTING": 1})
 
 
+NOTES = '"case_note_types": {"statutory": "V", "review": "R", "core_group": "C", "other": "O"}'
+
+
 @pytest.mark.parametrize(
     ("mapping", "message"),
     [
@@ -96,10 +117,19 @@ def test_unknown_override_keys_are_refused():
         ('{"colour": "blue"}', "unknown keys"),
         ('{"case_note_types": {"home_visit": "HV"}}', "is not visit_type"),
         ('{"case_note_types": {"statutory/adoption": "HV"}}', "is not visit_type"),
-        ('{"tables": {"child_protection": "cp"}}', "no entry for table 'cp'"),
+        ('{"case_note_types": {"statutory": "V"}}', "missing \\['review'"),
+        ('{"flags": {"true": "Y", "false": "Y"}}', "differently"),
+        ("{" + NOTES + ', "tables": {"child_protection": "cp"}}', "no entry for table 'cp'"),
         (
-            '{"tables": {"child_protection": "cp"}, "fields": {"cp": {"colour": "c"}}}',
+            "{"
+            + NOTES
+            + ', "tables": {"child_protection": "cp"}, "fields": {"cp": {"colour": "c"}}}',
             "may name only",
+        ),
+        (
+            "{" + NOTES + ', "tables": {"child_protection": "cp"},'
+            ' "fields": {"cp": {"date": "d", "seen": "d"}}}',
+            "one field for two facts",
         ),
         ('{"case_note_types": {"statutory": ""}}', "1 to 100 characters"),
         ("{not json", "is not JSON"),
@@ -116,7 +146,7 @@ def test_a_councils_mapping_file_is_used(tmp_path):
     path = tmp_path / "mapping.json"
     path.write_text(
         '{"flags": {"true": true, "false": false}, "tables": {"looked_after": "cla"},'
-        ' "fields": {"cla": {"date": "d", "seen": "s"}}, "case_note_types": {"statutory": "V"}}'
+        ' "fields": {"cla": {"date": "d", "seen": "s"}}, ' + NOTES + "}"
     )
     from datetime import date
 
@@ -128,4 +158,4 @@ def test_a_councils_mapping_file_is_used(tmp_path):
     assert row == {"table": "cla", "fields": {"d": "2026-11-02", "s": True}}
     assert mapping.row("child_in_need", date(2026, 11, 2), {"seen": True}) is None
     assert mapping.case_note_type("statutory", "looked_after") == "V"
-    assert mapping.case_note_type("review", "looked_after") is None
+    assert mapping.case_note_type("review", "looked_after") == "R"
