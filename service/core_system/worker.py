@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import and_, exists, or_, select, text, update
 from sqlalchemy.orm import aliased
 
 from service.audit.operations import record
@@ -75,6 +75,11 @@ def claim(worker: str, limit: int, now: datetime | None = None) -> list[Claimed]
         .limit(limit)
         .with_for_update(skip_locked=True, of=OutboxMessage)
     )
+    if db.session.get_bind().dialect.name == "postgresql":
+        # psycopg prepares a statement run often, and PostgreSQL may then settle on a generic
+        # plan; for this query, planned before the table's statistics caught up with a
+        # backlog, that plan took seconds a claim (measured: 12 instead of 260 messages/s).
+        db.session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
     ids = list(db.session.scalars(due))
     if not ids:
         db.session.commit()

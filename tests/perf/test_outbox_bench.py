@@ -38,7 +38,7 @@ from tests.served import Gunicorn, ServedApi
 APPROVALS = int(os.environ.get("BENCH_APPROVALS", "60"))
 BACKLOG = int(os.environ.get("BENCH_BACKLOG", "10000"))
 VERSIONS = 5
-WORKER_COUNTS = (1, 2, 4)
+WORKER_COUNTS = tuple(int(n) for n in os.environ.get("BENCH_WORKERS", "1,2,4").split(","))
 
 
 def percentile(values: list[float], share: float) -> float:
