@@ -199,9 +199,9 @@ class HttpCoreSystem:
             except AuthlibBaseError:  # the token expired and could not be renewed
                 self.session.token = None  # type: ignore[attr-defined]
                 continue
-            if response.status_code != 401 or not self.token_url:
+            if response.status_code != 401 or not self.token_url or attempt == 2:
                 return response
-        return response
+        raise DeliveryFailed("no usable token from the token endpoint", retryable=True)
 
     def find_case(self, core_ref: str) -> dict[str, Any] | None:
         """``GET /cases/{core_ref}``: the case and its children, or None on 404."""

@@ -109,8 +109,10 @@ def backfill_approved() -> None:
     """
     from service.core_system.outbox import backfill
 
-    count = backfill()
-    db.session.commit()
+    count = 0
+    while queued := backfill(limit=500):  # a bounded batch at a time, each committed
+        count += queued
+        db.session.commit()
     click.echo(f"{count} approved visits queued for the core system.")
 
 

@@ -88,13 +88,16 @@ def enqueue(visit: Visit, review: Review, at: datetime) -> OutboxMessage:
 
 def backfill(limit: int | None = None) -> int:
     """Messages for approved visits that have none: those approved before delivery to the core
-    system existed. Each is built from the visit's latest approval. Returns how many (flushed).
+    system existed. Each is built from the visit's latest approval. Returns how many (flushed);
+    called again, it goes on with the next ones.
     """
+    approval = Review.visit_id == Visit.id, Review.decision == "approve"
     undelivered = (
         select(Visit)
         .where(
             Visit.status == VisitStatus.APPROVED,
             ~select(OutboxMessage.id).where(OutboxMessage.visit_id == Visit.id).exists(),
+            select(Review.id).where(*approval).exists(),
         )
         .order_by(Visit.last_submitted_at, Visit.id)
         .limit(limit)
@@ -106,10 +109,9 @@ def backfill(limit: int | None = None) -> int:
             .where(Review.visit_id == visit.id, Review.decision == "approve")
             .order_by(Review.decided_at.desc())
             .limit(1)
-        ).first()
-        if review is not None:
-            enqueue(visit, review, utcnow())
-            count += 1
+        ).one()
+        enqueue(visit, review, utcnow())
+        count += 1
     db.session.flush()
     return count
 
