@@ -11,7 +11,7 @@ from typing import Any
 from flask import Flask, send_from_directory
 
 from service import database, errors, request_limits
-from service.api import api, use_authenticator
+from service.api import api, use_authenticator, use_role_refusal_recorder
 from service.config import load_settings
 from service.extensions import db, limiter, migrate
 from storage import open_store
@@ -87,6 +87,7 @@ def _register_features(app: Flask) -> None:
     The only place that imports route modules (import-linter keeps it so). Imports are local so
     that importing any ``service`` module does not pull in every feature.
     """
+    from service.audit import trail as audit_trail
     from service.auth import cli as auth_cli
     from service.auth.routes import blp as auth_blp
     from service.auth.tokens import authenticate_request
@@ -113,6 +114,8 @@ def _register_features(app: Flask) -> None:
     from service.visits.routes import blp as visits_blp
 
     use_authenticator(app, authenticate_request)
+    use_role_refusal_recorder(app, audit_trail.role_refused)
+    audit_trail.init_app(app)
     # Subscribers to the visit's life, each owned by its feature.
     for subscriber in (lifecycle, derived, copies, trail, evidence, changes, outbox):
         subscriber.init_app(app)

@@ -25,6 +25,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 AUTHENTICATOR = "service.api.authenticator"
+ROLE_REFUSED = "service.api.role_refused"
 
 
 class SignedInUser(Protocol):
@@ -42,6 +43,11 @@ def use_authenticator(app: Flask, authenticate: Callable[[], SignedInUser]) -> N
     It reads the request's credentials and returns the signed-in user, or raises 401.
     """
     app.extensions[AUTHENTICATOR] = authenticate
+
+
+def use_role_refusal_recorder(app: Flask, recorder: Callable[[SignedInUser, str], None]) -> None:
+    """Have ``recorder(user, endpoint)`` hear every request refused for its role (403)."""
+    app.extensions[ROLE_REFUSED] = recorder
 
 
 def _authenticate() -> SignedInUser:
@@ -186,6 +192,9 @@ class Blueprint(flask_smorest.Blueprint):
             def wrapper(*args: Any, **kwargs: Any) -> Any:
                 user = _authenticate()
                 if roles and user.role not in roles:
+                    recorder = current_app.extensions.get(ROLE_REFUSED)
+                    if recorder is not None:
+                        recorder(user, view.__name__)
                     raise Forbidden("auth.role_forbidden", "Your role cannot do this.")
                 g.user = user
                 return view(*args, **kwargs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +14,8 @@ from sqlalchemy.orm import Session
 from service.errors import database_unavailable_problem
 from service.extensions import db
 
+log = logging.getLogger(__name__)
+
 
 def keep_changes_on_error() -> None:
     """Commit this request's changes even though it answers an error.
@@ -23,10 +26,29 @@ def keep_changes_on_error() -> None:
     g.keep_changes_on_error = True
 
 
+def after_rollback_write(write: Callable[[], None]) -> None:
+    """If this request fails and rolls back, call ``write`` afterwards, in a fresh transaction.
+
+    ``write`` commits what it writes. For records of the refusal itself (an access denied),
+    which must outlive the rollback of everything else the request did.
+    """
+    g.setdefault("after_rollback_writes", []).append(write)
+
+
+def _write_after_rollback() -> None:
+    for write in g.pop("after_rollback_writes", []):
+        try:
+            write()
+        except OperationalError:
+            db.session.rollback()
+            log.exception("could not write a record after a rollback; the database is down")
+
+
 def commit_unit_of_work(response: Response) -> Response:
     """Commit the request's changes if the response is a success, otherwise roll them back."""
     if response.status_code >= 400 and not g.get("keep_changes_on_error"):
         db.session.rollback()
+        _write_after_rollback()
         return response
     try:
         db.session.commit()

@@ -16,6 +16,8 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, exists, false, or_, select, true
 
+from service.audit.events import Action, Subject, about_children
+from service.audit.trail import record
 from service.auth.models import User
 from service.cases.models import Case, CaseAllocation, Child, case_children
 from service.extensions import db
@@ -62,6 +64,19 @@ def child_scope(user: User) -> ColumnElement[bool]:
         .join(Case, Case.id == case_children.c.case_id)
         .where(case_children.c.child_id == Child.id, case_scope(user))
     )
+
+
+def refused(user: User, subjects: list[Subject], wanted: str = "read") -> None:
+    """Record that ``user`` was refused records that exist (they are answered 404, as if not).
+
+    Written even though the request rolls back, for the unusual-access report.
+    """
+    record(Action.DENIED, subjects, actor=user, keep_on_rollback=True, wanted=wanted)
+
+
+def visit_subjects(visit: Visit) -> list[Subject]:
+    """The subjects of a visit: one per child on it."""
+    return about_children("visit", visit.id, [row.child_id for row in visit.children])
 
 
 def can_read_case(user: User, case: Case) -> bool:

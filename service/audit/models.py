@@ -1,4 +1,4 @@
-"""Audit events: append-only; the service never updates or deletes them."""
+"""Audit events: append-only and hash-chained; the service never updates or deletes them."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Integer, String
+from sqlalchemy import JSON, BigInteger, Index, Integer, SmallInteger, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.columns import UTCDateTime, utcnow
@@ -14,18 +14,38 @@ from service.extensions import Base
 
 
 class AuditEvent(Base):
-    """One read or write of child data (or of an account), by one user."""
+    """One read or write of a record (or a refusal), by one user, about at most one child.
+
+    ``chain`` and ``seq`` place the event in one of a few hash chains; ``hash`` covers the
+    event's content and ``prev_hash``, the hash of the event before it in the chain.
+    """
 
     __tablename__ = "audit_events"
+    __table_args__ = (
+        UniqueConstraint("chain", "seq"),
+        Index("ix_audit_events_child_id_at", "child_id", "at"),
+        Index("ix_audit_events_record", "record_type", "record_id"),
+        Index("ix_audit_events_actor_id_at", "actor_id", "at"),
+    )
 
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     )
+    chain: Mapped[int] = mapped_column(SmallInteger)
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
-    actor_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    actor_id: Mapped[uuid.UUID | None]
     actor_role: Mapped[str | None] = mapped_column(String(20))
     action: Mapped[str] = mapped_column(String(30))
     record_type: Mapped[str] = mapped_column(String(30))
-    record_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    record_id: Mapped[str | None] = mapped_column(String(64))
+    child_id: Mapped[uuid.UUID | None]
     remote_addr: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(200))
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    device_id: Mapped[uuid.UUID | None]
+    changed_fields: Mapped[list[str]] = mapped_column(JSON, default=list)
+    snapshot_sha256: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))

@@ -111,4 +111,5 @@ def _local_user(claims: dict[str, Any]) -> User:
     if not session.user.active:
         raise _invalid("user inactive")
     g.auth_session_id = session.id
+    g.auth_device_id = session.device_id
     return session.user

@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from service.audit.operations import record
+from service.audit.events import Action, about_children
+from service.audit.trail import record
 from service.auth.models import User
 from service.cases.importer import ImportFailed, apply_rows, validate_rows
 from service.cases.models import Case, Child
@@ -111,12 +112,6 @@ def case_by_core_ref(user: User, core_ref: str) -> Case:
     if case is None or not can_read_case(user, case):
         raise NotFound("case.not_found", "No such case.")
     if fetched:
-        record(
-            user,
-            "create",
-            "case",
-            [case.id],
-            source="core_system",
-            child_ids=[str(child.id) for child in case.children],
-        )
+        children = [child.id for child in case.children]
+        record(Action.LOOKUP, about_children("case", case.id, children), actor=user)
     return case

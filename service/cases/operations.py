@@ -9,12 +9,13 @@ from flask import current_app
 from sqlalchemy import Select, and_, select
 from sqlalchemy.orm import selectinload
 
+from service.audit.events import Subject, about_children
 from service.auth.models import User
 from service.cases.models import Case, Child, case_children
 from service.columns import utcnow
 from service.errors import NotFound
 from service.extensions import db
-from service.policy import can_read_case, can_read_child, case_scope
+from service.policy import can_read_case, can_read_child, case_scope, refused
 from service.timescales import TimescaleRule, local_date, rules_from_config
 
 
@@ -68,6 +69,8 @@ def caseload_query(user: User, filters: dict[str, Any]) -> Select[Any]:
 def get_case(user: User, case_id: uuid.UUID) -> Case:
     """The case, if ``user`` may see it; otherwise 404 exactly as if it did not exist."""
     case = db.session.get(Case, case_id)
+    if case is not None and not can_read_case(user, case):
+        refused(user, about_children("case", case.id, [child.id for child in case.children]))
     if case is None or not can_read_case(user, case):
         raise NotFound("case.not_found", "No such case.")
     return case
@@ -76,6 +79,8 @@ def get_case(user: User, case_id: uuid.UUID) -> Case:
 def get_child(user: User, child_id: uuid.UUID) -> Child:
     """The child, if ``user`` may see them; otherwise 404."""
     child = db.session.get(Child, child_id)
+    if child is not None and not can_read_child(user, child):
+        refused(user, [Subject("child", child.id, child.id)])
     if child is None or not can_read_child(user, child):
         raise NotFound("child.not_found", "No such child.")
     return child

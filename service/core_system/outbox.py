@@ -19,7 +19,9 @@ from typing import Any
 from flask import Flask, current_app
 from sqlalchemy import Select, func, select, update
 
-from service.audit.operations import record
+from service.audit.events import Action as AuditAction
+from service.audit.events import Subject
+from service.audit.trail import record
 from service.auth.models import User
 from service.cases.models import Child
 from service.columns import utcnow
@@ -193,7 +195,12 @@ def retry(actor: User | None, message_id: int) -> OutboxMessage:
             f"Only a dead letter can be retried; this message is {message.status}.",
         )
     db.session.refresh(message)
-    record(actor, "retry", "outbox_message", [str(message.id)], visit_id=str(message.visit_id))
+    record(
+        AuditAction.RETRY,
+        Subject("outbox_message", message.id),
+        actor=actor,
+        visit_id=message.visit_id,
+    )
     return message
 
 

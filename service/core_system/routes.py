@@ -8,6 +8,7 @@ from flask import g
 
 from api_schemas.core_system import OutboxMessageSchema, OutboxQuerySchema
 from service.api import Blueprint, paginate_select
+from service.audit.reads import audit_exempt
 from service.core_system import outbox
 from service.core_system.models import OutboxMessage
 
@@ -19,6 +20,7 @@ blp = Blueprint("outbox", __name__, description="Deliveries to the core case sys
 @blp.arguments(OutboxQuerySchema, location="query")
 @blp.response(200, OutboxMessageSchema(many=True))
 @blp.paginate()
+@audit_exempt("delivery states only, never the payload")
 def list_messages(filters: dict[str, Any], pagination_parameters: Any) -> list[OutboxMessage]:
     """Messages for the core system, newest first; filter by status, visit or event.
 
@@ -33,6 +35,7 @@ def list_messages(filters: dict[str, Any], pagination_parameters: Any) -> list[O
 @blp.response(200, OutboxMessageSchema)
 @blp.alt_response(404, description="No such message")
 @blp.alt_response(409, description="Not a dead letter (pending or delivered)")
+@audit_exempt("a write: outbox.retry records it")
 def retry_message(message_id: int) -> OutboxMessage:
     """Queue a dead letter again, to be tried at once (audited)."""
     return outbox.retry(g.user, message_id)

@@ -26,11 +26,13 @@ from flask import current_app
 from sqlalchemy import and_, exists, or_, select, text, update
 from sqlalchemy.orm import aliased
 
-from service.audit.operations import record
+from service.audit.events import Action, about_children
+from service.audit.trail import record
 from service.columns import utcnow
 from service.core_system.adapters import CoreSystem, DeliveryFailed, core_system
 from service.core_system.models import MessageStatus, OutboxMessage
 from service.extensions import db
+from service.visits.models import VisitChild
 
 log = logging.getLogger(__name__)
 
@@ -180,10 +182,9 @@ def deliver(adapter: CoreSystem, worker: str, message: Claimed) -> str:
     ):
         # Children's records left this service: the disclosure is audited, ids only.
         record(
-            None,
-            "deliver",
-            "visit",
-            [message.visit_id],
+            Action.DELIVER,
+            about_children("visit", message.visit_id, _children_of(message.visit_id)),
+            actor=None,
             version=message.version_number,
             core_reference=delivered.reference,
             core_system=adapter.name,
@@ -194,6 +195,12 @@ def deliver(adapter: CoreSystem, worker: str, message: Claimed) -> str:
     db.session.rollback()
     log.warning("outbox message %s: lease lost before it was marked delivered", message.id)
     return MessageStatus.PENDING
+
+
+def _children_of(visit_id: Any) -> list[Any]:
+    return list(
+        db.session.scalars(select(VisitChild.child_id).where(VisitChild.visit_id == visit_id))
+    )
 
 
 def _failed(worker: str, message: Claimed, failure: DeliveryFailed) -> str:

@@ -7,6 +7,8 @@ from typing import Any
 
 from sqlalchemy import Select, select, update
 
+from service.audit.events import Action, Subject
+from service.audit.trail import record
 from service.auth.models import AuthSession, Device, User
 from service.columns import utcnow
 from service.errors import NotFound
@@ -35,4 +37,5 @@ def revoke_device(user: User, device_id: uuid.UUID) -> Device:
         .values(revoked_at=now, revoked_reason="device_revoked")
     )
     db.session.flush()
+    record(Action.REVOKE, Subject("device", device.id), actor=user, owner=device.user_id)
     return device

@@ -25,6 +25,7 @@ from flask import Flask, current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from service.audit.events import Subject
 from service.auth.models import User
 from service.columns import utcnow
 from service.database import after_commit
@@ -40,7 +41,7 @@ from service.evidence.content import (
 )
 from service.evidence.models import Attachment
 from service.extensions import db
-from service.policy import can_edit_visit, can_read_visit
+from service.policy import can_edit_visit, can_read_visit, refused
 from service.visits import lifecycle
 from service.visits.lifecycle import Action, VisitEvent, visit_changed
 from service.visits.models import Visit
@@ -230,10 +231,16 @@ def list_attachments(user: User, visit_id: uuid.UUID) -> list[Attachment]:
     )
 
 
+def _children(visit: Visit) -> list[uuid.UUID | None]:
+    return [row.child_id for row in visit.children] or [None]
+
+
 def get_attachment(user: User, attachment_id: uuid.UUID) -> Attachment:
     """The attachment, if its visit is in ``user``'s scope; otherwise 404."""
     attachment = db.session.get(Attachment, attachment_id)
     visit = db.session.get(Visit, attachment.visit_id) if attachment else None
+    if attachment is not None and visit is not None and not can_read_visit(user, visit):
+        refused(user, [Subject("attachment", attachment.id, child) for child in _children(visit)])
     if attachment is None or visit is None or not can_read_visit(user, visit):
         raise NotFound("attachment.not_found", "No such attachment.")
     return attachment

@@ -16,10 +16,13 @@ from api_schemas.evidence import (
     UploadFieldsSchema,
 )
 from service.api import Blueprint
-from service.audit.operations import record
+from service.audit.events import Action, Subject, about_children
+from service.audit.reads import audit_exempt, audited, describe
 from service.errors import ValidationFailed, flatten_errors
 from service.evidence import operations
 from service.evidence.models import Attachment
+from service.extensions import db
+from service.visits.models import Visit
 from storage import StorageError
 
 blp = Blueprint("evidence", __name__, description="Photos, drawings, audio and documents.")
@@ -126,6 +129,29 @@ def _read_upload() -> tuple[operations.Upload, Any]:
     return upload, request.stream
 
 
+WRITES = "a write: the visit's lifecycle records it"
+
+
+@describe.register
+def _attachment_subjects(attachment: Attachment) -> list[Subject]:
+    if attachment.child_id is not None:
+        return [Subject("attachment", attachment.id, attachment.child_id)]
+    visit = db.session.get(Visit, attachment.visit_id)
+    children = [child.child_id for child in visit.children] if visit else []
+    return about_children("attachment", attachment.id, children)
+
+
+def _replayed(result: tuple[Attachment, int], **view_args: Any) -> list[Subject]:
+    """A new file is heard from the visit's lifecycle; the trail hears a replay from here."""
+    attachment, status = result
+    return describe(attachment) if status == 200 else []
+
+
+def _downloaded(result: Any, attachment_id: uuid.UUID, **view_args: Any) -> list[Subject]:
+    attachment = db.session.get(Attachment, attachment_id)
+    return describe(attachment) if attachment else []
+
+
 @blp.post("/visits/<uuid:visit_id>/attachments")
 @blp.login_required("social_worker")
 @blp.doc(**UPLOAD_DOC)
@@ -136,6 +162,7 @@ def _read_upload() -> tuple[operations.Upload, Any]:
 @blp.alt_response(415, description="Content not allowed for this kind, or mislabelled")
 @blp.alt_response(422, description="Bad fields, empty file, digest mismatch")
 @blp.alt_response(503, description="Evidence store unreachable; retry later with the same id")
+@audited(Action.REPLAY, subjects=_replayed)
 def upload_attachment(visit_id: uuid.UUID) -> Any:
     """Stream a file onto a draft or returned visit.
 
@@ -147,19 +174,16 @@ def upload_attachment(visit_id: uuid.UUID) -> Any:
     """
     upload, stream = _read_upload()
     attachment, created = operations.upload_attachment(g.user, visit_id, upload, stream)
-    if not created:  # a new file is heard by the trail from the visit's lifecycle
-        record(g.user, "replay", "attachment", [attachment.id], visit_id=str(visit_id))
     return attachment, 201 if created else 200
 
 
 @blp.get("/visits/<uuid:visit_id>/attachments")
 @blp.login_required(*READERS)
 @blp.response(200, AttachmentSchema(many=True))
+@audited(Action.LIST)
 def list_attachments(visit_id: uuid.UUID) -> list[Attachment]:
     """The visit's attachments (records only; fetch each file from its content URL)."""
-    attachments = operations.list_attachments(g.user, visit_id)
-    record(g.user, "list", "attachment", [a.id for a in attachments], visit_id=str(visit_id))
-    return attachments
+    return operations.list_attachments(g.user, visit_id)
 
 
 @blp.get("/attachments/<uuid:attachment_id>/content")
@@ -169,6 +193,7 @@ def list_attachments(visit_id: uuid.UUID) -> list[Attachment]:
 @blp.alt_response(302, description="Redirect to a presigned URL valid for at most 60 seconds")
 @blp.alt_response(410, description="Erased from the record by a manager")
 @blp.alt_response(416, description="Unsatisfiable range")
+@audited(Action.READ, subjects=_downloaded)
 def attachment_content(query: dict[str, Any], attachment_id: uuid.UUID) -> Any:
     """The file itself, with its sniffed type, as a download (never rendered inline).
 
@@ -176,7 +201,6 @@ def attachment_content(query: dict[str, Any], attachment_id: uuid.UUID) -> Any:
     answers a redirect to a short-lived presigned URL instead.
     """
     attachment = operations.readable_attachment(g.user, attachment_id)
-    record(g.user, "read", "attachment", [attachment.id], child_id=str(attachment.child_id or ""))
     store = operations.evidence_store()
     if query["redirect"]:
         url = store.presigned_url(
@@ -227,6 +251,7 @@ def _stream(attachment: Attachment) -> Response:
 @blp.login_required("social_worker")
 @blp.response(204)
 @blp.alt_response(409, description="Not a draft or returned visit; or in the record: withdraw it")
+@audit_exempt(WRITES)
 def delete_attachment(attachment_id: uuid.UUID) -> None:
     """Remove evidence no submitted version holds, from a draft or returned visit (the stored
     object is deleted too). Evidence that is part of the record can only be withdrawn.
@@ -239,6 +264,7 @@ def delete_attachment(attachment_id: uuid.UUID) -> None:
 @blp.arguments(ReasonSchema)
 @blp.response(200, AttachmentSchema)
 @blp.alt_response(409, description="Not a draft or returned visit; or never submitted: delete it")
+@audit_exempt(WRITES)
 def withdraw_attachment(body: dict[str, Any], attachment_id: uuid.UUID) -> Attachment:
     """Withdraw evidence from the next version of a returned or amended visit, with the reason.
 
@@ -252,6 +278,7 @@ def withdraw_attachment(body: dict[str, Any], attachment_id: uuid.UUID) -> Attac
 @blp.login_required("manager")
 @blp.arguments(ReasonSchema)
 @blp.response(200, AttachmentSchema)
+@audit_exempt(WRITES)
 def erase_attachment(body: dict[str, Any], attachment_id: uuid.UUID) -> Attachment:
     """Erase evidence from the record altogether: a manager's decision, with the reason.
 

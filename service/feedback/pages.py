@@ -7,7 +7,8 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 
-from service.audit.operations import record
+from service.audit.events import Action, Subject
+from service.audit.trail import record
 from service.extensions import limiter
 from service.feedback import operations
 from service.feedback.forms import FeedbackForm, check
@@ -89,7 +90,7 @@ def form() -> Any:
         if not errors:
             saved = operations.save_feedback(answers, language(), invite)
             # No signed-in actor: the care leaver. Linked answers join a child's record.
-            record(None, "create", "feedback", [saved.id], child_id=str(saved.child_id or ""))
+            record(Action.CREATE, Subject("feedback", saved.id, saved.child_id), actor=None)
             if answers["urgent"]:
                 return redirect(url_for("feedback_pages.help_now", lang=language(), sent=1))
             return redirect(url_for("feedback_pages.thanks", lang=language()))

@@ -9,7 +9,9 @@ from flask import g, request
 
 from api_schemas.reviews import QueueItemSchema, QueueQuerySchema, ReviewInSchema, ReviewSchema
 from service.api import Blueprint, paginate_select
-from service.audit.operations import record
+from service.audit.events import Action, Subject, about_children
+from service.audit.reads import audit_exempt, audited, describe
+from service.extensions import db
 from service.reviews import operations
 from service.reviews.models import Review
 from service.visits.lifecycle import etag
@@ -30,11 +32,19 @@ IF_MATCH = {
 }
 
 
+@describe.register
+def _review_subjects(review: Review) -> list[Subject]:
+    visit = db.session.get(Visit, review.visit_id)
+    children = [child.child_id for child in visit.children] if visit else []
+    return about_children("review", review.id, children)
+
+
 @blp.get("/reviews/queue")
 @blp.login_required(*REVIEWERS)
 @blp.arguments(QueueQuerySchema, location="query")
 @blp.response(200, QueueItemSchema(many=True))
 @blp.paginate()
+@audited(Action.LIST)
 def review_queue(filters: dict[str, Any], pagination_parameters: Any) -> list[Visit]:
     """Submitted visits of your teams (all teams for a manager), oldest submission first.
 
@@ -44,7 +54,6 @@ def review_queue(filters: dict[str, Any], pagination_parameters: Any) -> list[Vi
     ``escalated``. Filter by ``worker_id``, ``flag`` and ``older_than_days``.
     """
     visits = paginate_select(operations.queue_query(g.user, filters), pagination_parameters)
-    record(g.user, "list", "review_queue", [visit.id for visit in visits])
     return operations.annotate(visits)
 
 
@@ -58,6 +67,7 @@ def review_queue(filters: dict[str, Any], pagination_parameters: Any) -> list[Vi
 @blp.alt_response(412, description="The visit changed since you read it")
 @blp.alt_response(422, description="Return without a comment; no management decision where needed")
 @blp.alt_response(428, description="If-Match missing")
+@audit_exempt("a write: the visit's lifecycle records the decision")
 def review_visit(body: dict[str, Any], visit_id: uuid.UUID) -> Any:
     """Approve, return (with a comment the worker sees) or escalate to a manager.
 
@@ -74,8 +84,7 @@ def review_visit(body: dict[str, Any], visit_id: uuid.UUID) -> Any:
 @blp.get("/visits/<uuid:visit_id>/reviews")
 @blp.login_required("social_worker", *REVIEWERS)
 @blp.response(200, ReviewSchema(many=True))
+@audited(Action.LIST)
 def visit_reviews(visit_id: uuid.UUID) -> list[Review]:
     """Every decision made on the visit, oldest first."""
-    reviews = operations.reviews_of(g.user, visit_id)
-    record(g.user, "list", "review", [review.id for review in reviews], visit_id=str(visit_id))
-    return reviews
+    return operations.reviews_of(g.user, visit_id)

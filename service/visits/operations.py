@@ -21,11 +21,18 @@ from service.columns import utcnow
 from service.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
 from service.evidence.models import Attachment
 from service.extensions import db
-from service.policy import can_edit_visit, can_read_visit, can_record_visit, case_scope
+from service.policy import (
+    can_edit_visit,
+    can_read_visit,
+    can_record_visit,
+    case_scope,
+    refused,
+    visit_subjects,
+)
 from service.visits import lifecycle
 from service.visits.lifecycle import Action
 from service.visits.models import Visit, VisitChild, VisitVersion
-from service.visits.record import CHILD_FIELDS, VOICE_COLUMNS
+from service.visits.record import CHILD_FIELDS, VOICE_COLUMNS, snapshot
 from service.visits.rules import draft_errors
 
 VISIT_COLUMNS = (
@@ -56,7 +63,10 @@ def content_digest(body: dict[str, Any]) -> str:
 def get_visit(user: User, visit_id: uuid.UUID) -> Visit:
     """The visit, if ``user`` may see it; otherwise 404 exactly as if it did not exist."""
     visit = db.session.get(Visit, visit_id)
-    if visit is None or not can_read_visit(user, visit):
+    if visit is None:
+        raise NotFound("visit.not_found", "No such visit.")
+    if not can_read_visit(user, visit):
+        refused(user, visit_subjects(visit))
         raise NotFound("visit.not_found", "No such visit.")
     return visit
 
@@ -65,6 +75,7 @@ def get_own_visit(user: User, visit_id: uuid.UUID) -> Visit:
     """The visit, if ``user`` may change it; otherwise 404."""
     visit = get_visit(user, visit_id)
     if not can_edit_visit(user, visit):
+        refused(user, visit_subjects(visit), wanted="change")
         raise NotFound("visit.not_found", "No such visit among yours.")
     return visit
 
@@ -86,6 +97,23 @@ def visit_query(user: User, filters: dict[str, Any]) -> Select[Any]:
     if filters.get("started_to"):
         query = query.where(Visit.started_at < filters["started_to"])
     return query.order_by(Visit.started_at.desc(), Visit.id)
+
+
+def changed_fields(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """The names (never the content) of what an edit changed: ``observations``,
+    ``children.own_words``, ``children`` when a child joined or left the visit.
+    """
+    changed = {name for name in before.keys() | after.keys() if name != "children"}
+    changed = {name for name in changed if before.get(name) != after.get(name)}
+    old = {entry["child_id"]: entry for entry in before.get("children", [])}
+    new = {entry["child_id"]: entry for entry in after.get("children", [])}
+    if old.keys() != new.keys():
+        changed.add("children")
+    for child_id in old.keys() & new.keys():
+        for name in old[child_id].keys() | new[child_id].keys():
+            if old[child_id].get(name) != new[child_id].get(name):
+                changed.add(f"children.{name}")
+    return sorted(changed)
 
 
 def _apply(visit: Visit, body: dict[str, Any]) -> None:
@@ -158,8 +186,10 @@ def put_visit(
     if body["case_id"] != visit.case_id:
         raise_if_invalid({"case_id": ["A visit cannot move to another case."]})
     raise_if_invalid(draft_errors(visit.case, body, utcnow()))
-    with lifecycle.transition(user, visit, Action.EDIT, expected=expected):
+    with lifecycle.transition(user, visit, Action.EDIT, expected=expected) as event:
+        before = snapshot(visit, ())
         _apply(visit, body)
+        event.details["changed_fields"] = changed_fields(before, snapshot(visit, ()))
         visit.content_digest = digest
         db.session.flush()
     return visit, False

@@ -16,7 +16,8 @@ from api_schemas.visits import (
     VisitQuerySchema,
 )
 from service.api import Blueprint, paginate_select
-from service.audit.operations import record
+from service.audit.events import Action, Subject, about_children
+from service.audit.reads import audit_exempt, audited, describe
 from service.core_system.outbox import delivery_states
 from service.visits import lifecycle, operations, submission
 from service.visits.models import Visit, VisitVersion
@@ -54,8 +55,18 @@ def _with_etag(visit: Visit, status: int = 200) -> tuple[Visit, int, dict[str, s
     return visit, status, {"ETag": lifecycle.etag(visit)}
 
 
-def _audit_read(visit: Visit) -> None:
-    record(g.user, "read", "visit", [visit.id], child_ids=[str(c.child_id) for c in visit.children])
+@describe.register
+def _visit_subjects(visit: Visit) -> list[Subject]:
+    return about_children("visit", visit.id, [child.child_id for child in visit.children])
+
+
+@describe.register
+def _version_subjects(version: VisitVersion) -> list[Subject]:
+    children = [uuid.UUID(entry["child_id"]) for entry in version.snapshot.get("children", [])]
+    return about_children("visit_version", f"{version.visit_id}/v{version.number}", children)
+
+
+WRITES = "a write: the visit's lifecycle records it"
 
 
 @blp.put("/visits/<uuid:visit_id>")
@@ -68,6 +79,7 @@ def _audit_read(visit: Visit) -> None:
 @blp.alt_response(412, description="If-Match is stale")
 @blp.alt_response(422, description="Invalid fields, a case not yours, a child not on the case")
 @blp.alt_response(428, description="If-Match missing on an update")
+@audit_exempt(WRITES)
 def put_visit(body: dict[str, Any], visit_id: uuid.UUID) -> Any:
     """Create a visit with the id the tablet chose, or update a draft or returned visit.
 
@@ -84,10 +96,10 @@ def put_visit(body: dict[str, Any], visit_id: uuid.UUID) -> Any:
 @blp.arguments(VisitQuerySchema, location="query")
 @blp.response(200, VisitOutSchema(many=True))
 @blp.paginate()
+@audited(Action.LIST)
 def list_visits(filters: dict[str, Any], pagination_parameters: Any) -> list[Visit]:
     """Visits in the caller's scope, newest first; filter by case, child, status, worker, dates."""
     visits = paginate_select(operations.visit_query(g.user, filters), pagination_parameters)
-    record(g.user, "list", "visit", [visit.id for visit in visits])
     return _with_delivery(visits)
 
 
@@ -95,11 +107,10 @@ def list_visits(filters: dict[str, Any], pagination_parameters: Any) -> list[Vis
 @blp.login_required(*READERS)
 @blp.response(200, VisitOutSchema)
 @blp.alt_response(404, description="No such visit, or not in your scope")
+@audited(Action.READ)
 def get_visit(visit_id: uuid.UUID) -> Any:
     """One visit, with its ETag."""
-    visit = operations.get_visit(g.user, visit_id)
-    _audit_read(visit)
-    return _with_etag(visit)
+    return _with_etag(operations.get_visit(g.user, visit_id))
 
 
 @blp.post("/visits/<uuid:visit_id>/submit")
@@ -109,6 +120,7 @@ def get_visit(visit_id: uuid.UUID) -> Any:
 @blp.alt_response(409, description="Approved: amend it first")
 @blp.alt_response(412, description="If-Match names a version that is no longer current")
 @blp.alt_response(422, description="A submission rule fails; errors lists each field")
+@audit_exempt(WRITES)
 def submit_visit(visit_id: uuid.UUID) -> Any:
     """Check every rule and submit the visit for review; snapshots an immutable version.
 
@@ -129,6 +141,7 @@ def submit_visit(visit_id: uuid.UUID) -> Any:
 @blp.response(200, VisitOutSchema)
 @blp.alt_response(409, description="Not an approved visit")
 @blp.alt_response(412, description="If-Match names a version that is no longer current")
+@audit_exempt(WRITES)
 def amend_visit(body: dict[str, Any], visit_id: uuid.UUID) -> Any:
     """Reopen an approved visit for correction, with the reason; it goes back through review.
 
@@ -144,6 +157,7 @@ def amend_visit(body: dict[str, Any], visit_id: uuid.UUID) -> Any:
 @blp.response(204)
 @blp.alt_response(409, description="The visit was submitted at some point and is kept")
 @blp.alt_response(412, description="If-Match names a version that is no longer current")
+@audit_exempt(WRITES)
 def delete_visit(visit_id: uuid.UUID) -> None:
     """Delete a draft that was never submitted (the deletion is audited)."""
     operations.delete_visit(g.user, visit_id, _if_match())
@@ -152,18 +166,16 @@ def delete_visit(visit_id: uuid.UUID) -> None:
 @blp.get("/visits/<uuid:visit_id>/versions")
 @blp.login_required(*READERS)
 @blp.response(200, VersionSummarySchema(many=True))
+@audited(Action.LIST)
 def list_versions(visit_id: uuid.UUID) -> list[VisitVersion]:
     """Every submission of the visit, oldest first."""
-    versions = operations.list_versions(g.user, visit_id)
-    record(g.user, "list", "visit_version", [visit_id])
-    return versions
+    return operations.list_versions(g.user, visit_id)
 
 
 @blp.get("/visits/<uuid:visit_id>/versions/<int:number>")
 @blp.login_required(*READERS)
 @blp.response(200, VersionSchema)
+@audited(Action.READ)
 def get_version(visit_id: uuid.UUID, number: int) -> VisitVersion:
     """One submission exactly as it was submitted: what the supervisor reviewed."""
-    version = operations.get_version(g.user, visit_id, number)
-    record(g.user, "read", "visit_version", [visit_id], number=number)
-    return version
+    return operations.get_version(g.user, visit_id, number)

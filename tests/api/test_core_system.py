@@ -63,9 +63,11 @@ def test_an_approval_is_delivered_once_and_the_visit_says_so(app, world, worker,
     assert listed[0]["delivery"]["state"] == "delivered"
     with app.app_context():
         assert db.session.scalar(select(db.func.count()).select_from(LocalDelivery)) == 1
-        audit = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "deliver")).one()
-        assert audit.record_ids == [visit_id] and audit.actor_id is None
-        assert OWN_WORDS not in str(audit.details)
+        events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "deliver")).all()
+        # One event per child on the visit, each naming the child.
+        assert events and all(e.record_id == visit_id and e.actor_id is None for e in events)
+        assert all(e.child_id is not None for e in events)
+        assert not any(OWN_WORDS in str(e.details) for e in events)
 
 
 def test_the_payload_is_the_approved_record_in_the_councils_codes(app, world, worker, supervisor):
@@ -199,7 +201,7 @@ def test_admins_see_and_retry_dead_letters(app, world, worker, supervisor, sign_
     with app.app_context():
         assert db.session.scalars(
             select(AuditEvent).where(AuditEvent.action == "retry")
-        ).one().record_ids == [str(listed["id"])]
+        ).one().record_id == str(listed["id"])
 
 
 def test_readiness_reports_the_oldest_undelivered_message(app, world, worker, supervisor, client):
