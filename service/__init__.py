@@ -87,7 +87,9 @@ def _register_features(app: Flask) -> None:
     The only place that imports route modules (import-linter keeps it so). Imports are local so
     that importing any ``service`` module does not pull in every feature.
     """
+    from service.audit import cli as audit_cli
     from service.audit import trail as audit_trail
+    from service.audit.routes import blp as audit_blp
     from service.auth import cli as auth_cli
     from service.auth.routes import blp as auth_blp
     from service.auth.tokens import authenticate_request
@@ -130,6 +132,7 @@ def _register_features(app: Flask) -> None:
         oversight_blp,
         feedback_blp,
         outbox_blp,
+        audit_blp,
     ):
         api.register_blueprint(blueprint, url_prefix=API_PREFIX)
     app.register_blueprint(health_blp)
@@ -142,5 +145,6 @@ def _register_features(app: Flask) -> None:
         evidence_cli.evidence,
         visits_cli.visits,
         outbox_cli.outbox,
+        audit_cli.audit,
     ):
         app.cli.add_command(cli_group)

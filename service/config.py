@@ -6,6 +6,7 @@ stops the service with a message naming the variable, rather than running half-c
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -131,6 +132,36 @@ def _check_timescales(overrides: object) -> dict[str, dict[str, str]]:
     return overrides
 
 
+def _signing_key(env: Mapping[str, str]) -> str | None:
+    raw = env.get("AUDIT_SIGNING_KEY", "").strip()
+    if not raw:
+        return None
+    try:
+        seed = base64.b64decode(raw, validate=True)
+    except ValueError:
+        seed = b""
+    if len(seed) != 32:
+        raise ConfigError("AUDIT_SIGNING_KEY must be base64 of 32 random bytes (an Ed25519 seed)")
+    return raw
+
+
+def _anchor_store(env: Mapping[str, str]) -> str | None:
+    raw = env.get("AUDIT_ANCHOR_STORE", "").strip()
+    if raw and not raw.startswith(("s3://", "file://")):
+        raise ConfigError("AUDIT_ANCHOR_STORE must be file:///path or s3://bucket/prefix")
+    return raw or None
+
+
+def _working_hours(env: Mapping[str, str]) -> tuple[int, int]:
+    raw = env.get("AUDIT_WORKING_HOURS", "").strip()
+    if not raw:
+        return (7, 19)
+    match = re.fullmatch(r"(\d{1,2})-(\d{1,2})", raw)
+    if not match or not 0 <= int(match[1]) < int(match[2]) <= 24:
+        raise ConfigError("AUDIT_WORKING_HOURS must be like 7-19 (start and end hour, local time)")
+    return (int(match[1]), int(match[2]))
+
+
 @dataclass(frozen=True)
 class Settings:
     """The service's settings; field names are the Flask config keys they become."""
@@ -193,6 +224,18 @@ class Settings:
     OUTBOX_POLL_MS: int = 250
     # How long a worker holds a claimed message before another may take it (a worker that died).
     OUTBOX_LEASE_SECONDS: int = 120
+    # The audit trail: how many hash chains, the anchors' Ed25519 key (base64 of 32 bytes), where
+    # anchors go (default: the evidence store), their Object Lock retention, how often to anchor.
+    AUDIT_CHAINS: int = 16
+    AUDIT_SIGNING_KEY: str | None = None
+    AUDIT_ANCHOR_STORE: str | None = None
+    AUDIT_ANCHOR_LOCK_DAYS: int = 0
+    AUDIT_ANCHOR_INTERVAL_SECONDS: int = 300
+    # The unusual access report's rules.
+    AUDIT_WORKING_HOURS: tuple[int, int] = (7, 19)
+    AUDIT_HEAVY_READER_FACTOR: int = 5
+    AUDIT_HEAVY_READER_MINIMUM: int = 30
+    AUDIT_DORMANT_DAYS: int = 60
     TIMESCALES: dict[str, dict[str, str]] = field(default_factory=dict)
     LOCAL_TIMEZONE: str = "Europe/London"
     PAGE_SIZE_DEFAULT: int = 50
@@ -279,6 +322,15 @@ def load_settings(
         OUTBOX_BATCH_SIZE=_env_int(env, "OUTBOX_BATCH_SIZE", 20, 1, 500),
         OUTBOX_POLL_MS=_env_int(env, "OUTBOX_POLL_MS", 250, 10, 60000),
         OUTBOX_LEASE_SECONDS=_env_int(env, "OUTBOX_LEASE_SECONDS", 120, 5, 86400),
+        AUDIT_CHAINS=_env_int(env, "AUDIT_CHAINS", 16, 1, 1024),
+        AUDIT_SIGNING_KEY=_signing_key(env),
+        AUDIT_ANCHOR_STORE=_anchor_store(env),
+        AUDIT_ANCHOR_LOCK_DAYS=_env_int(env, "AUDIT_ANCHOR_LOCK_DAYS", 0, 0, 36500),
+        AUDIT_ANCHOR_INTERVAL_SECONDS=_env_int(env, "AUDIT_ANCHOR_INTERVAL_SECONDS", 300, 5, 86400),
+        AUDIT_WORKING_HOURS=_working_hours(env),
+        AUDIT_HEAVY_READER_FACTOR=_env_int(env, "AUDIT_HEAVY_READER_FACTOR", 5, 2, 1000),
+        AUDIT_HEAVY_READER_MINIMUM=_env_int(env, "AUDIT_HEAVY_READER_MINIMUM", 30, 1, 100000),
+        AUDIT_DORMANT_DAYS=_env_int(env, "AUDIT_DORMANT_DAYS", 60, 1, 3650),
         TIMESCALES=timescales,
         LOCAL_TIMEZONE=_env_str(env, "LOCAL_TIMEZONE", "Europe/London"),
         PAGE_SIZE_MAX=_env_int(env, "PAGE_SIZE_MAX", 200, 10, 1000),
@@ -299,6 +351,13 @@ def _check_consistency(settings: Settings) -> None:
             raise ConfigError("refusing to start in production with the demo SECRET_KEY/JWT_SECRET")
         if len(settings.JWT_SECRET) < 32:
             raise ConfigError("JWT_SECRET must be at least 32 characters in production")
+        if not settings.AUDIT_SIGNING_KEY:
+            raise ConfigError(
+                "AUDIT_SIGNING_KEY is required in production (the audit anchors' key)"
+            )
+    anchor_store = settings.AUDIT_ANCHOR_STORE or settings.EVIDENCE_STORE
+    if settings.AUDIT_ANCHOR_LOCK_DAYS and not anchor_store.startswith("s3://"):
+        raise ConfigError("AUDIT_ANCHOR_LOCK_DAYS needs an s3:// anchor store with Object Lock")
     if settings.JWT_JWKS_URL and not (settings.JWT_OIDC_ISSUER and settings.JWT_OIDC_AUDIENCE):
         raise ConfigError("JWT_JWKS_URL needs JWT_OIDC_ISSUER and JWT_OIDC_AUDIENCE")
     if settings.JWT_OIDC_ISSUER == settings.JWT_ISSUER:

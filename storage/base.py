@@ -58,6 +58,13 @@ class EvidenceStore(abc.ABC):
     def check(self) -> None:
         """Raise :class:`StorageError` unless the store is reachable and usable."""
 
+    def put_locked(self, key: str, body: bytes, retain_until: datetime) -> None:
+        """Store a small object nobody may delete or overwrite before ``retain_until``.
+
+        Only stores with write-once retention (S3 Object Lock) can; others raise.
+        """
+        raise StorageError(f"{type(self).__name__} cannot lock objects against deletion")
+
     def presigned_url(self, key: str, filename: str, content_type: str, expires: int) -> str | None:
         """A short-lived URL the client can fetch ``key`` from directly, where supported."""
         return None

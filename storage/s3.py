@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Any, BinaryIO, TypeVar
 
 from boto3.s3.transfer import TransferConfig
@@ -116,6 +117,22 @@ class S3Store(EvidenceStore):
     def delete(self, key: str) -> None:
         """Delete the object (S3 treats a missing key as deleted)."""
         _translate(lambda: self.client.delete_object(Bucket=self.bucket, Key=self._key(key)))
+
+    def put_locked(self, key: str, body: bytes, retain_until: datetime) -> None:
+        """Put with Object Lock in COMPLIANCE mode until ``retain_until`` (the bucket must have
+        Object Lock enabled): not even the account's root user can delete it before then.
+        """
+        _translate(
+            lambda: self.client.put_object(
+                Bucket=self.bucket,
+                Key=self._key(key),
+                Body=body,
+                ObjectLockMode="COMPLIANCE",
+                ObjectLockRetainUntilDate=retain_until,
+                ChecksumAlgorithm="SHA256",
+                **self.extra_args,
+            )
+        )
 
     def list(self, prefix: str = "") -> Iterator[StoredObject]:
         """Page through the bucket listing under our prefix."""

@@ -8,6 +8,7 @@ from flask import current_app, g
 
 from api_schemas.auth import MeSchema, RefreshRequestSchema, TokenRequestSchema, TokenResponseSchema
 from service.api import Blueprint
+from service.audit.reads import audit_exempt
 from service.auth import operations
 from service.auth.models import User
 from service.extensions import limiter
@@ -25,6 +26,7 @@ def _login_limit() -> str:
 @blp.response(200, TokenResponseSchema)
 @blp.alt_response(401, description="Wrong username or password")
 @blp.alt_response(429, description="Too many attempts from this address")
+@audit_exempt("signing in: no child data")
 def issue_token(body: dict[str, Any]) -> operations.TokenPair:
     """Sign in with a username and password.
 
@@ -41,6 +43,7 @@ def issue_token(body: dict[str, Any]) -> operations.TokenPair:
 @blp.arguments(RefreshRequestSchema)
 @blp.response(200, TokenResponseSchema)
 @blp.alt_response(401, description="Invalid, expired, revoked or reused refresh token")
+@audit_exempt("signing in: no child data")
 def refresh_token(body: dict[str, Any]) -> operations.TokenPair:
     """Rotate a refresh token: the old one stops working and a new pair is returned.
 
@@ -53,6 +56,7 @@ def refresh_token(body: dict[str, Any]) -> operations.TokenPair:
 @blp.post("/auth/logout")
 @blp.login_required()
 @blp.response(204)
+@audit_exempt("signing out: no child data")
 def logout() -> None:
     """Sign out: revoke this session, and every session of this device if it has one."""
     operations.logout(g.user, g.get("auth_session_id"))
@@ -61,6 +65,7 @@ def logout() -> None:
 @blp.get("/me")
 @blp.login_required()
 @blp.response(200, MeSchema)
+@audit_exempt("the caller's own account")
 def me() -> User:
     """Who is signed in: name, role and teams."""
     return g.user

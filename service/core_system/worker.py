@@ -18,6 +18,7 @@ import os
 import random
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,6 +27,7 @@ from flask import current_app
 from sqlalchemy import and_, exists, or_, select, text, update
 from sqlalchemy.orm import aliased
 
+from service.audit import anchors
 from service.audit.events import Action, about_children
 from service.audit.trail import record
 from service.columns import utcnow
@@ -33,6 +35,7 @@ from service.core_system.adapters import CoreSystem, DeliveryFailed, core_system
 from service.core_system.models import MessageStatus, OutboxMessage
 from service.extensions import db
 from service.visits.models import VisitChild
+from storage import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -238,6 +241,33 @@ def run_once(worker: str, stop: threading.Event | None = None) -> int:
     return len(batch)
 
 
+class AnchorSchedule:
+    """The audit chains' heads, anchored every ``interval`` seconds beside delivery.
+
+    Only chains that moved since the last anchor are written. A store that is down is logged
+    and tried again next time; delivery goes on.
+    """
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.next_at = 0.0
+        self.anchored: dict[int, int] = {}
+
+    def run_if_due(self) -> None:
+        """Anchor now if the interval has passed."""
+        now = time.monotonic()
+        if now < self.next_at:
+            return
+        self.next_at = now + self.interval
+        try:
+            for anchor in anchors.write_anchors(skip=self.anchored):
+                self.anchored[anchor.chain] = anchor.seq
+        except StorageError:
+            log.exception("audit anchors could not be written; trying again later")
+        finally:
+            db.session.rollback()
+
+
 def run(stop: threading.Event, *, once: bool = False) -> int:
     """Deliver until ``stop`` is set (a signal), polling every ``OUTBOX_POLL_MS`` when idle.
 
@@ -248,7 +278,9 @@ def run(stop: threading.Event, *, once: bool = False) -> int:
     adapter = core_system()
     log.info("outbox worker %s delivering to the %s core system", worker, adapter.name)
     tried = 0
+    anchoring = AnchorSchedule(current_app.config["AUDIT_ANCHOR_INTERVAL_SECONDS"])
     while not stop.is_set():
+        anchoring.run_if_due()
         try:
             done = run_once(worker, stop)
         except Exception:

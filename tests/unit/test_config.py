@@ -1,8 +1,11 @@
+import base64
 from pathlib import Path
 
 import pytest
 
 from service.config import DEMO_SECRET, ConfigError, database_url, load_settings
+
+SIGNING_KEY = base64.b64encode(bytes(range(32))).decode()
 
 
 def settings(**env: str):
@@ -55,6 +58,7 @@ def test_postgres_urls_get_the_psycopg_driver():
             {
                 "SEEN_HEARD_ENV": "production",
                 "SECRET_KEY": "x" * 40,
+                "AUDIT_SIGNING_KEY": SIGNING_KEY,
                 "CORE_SYSTEM_TOKEN": "t",
                 "CORE_SYSTEM_URL": "http://core.council.test",
             },
@@ -64,12 +68,19 @@ def test_postgres_urls_get_the_psycopg_driver():
             {
                 "SEEN_HEARD_ENV": "production",
                 "SECRET_KEY": "x" * 40,
+                "AUDIT_SIGNING_KEY": SIGNING_KEY,
                 "CORE_SYSTEM_TOKEN": "t",
                 "CORE_SYSTEM_URL": "https://core.council.test",
             },
             "SERVICE_URL must be https",
         ),
         ({"OUTBOX_BACKOFF_SECONDS": "60", "OUTBOX_BACKOFF_MAX_SECONDS": "10"}, "at least"),
+        ({"AUDIT_SIGNING_KEY": "c2hvcnQ="}, "32 random bytes"),
+        ({"AUDIT_SIGNING_KEY": "not base64!"}, "32 random bytes"),
+        ({"AUDIT_ANCHOR_STORE": "ftp://x"}, "AUDIT_ANCHOR_STORE"),
+        ({"AUDIT_ANCHOR_LOCK_DAYS": "30"}, "Object Lock"),
+        ({"AUDIT_WORKING_HOURS": "19-7"}, "AUDIT_WORKING_HOURS"),
+        ({"SEEN_HEARD_ENV": "production", "SECRET_KEY": "x" * 40}, "AUDIT_SIGNING_KEY is required"),
     ],
 )
 def test_junk_is_rejected_with_the_variable_named(env, message):
@@ -83,7 +94,10 @@ def test_production_refuses_the_demo_secret():
     with pytest.raises(ConfigError, match="demo"):
         settings(SEEN_HEARD_ENV="production", SECRET_KEY=DEMO_SECRET)
     strong = "x" * 40
-    assert strong == settings(SEEN_HEARD_ENV="production", SECRET_KEY=strong).JWT_SECRET
+    production = settings(
+        SEEN_HEARD_ENV="production", SECRET_KEY=strong, AUDIT_SIGNING_KEY=SIGNING_KEY
+    )
+    assert production.JWT_SECRET == strong
 
 
 def test_symmetric_algorithms_are_refused_for_the_identity_provider():
