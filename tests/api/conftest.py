@@ -1,10 +1,12 @@
-"""Every log record the API tests cause is kept and, at the end of the run, searched for what a
-child said or a care leaver wrote: none of it may reach a log (DESIGN.md §9).
+"""Every log record the API and CLI tests cause is kept and, at the end of the run, searched for
+what a child said or a care leaver wrote, passwords, tokens and invite links: none of it may
+reach a log (DESIGN.md §9). Imported by tests/integration/conftest.py for the CLI tests.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -14,6 +16,7 @@ from tests.factories import (
     CONTACT_NAME,
     OBSERVATIONS,
     OWN_WORDS,
+    PASSWORD,
     URGENT_MESSAGE,
 )
 
@@ -24,7 +27,10 @@ PRIVATE = (
     CONTACT_NAME,
     CONTACT_DETAIL,
     "My flat is cold.",
+    PASSWORD,
 )
+# A JWT (access or refresh token, signed invite), or a care leaver's invite link.
+SECRETS = re.compile(r"eyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]{8,}|invite=[\w.-]{8,}")
 
 
 class LogRecorder(logging.Handler):
@@ -40,7 +46,8 @@ class LogRecorder(logging.Handler):
 
     def leaks(self) -> list[tuple[str, str]]:
         """``(private text, the log line holding it)`` for every leak."""
-        return [(text, line) for line in self.lines for text in PRIVATE if text in line]
+        found = [(text, line) for line in self.lines for text in PRIVATE if text in line]
+        return found + [("a secret", line) for line in self.lines if SECRETS.search(line)]
 
 
 @pytest.fixture(scope="session", autouse=True)

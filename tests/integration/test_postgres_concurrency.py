@@ -37,7 +37,7 @@ def test_simultaneous_creates_of_one_visit_id_store_one_visit(postgres_database)
 
 
 @pytest.mark.postgres
-def test_concurrent_writers_never_fork_an_audit_chain(postgres_database):
+def test_concurrent_writers_never_fork_an_audit_chain(postgres_database, tmp_path):
     """Eight threads, each its own connection, append to the same few chains at once."""
     from sqlalchemy import func, select
 
@@ -48,7 +48,12 @@ def test_concurrent_writers_never_fork_an_audit_chain(postgres_database):
     from service.audit.trail import record
 
     app, _, _, _ = standalone_app(
-        {"SQLALCHEMY_DATABASE_URI": postgres_database, "AUDIT_CHAINS": 2}, 1
+        {
+            "SQLALCHEMY_DATABASE_URI": postgres_database,
+            "AUDIT_CHAINS": 2,
+            "EVIDENCE_STORE": f"file://{tmp_path}",
+        },
+        1,
     )
     barrier = threading.Barrier(8)
     failures = []
