@@ -1,23 +1,25 @@
 """The hash chains: each event's hash covers its content and the hash of the event before it.
 
-Events are spread over ``AUDIT_CHAINS`` chains by a hash of the child they concern (or the actor,
-or nothing), so writers about different children do not queue on one head. On PostgreSQL each
-chain's head is serialised with a transaction-level advisory lock, taken in chain order (so two
-writers never deadlock on each other), and ``UNIQUE(chain, seq)`` makes a fork impossible even
-if the lock were bypassed. SQLite serialises every writer already (``BEGIN IMMEDIATE``).
+Events are spread over ``AUDIT_CHAINS`` chains: each transaction appends all its events to one
+chain, the first free one, so concurrent writers do not queue on one head (a chain by child
+would make every request about one busy family wait for the one before it to commit). On
+PostgreSQL each chain's head is serialised with a transaction-level advisory lock, and
+``UNIQUE(chain, seq)`` makes a fork impossible even if the lock were bypassed. SQLite serialises
+every writer already (``BEGIN IMMEDIATE``). Which chain an event is in says nothing about it;
+a child's events are found by ``child_id``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 import uuid
-import zlib
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from service.audit.models import AuditEvent
@@ -47,14 +49,6 @@ HASHED = (
 )
 
 
-def chain_for(child_id: uuid.UUID | None, actor_id: uuid.UUID | None, chains: int) -> int:
-    """The chain an event goes to: by its child, else its actor, else chain 0."""
-    key = child_id or actor_id
-    if key is None:
-        return 0
-    return zlib.crc32(key.bytes) % chains
-
-
 def _plain(value: Any) -> Any:
     if isinstance(value, uuid.UUID):
         return str(value)
@@ -79,42 +73,57 @@ def event_hash(prev_hash: str, row: Mapping[str, Any]) -> str:
     return digest.hexdigest()
 
 
-def _lock_and_read_heads(session: Session, chains: list[int]) -> dict[int, tuple[int, str]]:
-    """Take the chains' locks (PostgreSQL), then read each head as it is now."""
-    if session.get_bind().dialect.name == "postgresql":
-        for chain in chains:  # in ascending order: no two writers wait on each other in a cycle
-            session.execute(
-                text("SELECT pg_advisory_xact_lock(:lock_class, :chain)"),
-                {"lock_class": ADVISORY_LOCK_CLASS, "chain": chain},
-            )
-    heads: dict[int, tuple[int, str]] = {}
-    head_query = (
-        select(AuditEvent.seq, AuditEvent.hash)
-        .where(AuditEvent.chain == bindparam("chain"))
-        .order_by(AuditEvent.seq.desc())
-        .limit(1)
+def _claim_chain(session: Session, chains: int) -> int:
+    """Take a chain for this transaction: on PostgreSQL the first free one, from a random start.
+
+    ``pg_try_advisory_xact_lock`` tries each in turn and stops at the first it gets, so a writer
+    only waits when every chain is busy (then for one, in the ordinary way). The lock is held
+    until the transaction ends, so two transactions never append to one chain at once.
+    """
+    start = secrets.randbelow(chains)
+    order = [(start + step) % chains for step in range(chains)]
+    if session.get_bind().dialect.name != "postgresql":
+        return start  # SQLite: every writer holds the database's one write lock already
+    free = session.execute(
+        text(
+            "SELECT chain FROM unnest(CAST(:order AS integer[])) AS t(chain) "
+            "WHERE pg_try_advisory_xact_lock(:lock_class, chain) LIMIT 1"
+        ),
+        {"order": order, "lock_class": ADVISORY_LOCK_CLASS},
+    ).scalar()
+    if free is not None:
+        return int(free)
+    session.execute(
+        text("SELECT pg_advisory_xact_lock(:lock_class, :chain)"),
+        {"lock_class": ADVISORY_LOCK_CLASS, "chain": start},
     )
-    for chain in chains:
-        head = session.execute(head_query, {"chain": chain}).first()
-        heads[chain] = (head.seq, head.hash) if head else (0, GENESIS)
-    return heads
+    return start
 
 
-def append(session: Session, rows: Iterable[dict[str, Any]]) -> int:
-    """Chain and insert ``rows`` (each with ``chain`` set and every hashed column), in order.
+def append(session: Session, rows: Iterable[dict[str, Any]], chains: int) -> int:
+    """Chain and insert ``rows`` (each with every hashed column but ``chain`` and ``seq``).
 
+    All the rows of one transaction go to one chain, in order, after its head as it is once
+    the chain is ours (read after the lock, so it includes every earlier writer's commit).
     Runs inside the caller's transaction, so the events commit or roll back with the change
     they describe. Returns how many were written.
     """
     rows = list(rows)
     if not rows:
         return 0
-    heads = _lock_and_read_heads(session, sorted({row["chain"] for row in rows}))
+    chain = _claim_chain(session, chains)
+    head = session.execute(
+        select(AuditEvent.seq, AuditEvent.hash)
+        .where(AuditEvent.chain == chain)
+        .order_by(AuditEvent.seq.desc())
+        .limit(1)
+    ).first()
+    seq, prev_hash = (head.seq, head.hash) if head else (0, GENESIS)
     for row in rows:
-        seq, prev_hash = heads[row["chain"]]
-        row["seq"] = seq + 1
+        seq += 1
+        row["chain"] = chain
+        row["seq"] = seq
         row["prev_hash"] = prev_hash
-        row["hash"] = event_hash(prev_hash, row)
-        heads[row["chain"]] = (row["seq"], row["hash"])
+        row["hash"] = prev_hash = event_hash(prev_hash, row)
     session.execute(insert(AuditEvent), rows)
     return len(rows)

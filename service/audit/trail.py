@@ -81,7 +81,6 @@ def record(
         actor = g.get("user") if has_request_context() else None
     if isinstance(subjects, Subject):
         subjects = [subjects]
-    chains = current_app.config.get("AUDIT_CHAINS", DEFAULT_CHAINS) if has_app_context() else 16
     common = {
         "at": utcnow(),
         "actor_id": actor.id if actor else None,
@@ -98,7 +97,6 @@ def record(
             "record_type": subject.record_type,
             "record_id": subject.record_key,
             "child_id": subject.child_id,
-            "chain": chain.chain_for(subject.child_id, common["actor_id"], chains),
         }
         for subject in subjects
     ]
@@ -122,7 +120,8 @@ def _chain_pending(session: Session) -> None:
     """Before a commit: chain and insert the events this transaction recorded."""
     batches = session.info.pop(PENDING, None)
     if batches:
-        chain.append(session, [row for _, rows in batches for row in rows])
+        chains = current_app.config["AUDIT_CHAINS"] if has_app_context() else DEFAULT_CHAINS
+        chain.append(session, [row for _, rows in batches for row in rows], chains)
 
 
 def _within(transaction: SessionTransaction | None, ended: SessionTransaction) -> bool:

@@ -24,7 +24,7 @@ _CHAIN = 1000 + os.getpid() % 30000
 _SEQ = itertools.count(int(time.time() * 1e6) * 1000)
 
 
-def _append_unchained(session: Session, rows: Any) -> int:
+def _append_unchained(session: Session, rows: Any, chains: int) -> int:
     rows = list(rows)
     for row in rows:
         row.update(chain=_CHAIN, seq=next(_SEQ), prev_hash="", hash="")
