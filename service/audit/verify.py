@@ -14,15 +14,14 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, inspect, select, text
+from sqlalchemy import func, select
 
 from service.audit import anchors as anchoring
 from service.audit.chain import GENESIS, HASHED, event_hash
-from service.audit.models import AuditEvent
+from service.audit.models import AuditEvent, legacy_audit_events
 from service.extensions import db
 
 BATCH = 20_000
-LEGACY_TABLE = "audit_events_before_chain"  # events from before the chain: kept, unverifiable
 
 
 @dataclass
@@ -76,9 +75,7 @@ def _load_anchors(report: Report) -> dict[int, dict[int, anchoring.Anchor]]:
 
 
 def _legacy_count() -> int:
-    if not inspect(db.session.connection()).has_table(LEGACY_TABLE):
-        return 0
-    return int(db.session.scalar(text(f"SELECT count(*) FROM {LEGACY_TABLE}")) or 0)  # noqa: S608
+    return int(db.session.scalar(select(func.count()).select_from(legacy_audit_events)) or 0)
 
 
 class _ChainWalk:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask_migrate import upgrade
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from service import create_app
 from service.cases.models import Case
@@ -24,7 +24,7 @@ from service.core_system import worker as outbox_worker
 from service.core_system.adapters import DeliveryFailed, HttpCoreSystem
 from service.core_system.models import OutboxMessage
 from service.extensions import db
-from tests.conftest import fresh_postgres_database
+from tests.conftest import empty_database, fresh_postgres_database
 from tests.coresystem import CoreSystemServer
 from tests.factories import (
     FAST_TEST_SETTINGS,
@@ -88,11 +88,7 @@ def _clean(request):
         return
     application = request.getfixturevalue("core_app")
     request.getfixturevalue("core").reset()
-    with application.app_context():
-        db.session.remove()
-        tables = ", ".join(t.name for t in db.metadata.sorted_tables)
-        with db.engine.begin() as connection:
-            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    empty_database(application)
 
 
 @pytest.fixture

@@ -59,7 +59,7 @@ def upgrade():
     sa.Column('prev_hash', sa.String(length=64), nullable=False),
     sa.Column('hash', sa.String(length=64), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_events')),
-    sa.UniqueConstraint('chain', 'seq', name=op.f('uq_audit_events_chain'))
+    sa.UniqueConstraint('chain', 'seq', name=op.f('uq_audit_events_chain_seq'))
     )
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
         batch_op.create_index('ix_audit_events_actor_id_at', ['actor_id', 'at'], unique=False)
