@@ -177,8 +177,10 @@ def delete_rows(case_id: uuid.UUID, store: EvidenceStore) -> Purged | None:
 
     Returns None if another run purged it meanwhile.
     """
-    case = db.session.scalars(
-        select(Case).where(Case.id == case_id, Case.purging_since.is_not(None)).with_for_update()
+    case = db.session.execute(
+        select(Case.retention_class, Case.disposal_date)
+        .where(Case.id == case_id, Case.purging_since.is_not(None))
+        .with_for_update()
     ).first()
     if case is None:
         db.session.rollback()
@@ -199,8 +201,7 @@ def delete_rows(case_id: uuid.UUID, store: EvidenceStore) -> Purged | None:
     gone = [child_id for child_id in child_ids if child_id not in still_held]
     kept = [child_id for child_id in child_ids if child_id in still_held]
     _delete_children(gone)
-    retention_class, disposal = case.retention_class, case.disposal_date
-    db.session.expunge(case)
+    retention_class, disposal = case
     db.session.execute(delete(Case).where(Case.id == case_id))
     refresh_children(kept)
     subjects = [Subject("case", case_id, child_id) for child_id in child_ids]
