@@ -47,14 +47,18 @@ def purge_command(dry_run: bool, limit: int | None) -> None:
     by the next, which takes the marked cases first. Exits 1 if any case failed.
     """
     due = purge.due_for_purge(limit)
+    held = purge.due_on_hold()
     db.session.rollback()
+    if held:
+        click.echo(f"{held} due cases are on legal hold: left alone")
     if dry_run:
         for item in due:
             click.echo(_line(item))
         click.echo(f"{len(due)} cases due (dry run: nothing changed)")
         return
     store = evidence_store()
-    done, failed = 0, 0
+    done: list[purge.Purged] = []
+    failed = 0
     with click.progressbar(due, label="Purging cases", file=sys.stderr) as cases:
         for item in cases:
             try:
@@ -66,8 +70,17 @@ def purge_command(dry_run: bool, limit: int | None) -> None:
                 log.error("purge of case %s stopped: %s", item.case_id, type(error).__name__)
                 continue
             if result is not None:
-                done += 1
-    click.echo(f"{done} cases purged, {len(due) - done - failed} skipped, {failed} failed")
+                done.append(result)
+    for result in done:
+        click.echo(
+            f"purged case {result.case_id}: {result.visits} visits, {result.objects} evidence "
+            f"objects; children deleted {len(result.children_deleted)}, "
+            f"kept (on other cases) {len(result.children_kept)}"
+        )
+    skipped = len(due) - len(done) - failed
+    click.echo(
+        f"{len(done)} cases purged, {skipped} skipped (held or purged meanwhile), {failed} failed"
+    )
     if failed:
         click.echo("re-run `flask retention purge` to finish the failed cases", err=True)
         sys.exit(1)

@@ -103,6 +103,20 @@ def due_for_purge(limit: int | None = None, as_of: date | None = None) -> list[D
     return due
 
 
+def due_on_hold(as_of: date | None = None) -> int:
+    """How many cases are due but on legal hold (a purge leaves them alone)."""
+    held = (
+        select(func.count())
+        .select_from(Case)
+        .where(
+            Case.disposal_date <= (as_of or today()),
+            Case.legal_hold.is_(True),
+            Case.purging_since.is_(None),
+        )
+    )
+    return int(db.session.scalar(held) or 0)
+
+
 def _children_of(case_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:
     found: dict[uuid.UUID, list[uuid.UUID]] = {}
     for case_id, child_id in db.session.execute(

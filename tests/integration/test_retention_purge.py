@@ -91,7 +91,9 @@ def test_purge_removes_rows_and_objects_skips_held_cases_and_leaves_a_tombstone(
     _anchor(app)  # the trail as it was before: a purge must not have rewritten any of it
     result = _purge(app)
     assert result.exit_code == 0, result.output
-    assert "1 cases purged, 0 skipped, 0 failed" in result.output
+    assert "1 cases purged, 0 skipped (held or purged meanwhile), 0 failed" in result.output
+    assert "1 due cases are on legal hold: left alone" in result.output
+    assert f"purged case {world.case_ids['a1']}: 2 visits, 2 evidence objects" in result.output
     with app.app_context():
         left = rows_naming(world.case_ids["a1"], world.child_ids["a1"])
         assert set(left.values()) == {0}, left
@@ -208,7 +210,7 @@ def test_a_purge_that_fails_after_the_objects_went_is_finished_by_the_next_run(
     try:
         failed = _purge(app, "--limit", "1")
         assert failed.exit_code == 1, failed.output
-        assert "0 cases purged, 0 skipped, 1 failed" in failed.output
+        assert "0 cases purged, 0 skipped (held or purged meanwhile), 1 failed" in failed.output
         with app.app_context():
             after = rows_naming(world.case_ids["a1"], world.child_ids["a1"])
             assert {k: v for k, v in after.items() if k != "outbox"} == {
@@ -252,3 +254,38 @@ def test_a_purge_that_fails_after_the_objects_went_is_finished_by_the_next_run(
     _anchor(app)
     verified = app.test_cli_runner().invoke(args=["audit", "verify"])
     assert verified.exit_code == 0, verified.output
+
+
+def test_a_store_that_refuses_a_deletion_leaves_the_case_absent_and_whole_until_rerun(
+    app, world, due_case, manager
+):
+    """The local store cannot delete one object (a directory stands where the file was: the
+    filesystem refuses, as a full or read-only disk would): the case is marked and absent,
+    none of its rows is gone, and the next run finishes it.
+    """
+    from storage.local import LocalStore
+
+    store = app.extensions["evidence_store"]
+    if not isinstance(store, LocalStore):
+        pytest.skip("the failing condition is made on the local folder")
+    make_due(app, world.case_ids["a1"], born=date(1995, 1, 1))  # first in line
+    stuck = sorted(due_case["keys"])[-1]
+    path = store.root / stuck
+    path.unlink()
+    path.mkdir()
+    (path / "blocker").write_bytes(b"x")
+    with app.app_context():
+        before = rows_naming(world.case_ids["a1"], world.child_ids["a1"])
+    failed = _purge(app, "--limit", "1")
+    assert failed.exit_code == 1 and "1 failed" in failed.output
+    with app.app_context():
+        after = rows_naming(world.case_ids["a1"], world.child_ids["a1"])
+    assert after == {**before, "outbox": 0}
+    assert manager.get(f"/cases/{world.case_ids['a1']}").status_code == 404
+    (path / "blocker").unlink()
+    path.rmdir()
+    finished = _purge(app, "--limit", "1")
+    assert finished.exit_code == 0 and "1 cases purged" in finished.output
+    with app.app_context():
+        assert set(rows_naming(world.case_ids["a1"], world.child_ids["a1"]).values()) == {0}
+    assert not due_case["keys"] & stored_keys(app)
