@@ -16,7 +16,7 @@ from service.cases.models import Case, Child
 from service.core_system.models import LocalDelivery, OutboxMessage
 from service.evidence.models import Attachment
 from service.extensions import db
-from tests.factories import OBSERVATIONS, OWN_WORDS, make_case, make_child
+from tests.factories import OBSERVATIONS, OWN_WORDS, make_case, make_child, make_team, make_user
 from tests.retention_support import make_due, rows_naming, stored_keys, visit_with_evidence
 
 HOLD = {"reason": "Litigation hold"}
@@ -289,3 +289,24 @@ def test_a_store_that_refuses_a_deletion_leaves_the_case_absent_and_whole_until_
     with app.app_context():
         assert set(rows_naming(world.case_ids["a1"], world.child_ids["a1"]).values()) == {0}
     assert not due_case["keys"] & stored_keys(app)
+
+
+def test_an_import_that_corrects_a_date_of_birth_moves_the_disposal_date(app, tmp_path):
+    with app.app_context():
+        make_user("social_worker", [make_team("east")], username="jo.worker")
+        db.session.commit()
+    header = (
+        "case_ref,case_status,team,allocated_worker,opened_on,closed_on,person_ref,"
+        "child_name,date_of_birth,plan_type,plan_start_date"
+    )
+    path = tmp_path / "cases.csv"
+    for born, expected in (("2010-02-28", date(2085, 2, 28)), ("2012-02-29", date(2087, 3, 1))):
+        path.write_text(
+            f"{header}\nC-9,open,east,jo.worker,2026-01-05,,P-9,Amy Brown,{born},"
+            "looked_after,2026-01-05\n"
+        )
+        result = app.test_cli_runner().invoke(args=["cases", "import", str(path)])
+        assert result.exit_code == 0, result.output
+        with app.app_context():
+            case = db.session.scalar(select(Case).where(Case.core_ref == "C-9"))
+            assert (case.retention_class, case.disposal_date) == ("looked_after", expected)
