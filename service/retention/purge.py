@@ -132,15 +132,20 @@ def _visit_ids(case_id: uuid.UUID) -> list[uuid.UUID]:
     return list(db.session.scalars(select(Visit.id).where(Visit.case_id == case_id)))
 
 
-def mark(case_id: uuid.UUID) -> bool:
-    """Step 1: mark the case as being purged, unless it is on legal hold; commits.
+def mark(case_id: uuid.UUID, as_of: date | None = None) -> bool:
+    """Step 1: mark the case as being purged, if it is due and not on legal hold; commits.
 
-    Returns False when the case is on hold or gone (nothing to do). A case already marked stays
-    marked (a re-run).
+    Returns False when the case is on hold, no longer due (a visit submitted since it was
+    listed moved its date) or gone: nothing to do. A case already marked stays marked (a re-run).
     """
+    due = Case.disposal_date <= (as_of or today())
     marked = db.session.execute(
         update(Case)
-        .where(Case.id == case_id, Case.legal_hold.is_(False))
+        .where(
+            Case.id == case_id,
+            Case.legal_hold.is_(False),
+            or_(Case.purging_since.is_not(None), due),
+        )
         .values(
             purging_since=func.coalesce(Case.purging_since, utcnow()), updated_at=Case.updated_at
         )

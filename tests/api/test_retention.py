@@ -167,6 +167,9 @@ def test_an_unknown_or_purging_case_is_404(app, world, manager):
     with app.app_context():
         from service.retention.purge import mark
 
+        assert not mark(uuid.UUID(world.case_ids["b1"]))  # not due: left alone
+    make_due(app, world.case_ids["b1"])
+    with app.app_context():
         assert mark(uuid.UUID(world.case_ids["b1"]))
     for response in (
         manager.post(f"/cases/{world.case_ids['b1']}/legal-hold", json=REASON),
