@@ -108,6 +108,9 @@ def _register_features(app: Flask) -> None:
     from service.health import blp as health_blp
     from service.oversight import copies
     from service.oversight.routes import blp as oversight_blp
+    from service.retention import cli as retention_cli
+    from service.retention import operations as retention
+    from service.retention.routes import blp as retention_blp
     from service.reviews.routes import blp as reviews_blp
     from service.sync import changes
     from service.sync.routes import blp as sync_blp
@@ -119,7 +122,7 @@ def _register_features(app: Flask) -> None:
     use_role_refusal_recorder(app, audit_trail.role_refused)
     audit_trail.init_app(app)
     # Subscribers to the visit's life, each owned by its feature.
-    for subscriber in (lifecycle, derived, copies, trail, evidence, changes, outbox):
+    for subscriber in (lifecycle, derived, copies, trail, evidence, changes, outbox, retention):
         subscriber.init_app(app)
     for blueprint in (
         auth_blp,
@@ -133,6 +136,7 @@ def _register_features(app: Flask) -> None:
         feedback_blp,
         outbox_blp,
         audit_blp,
+        retention_blp,
     ):
         api.register_blueprint(blueprint, url_prefix=API_PREFIX)
     app.register_blueprint(health_blp)
@@ -146,5 +150,6 @@ def _register_features(app: Flask) -> None:
         visits_cli.visits,
         outbox_cli.outbox,
         audit_cli.audit,
+        retention_cli.retention,
     ):
         app.cli.add_command(cli_group)

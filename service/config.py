@@ -237,6 +237,12 @@ class Settings:
     AUDIT_HEAVY_READER_MINIMUM: int = 30
     AUDIT_DORMANT_DAYS: int = 60
     TIMESCALES: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Retention periods in whole years (service/retention/periods.py).
+    RETENTION_LOOKED_AFTER_AGE: int = 75
+    RETENTION_CARE_LEAVER_YEARS: int = 75
+    RETENTION_CHILD_PROTECTION_YEARS: int = 35
+    RETENTION_CHILD_IN_NEED_AGE: int = 18
+    RETENTION_CHILD_IN_NEED_YEARS: int = 3
     LOCAL_TIMEZONE: str = "Europe/London"
     PAGE_SIZE_DEFAULT: int = 50
     PAGE_SIZE_MAX: int = 200
@@ -332,6 +338,13 @@ def load_settings(
         AUDIT_HEAVY_READER_MINIMUM=_env_int(env, "AUDIT_HEAVY_READER_MINIMUM", 30, 1, 100000),
         AUDIT_DORMANT_DAYS=_env_int(env, "AUDIT_DORMANT_DAYS", 60, 1, 3650),
         TIMESCALES=timescales,
+        RETENTION_LOOKED_AFTER_AGE=_env_int(env, "RETENTION_LOOKED_AFTER_AGE", 75, 18, 150),
+        RETENTION_CARE_LEAVER_YEARS=_env_int(env, "RETENTION_CARE_LEAVER_YEARS", 75, 18, 150),
+        RETENTION_CHILD_PROTECTION_YEARS=_env_int(
+            env, "RETENTION_CHILD_PROTECTION_YEARS", 35, 1, 150
+        ),
+        RETENTION_CHILD_IN_NEED_AGE=_env_int(env, "RETENTION_CHILD_IN_NEED_AGE", 18, 0, 150),
+        RETENTION_CHILD_IN_NEED_YEARS=_env_int(env, "RETENTION_CHILD_IN_NEED_YEARS", 3, 0, 150),
         LOCAL_TIMEZONE=_env_str(env, "LOCAL_TIMEZONE", "Europe/London"),
         PAGE_SIZE_MAX=_env_int(env, "PAGE_SIZE_MAX", 200, 10, 1000),
         DEMO_PASSWORD=_env_str(env, "DEMO_PASSWORD", "demo-password"),

@@ -8,13 +8,16 @@ Reallocation: a case moved to another worker leaves the former worker's caseload
 a visit they made while it was allocated to them stays theirs: they can still read, finish and
 submit it (offline tablets sync late), and it goes to review as usual. A new visit dated after
 the reallocation is refused.
+
+A case being purged (``purging_since`` set, service/retention/purge.py) is absent for everyone,
+whatever their role: it answers 404 and no list shows it.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, exists, false, or_, select, true
+from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
 
 from service.audit.events import Action, Subject, about_children
 from service.audit.trail import record
@@ -26,6 +29,10 @@ from service.visits.models import Visit
 
 def case_scope(user: User) -> ColumnElement[bool]:
     """A SQL condition on :class:`Case` selecting the cases ``user`` may see."""
+    return and_(Case.purging_since.is_(None), _allocation_scope(user))
+
+
+def _allocation_scope(user: User) -> ColumnElement[bool]:
     if user.role == "manager":
         return true()
     if user.role == "supervisor":
@@ -81,6 +88,8 @@ def visit_subjects(visit: Visit) -> list[Subject]:
 
 def can_read_case(user: User, case: Case) -> bool:
     """Whether ``user`` may see ``case`` and the children on it."""
+    if case.purging_since is not None:
+        return False
     if user.role == "manager":
         return True
     if user.role == "supervisor":
@@ -118,12 +127,14 @@ def can_read_visit(user: User, visit: Visit) -> bool:
     """Whether ``user`` may see ``visit``: its case is in scope, or they made it while allocated."""
     if can_read_case(user, visit.case):
         return True
+    if visit.case.purging_since is not None:
+        return False
     return visit.worker_id == user.id and was_allocated(user, visit.case, visit.started_at)
 
 
 def can_record_visit(user: User, case: Case, started_at: datetime | None = None) -> bool:
     """Whether ``user`` may record a visit on ``case``: its social worker, now or at the visit."""
-    if user.role != "social_worker":
+    if user.role != "social_worker" or case.purging_since is not None:
         return False
     if case.allocated_worker_id == user.id:
         return True
@@ -133,3 +144,12 @@ def can_record_visit(user: User, case: Case, started_at: datetime | None = None)
 def can_edit_visit(user: User, visit: Visit) -> bool:
     """Whether ``user`` may change, submit, amend or delete ``visit``: its allocated author."""
     return visit.worker_id == user.id and can_record_visit(user, visit.case, visit.started_at)
+
+
+def can_hold_case(user: User, case: Case) -> bool:
+    """Whether ``user`` may set or clear a legal hold on ``case``, or list cases due.
+
+    Managers (whose scope is the service) and admins acting as data-protection officer: a hold
+    names a case by id and says nothing of the children, so an admin sees no child record.
+    """
+    return case.purging_since is None and user.role in ("manager", "admin")

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Index,
     String,
     Table,
+    false,
     true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from service.auth.models import Team, User
 from service.columns import UTCDateTime, utcnow
 from service.extensions import Base
+from service.retention.periods import RETENTION_CLASSES
 from service.timescales import PLAN_TYPES
 
 CASE_STATUSES = ("open", "closed")
@@ -59,7 +61,10 @@ class Case(Base):
     """A case as the core system knows it, allocated to one worker in one team."""
 
     __tablename__ = "cases"
-    __table_args__ = (CheckConstraint(f"status IN {CASE_STATUSES!r}", name="status"),)
+    __table_args__ = (
+        CheckConstraint(f"status IN {CASE_STATUSES!r}", name="status"),
+        CheckConstraint(f"retention_class IN {RETENTION_CLASSES!r}", name="retention_class"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     core_ref: Mapped[str] = mapped_column(String(64), unique=True)
@@ -73,6 +78,14 @@ class Case(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     # Stamped at commit from the change counter: what sync cursors compare against.
     change_seq: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    # Retention (service/retention): kept current from the children and the submitted visits.
+    retention_class: Mapped[str] = mapped_column(
+        String(20), default="child_in_need", server_default="child_in_need"
+    )
+    disposal_date: Mapped[date | None] = mapped_column(index=True)
+    legal_hold: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Set when a purge starts: from then on the case is absent everywhere (service/policy.py).
+    purging_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
     team: Mapped[Team] = relationship(lazy="joined")
     allocated_worker: Mapped[User | None] = relationship(lazy="joined")
     children: Mapped[list[Child]] = relationship(

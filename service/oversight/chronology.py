@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 
 from service.auth.models import User
-from service.cases.models import Child, ChildPlanEvent
+from service.cases.models import Case, Child, ChildPlanEvent
 from service.columns import UTCDateTime
 from service.extensions import db
 from service.reviews.models import Review
@@ -117,7 +117,9 @@ def chronology(child: Child) -> list[dict[str, Any]]:
         select(*VISIT_COLUMNS)
         .join(Visit, Visit.id == RecordedChild.visit_id)
         .join(User, User.id == RecordedChild.worker_id)
-        .where(RecordedChild.child_id == child.id)
+        # A child shared with a case being purged: that case's visits are already gone.
+        .join(Case, Case.id == Visit.case_id)
+        .where(RecordedChild.child_id == child.id, Case.purging_since.is_(None))
     ).all()
     entries = [_visit_entry(row) for row in visits]
     visit_ids = [row.id for row in visits]
@@ -135,7 +137,7 @@ def chronology(child: Child) -> list[dict[str, Any]]:
             )
             .join(User, User.id == Review.reviewer_id)
             .join(RecordedChild, RecordedChild.visit_id == Review.visit_id)
-            .where(RecordedChild.child_id == child.id)
+            .where(RecordedChild.child_id == child.id, Review.visit_id.in_(visit_ids))
         )
         entries.extend(_review_entry(row) for row in reviews)
     plans = db.session.scalars(select(ChildPlanEvent).where(ChildPlanEvent.child_id == child.id))

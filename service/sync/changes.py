@@ -16,7 +16,7 @@ from itertools import chain
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import event, insert, inspect, or_, select, update
+from sqlalchemy import and_, event, insert, inspect, or_, select, update
 from sqlalchemy.orm import Session
 
 from service.cases.models import Case, CaseAllocation, Child, ChildPlanEvent, case_children
@@ -158,7 +158,8 @@ def _refresh_caseload_entries(session: Session, case_ids: set[Any], child_ids: s
             allocated_worker_id=select(Case.allocated_worker_id)
             .where(Case.id == entry.case_id)
             .scalar_subquery(),
-            case_open=select(Case.status == "open")
+            # A case being purged is closed to every derived list at once.
+            case_open=select(and_(Case.status == "open", Case.purging_since.is_(None)))
             .where(Case.id == entry.case_id)
             .scalar_subquery(),
             next_visit_due=select(Child.next_visit_due)

@@ -1,0 +1,1 @@
+"""Retention and legal hold: each case's retention class and disposal date, holds, and purge."""
