@@ -208,15 +208,25 @@ class Blueprint(flask_smorest.Blueprint):
         return decorator
 
 
+def _page(query: Select[Any], pagination: Any) -> Select[Any] | None:
+    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    pagination.item_count = int(total or 0)
+    if pagination.first_item >= pagination.item_count:
+        return None  # past the end; also keeps absurd page numbers out of OFFSET
+    return query.limit(pagination.page_size).offset(pagination.first_item)
+
+
 def paginate_select(query: Select[Any], pagination: Any) -> list[Any]:
     """Run one page of ``query`` (LIMIT/OFFSET) and set the total for the ``X-Pagination`` header.
 
     Used with ``@blp.paginate()``, which passes ``pagination_parameters`` to the view, so the view
     holds the page's rows and can audit exactly what was shown.
     """
-    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    pagination.item_count = int(total or 0)
-    if pagination.first_item >= pagination.item_count:
-        return []  # past the end; also keeps absurd page numbers out of OFFSET
-    page = query.limit(pagination.page_size).offset(pagination.first_item)
-    return list(db.session.scalars(page).unique())
+    page = _page(query, pagination)
+    return [] if page is None else list(db.session.scalars(page).unique())
+
+
+def paginate_rows(query: Select[Any], pagination: Any) -> list[Any]:
+    """As :func:`paginate_select`, for a query of several columns: the page's rows as tuples."""
+    page = _page(query, pagination)
+    return [] if page is None else list(db.session.execute(page).all())

@@ -17,10 +17,9 @@ from api_schemas.audit import (
     UnusualHitSchema,
     UnusualQuerySchema,
 )
-from service.api import Blueprint, paginate_select
+from service.api import Blueprint, paginate_rows, paginate_select
 from service.audit import queries, unusual
 from service.audit.events import Action, Subject
-from service.audit.models import AuditEvent
 from service.audit.reads import audited
 from service.columns import utcnow
 from service.extensions import db
@@ -82,12 +81,7 @@ def child_access_log(
     has an empty log.
     """
     query = queries.access_log(child_id, filters["since"], filters["until"])
-    total = db.session.scalar(
-        select(func.count()).select_from(AuditEvent).where(AuditEvent.child_id == child_id)
-    )
-    pagination_parameters.item_count = int(total or 0)
-    page = query.limit(pagination_parameters.page_size).offset(pagination_parameters.first_item)
-    rows = db.session.execute(page)
+    rows = paginate_rows(query, pagination_parameters)
     return [queries.access_log_entry(event, actor, device) for event, actor, device in rows]
 
 
