@@ -208,7 +208,7 @@ class Blueprint(flask_smorest.Blueprint):
         return decorator
 
 
-def _page(query: Select[Any], pagination: Any) -> Select[Any] | None:
+def _page(query: Select[*tuple[Any, ...]], pagination: Any) -> Select[*tuple[Any, ...]] | None:
     total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     pagination.item_count = int(total or 0)
     if pagination.first_item >= pagination.item_count:
@@ -226,7 +226,7 @@ def paginate_select(query: Select[Any], pagination: Any) -> list[Any]:
     return [] if page is None else list(db.session.scalars(page).unique())
 
 
-def paginate_rows(query: Select[Any], pagination: Any) -> list[Any]:
+def paginate_rows(query: Select[*tuple[Any, ...]], pagination: Any) -> list[Any]:
     """As :func:`paginate_select`, for a query of several columns: the page's rows as tuples."""
     page = _page(query, pagination)
     return [] if page is None else list(db.session.execute(page).all())
