@@ -109,6 +109,8 @@ def _register_features(app: Flask) -> None:
     from service.oversight import copies
     from service.oversight.routes import blp as oversight_blp
     from service.reviews.routes import blp as reviews_blp
+    from service.subject_access import cli as subject_access_cli
+    from service.subject_access.routes import blp as subject_access_blp
     from service.sync import changes
     from service.sync.routes import blp as sync_blp
     from service.visits import cli as visits_cli
@@ -133,6 +135,7 @@ def _register_features(app: Flask) -> None:
         feedback_blp,
         outbox_blp,
         audit_blp,
+        subject_access_blp,
     ):
         api.register_blueprint(blueprint, url_prefix=API_PREFIX)
     app.register_blueprint(health_blp)
@@ -146,5 +149,6 @@ def _register_features(app: Flask) -> None:
         visits_cli.visits,
         outbox_cli.outbox,
         audit_cli.audit,
+        subject_access_cli.children,
     ):
         app.cli.add_command(cli_group)
