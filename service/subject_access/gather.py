@@ -21,7 +21,9 @@ from service.evidence.models import Attachment
 from service.extensions import db
 from service.reviews.models import Review
 from service.visits import record
-from service.visits.models import RecordedChild, Visit, VisitChild, VisitStatus, VisitVersion
+from service.visits.lifecycle import EDITABLE
+from service.visits.models import RecordedChild, Visit, VisitChild, VisitVersion
+from service.visits.submission import evidence_held
 
 
 @dataclass
@@ -52,64 +54,79 @@ class ChildRecord:
         return self.names.get(uuid.UUID(str(user_id)), "(unknown user)")
 
 
-def _visit_ids(child_id: uuid.UUID) -> list[uuid.UUID]:
-    """Visits the child is on now, was on in a submitted version, or has evidence on."""
+def _visit_ids(child: Child) -> list[uuid.UUID]:
+    """Visits that may include the child: any visit they are on now or have evidence on, and any
+    visit on one of their cases (a child taken off a visit stays in its earlier versions, which
+    only the versions themselves can tell; see :func:`_includes`).
+    """
     query = union(
-        select(VisitChild.visit_id).where(VisitChild.child_id == child_id),
-        select(RecordedChild.visit_id).where(RecordedChild.child_id == child_id),
-        select(Attachment.visit_id).where(Attachment.child_id == child_id),
+        select(VisitChild.visit_id).where(VisitChild.child_id == child.id),
+        select(RecordedChild.visit_id).where(RecordedChild.child_id == child.id),
+        select(Attachment.visit_id).where(Attachment.child_id == child.id),
+        select(Visit.id).where(Visit.case_id.in_([case.id for case in child.cases])),
     ).subquery()
     return list(db.session.scalars(select(query.c[0])))
 
 
-def _draft(visit: Visit) -> dict[str, Any] | None:
-    """The live working copy of a visit in draft, in the record format; None otherwise.
+def _includes(
+    child_id: uuid.UUID, visit: Visit, versions: list[VisitVersion], files: list[Attachment]
+) -> bool:
+    """Whether the visit includes the child: now, in any submitted version, or by evidence."""
+    mine = str(child_id)
+    return (
+        any(row.child_id == child_id for row in visit.children)
+        or any(
+            entry.get("child_id") == mine
+            for version in versions
+            for entry in version.snapshot.get("children") or []
+        )
+        or any(attachment.child_id == child_id for attachment in files)
+    )
+
+
+def _draft(visit: Visit, versions: list[VisitVersion]) -> dict[str, Any] | None:
+    """The live working copy of a visit being written up, in the record format, if it differs
+    from its last submitted version; None otherwise.
 
     Not part of the record (DESIGN §9), but personal data the service holds, so it is exported,
-    labelled as a draft. A visit returned for changes and not yet edited has no draft.
+    labelled as a draft: a visit never submitted, one returned and being changed, or an
+    amendment in progress. A visit returned and not yet changed has no draft.
     """
-    if visit.status != VisitStatus.DRAFT:
+    if visit.status not in EDITABLE:
         return None
-    held = db.session.scalars(
-        select(Attachment)
-        .where(
-            Attachment.visit_id == visit.id,
-            Attachment.withdrawn_at.is_(None),
-            Attachment.erased_at.is_(None),
-        )
-        .order_by(Attachment.id)
-    )
-    evidence = [
-        record.evidence_entry(
-            item.id,
-            item.kind,
-            item.child_id,
-            item.content_type,
-            item.stored_size,
-            item.stored_sha256,
-        )
-        for item in held
-    ]
-    return record.snapshot(visit, evidence)
+    working = record.snapshot(visit, evidence_held(visit.id))
+    if versions and record.digest(working) == versions[-1].sha256:
+        return None
+    return working
 
 
 def gather(child: Child) -> ChildRecord:
     """Read the child's whole record: cases, plan history, every version of every visit that
     includes them, every decision on those visits, and every file on those visits.
     """
-    visit_ids = _visit_ids(child.id)
-    visits = list(
-        db.session.scalars(
-            select(Visit).where(Visit.id.in_(visit_ids)).order_by(Visit.started_at, Visit.id)
-        )
-    )
-    versions: dict[uuid.UUID, list[VisitVersion]] = {visit.id: [] for visit in visits}
+    candidates = _visit_ids(child)
+    versions: dict[uuid.UUID, list[VisitVersion]] = {visit_id: [] for visit_id in candidates}
     for version in db.session.scalars(
         select(VisitVersion)
-        .where(VisitVersion.visit_id.in_(visit_ids))
+        .where(VisitVersion.visit_id.in_(candidates))
         .order_by(VisitVersion.visit_id, VisitVersion.number)
     ):
         versions[version.visit_id].append(version)
+    files: dict[uuid.UUID, list[Attachment]] = {visit_id: [] for visit_id in candidates}
+    for attachment in db.session.scalars(
+        select(Attachment)
+        .where(Attachment.visit_id.in_(candidates))
+        .order_by(Attachment.uploaded_at, Attachment.id)
+    ):
+        files[attachment.visit_id].append(attachment)
+    visits = [
+        visit
+        for visit in db.session.scalars(
+            select(Visit).where(Visit.id.in_(candidates)).order_by(Visit.started_at, Visit.id)
+        )
+        if _includes(child.id, visit, versions[visit.id], files[visit.id])
+    ]
+    visit_ids = [visit.id for visit in visits]
     reviews = list(
         db.session.scalars(
             select(Review)
@@ -119,13 +136,7 @@ def gather(child: Child) -> ChildRecord:
     )
     # Every file on those visits: the child's, the whole visit's, and other children's (listed
     # as withheld on the redaction sheet; their bytes are never exported).
-    attachments = list(
-        db.session.scalars(
-            select(Attachment)
-            .where(Attachment.visit_id.in_(visit_ids))
-            .order_by(Attachment.uploaded_at, Attachment.id)
-        )
-    )
+    attachments = [attachment for visit in visits for attachment in files[visit.id]]
     gathered = ChildRecord(
         child=child,
         allocations=_allocations(child),
@@ -136,7 +147,10 @@ def gather(child: Child) -> ChildRecord:
                 .order_by(ChildPlanEvent.recorded_at, ChildPlanEvent.id)
             )
         ),
-        visits=[VisitRecord(visit, versions[visit.id], _draft(visit)) for visit in visits],
+        visits=[
+            VisitRecord(visit, versions[visit.id], _draft(visit, versions[visit.id]))
+            for visit in visits
+        ],
         reviews=reviews,
         attachments=attachments,
     )

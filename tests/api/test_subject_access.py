@@ -11,8 +11,11 @@ import pytest
 from sqlalchemy import select
 
 from service.audit.models import AuditEvent
+from service.cases.models import Case
 from service.extensions import db
+from service.subject_access.documents import WITHHELD_CHILD
 from storage import StorageUnavailable
+from tests.factories import OWN_WORDS, new_id, visit_body
 from tests.subject_access_support import (
     CHILD_WORDS,
     FORMULA_PERSON,
@@ -227,3 +230,53 @@ def test_the_store_failing_mid_stream_stops_the_zip_without_a_manifest(
     assert len(logged) == 1
     assert "req-export-1" in logged[0] and f"evidence {shared.child_file}" in logged[0]
     assert CHILD_WORDS not in logged[0] and "notes" not in logged[0]
+
+
+def _returned_visit(app, world, worker, manager):
+    """A visit to both children of case a1, submitted once and returned."""
+    with app.app_context():
+        body = visit_body(db.session.get(Case, uuid.UUID(world.case_ids["a1"])))
+    visit_id = new_id()
+    assert worker.put(f"/visits/{visit_id}", json=body).status_code == 201
+    submitted = worker.post(f"/visits/{visit_id}/submit")
+    decided = manager.post(
+        f"/visits/{visit_id}/review",
+        json={"decision": "return", "comment": "Redo."},
+        headers={"If-Match": submitted.headers["ETag"]},
+    )
+    assert decided.status_code == 201, decided.get_json()
+    return visit_id, body
+
+
+def test_a_returned_visit_has_a_draft_only_once_it_is_changed(app, world, worker, manager):
+    visit_id, body = _returned_visit(app, world, worker, manager)
+    child_id = world.child_ids["a1"][0]
+    _, (names, _) = export(manager, child_id)
+    assert f"visits/{visit_id}/v1.json" in names
+    assert f"visits/{visit_id}/draft.json" not in names  # returned, unchanged: v1 is all there is
+    etag = worker.get(f"/visits/{visit_id}").headers["ETag"]
+    changed = dict(body, analysis="Being rewritten.")
+    assert (
+        worker.put(f"/visits/{visit_id}", json=changed, headers={"If-Match": etag}).status_code
+        == 200
+    )
+    _, (names, files) = export(manager, child_id)
+    draft = json.loads(files[f"visits/{visit_id}/draft.json"])
+    assert draft["record"]["analysis"] == "Being rewritten."
+
+
+def test_a_child_taken_off_a_visit_keeps_the_versions_that_held_them(app, world, worker, manager):
+    visit_id, body = _returned_visit(app, world, worker, manager)
+    child_id, sibling_id = world.child_ids["a1"]
+    etag = worker.get(f"/visits/{visit_id}").headers["ETag"]
+    only_sibling = dict(body, children=[e for e in body["children"] if e["child_id"] == sibling_id])
+    changed = worker.put(f"/visits/{visit_id}", json=only_sibling, headers={"If-Match": etag})
+    assert changed.status_code == 200, changed.get_json()
+    assert worker.post(f"/visits/{visit_id}/submit").status_code == 200
+    _, (names, files) = export(manager, child_id)
+    v1 = json.loads(files[f"visits/{visit_id}/v1.json"])
+    own = [e for e in v1["record"]["children"] if e.get("child_id") == child_id]
+    assert own[0]["voice"]["own_words"] == OWN_WORDS
+    v2 = json.loads(files[f"visits/{visit_id}/v2.json"])
+    assert v2["record"]["children"] == [{"withheld": WITHHELD_CHILD}]
+    check_manifest(names, files)
