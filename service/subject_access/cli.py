@@ -20,17 +20,17 @@ children = AppGroup("children", help="Children's records: subject access export.
 
 
 @children.command("export")
-@click.argument("child_id", type=click.UUID)
-@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("child_id", metavar="ID", type=click.UUID)
+@click.argument("path", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "--as", "actor", required=True, metavar="MANAGER", help="The manager exporting: username or id."
 )
 def export_command(child_id: uuid.UUID, path: Path, actor: str) -> None:
-    """Write the child's subject access export (a zip) to PATH, with a progress bar.
+    """Write the child's subject access export (a zip) to FILE, with a progress bar.
 
-    The same zip, scope rules and audit as ``GET /api/v1/children/{id}/export``, with ACTOR as
-    the one who exported it. Written to a temporary file beside PATH and renamed into place only
-    when complete: on any error no PATH is left half-written.
+    The same zip, scope rules and audit as ``GET /api/v1/children/{id}/export``, with MANAGER as
+    the one who exported it. Written to a temporary file beside FILE and renamed into place only
+    when complete: on any error FILE is left as it was (or absent), never half-written.
     """
     try:
         user = operations.find_user(actor)

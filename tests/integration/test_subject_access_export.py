@@ -94,6 +94,23 @@ def test_cli_refuses_anyone_but_a_manager_and_writes_nothing(app, world, tmp_pat
     assert [str(e.actor_id) for e in events(app, "denied")] == [world.user_ids[role]]
 
 
+def test_cli_child_out_of_scope_is_refused_and_the_refusal_audited(
+    app, world, tmp_path, monkeypatch
+):
+    from service.cases import operations
+
+    monkeypatch.setattr(operations, "can_read_child", lambda user, child: False)
+    child_id = world.child_ids["b1"][0]
+    result = run_export(app, child_id, tmp_path / "export.zip", world.usernames["manager"])
+    assert result.exit_code == 1 and "no such child" in result.output
+    assert list(tmp_path.iterdir()) == []
+    denied = events(app, "denied")
+    assert [(str(e.actor_id), str(e.child_id)) for e in denied] == [
+        (world.user_ids["manager"], child_id)
+    ]
+    assert events(app, "export") == []
+
+
 def test_cli_unknown_child_or_user_writes_nothing(app, world, tmp_path):
     target = tmp_path / "export.zip"
     missing = run_export(app, uuid.uuid4(), target, world.usernames["manager"])
