@@ -112,6 +112,8 @@ def _register_features(app: Flask) -> None:
     from service.retention import operations as retention
     from service.retention.routes import blp as retention_blp
     from service.reviews.routes import blp as reviews_blp
+    from service.subject_access import cli as subject_access_cli
+    from service.subject_access.routes import blp as subject_access_blp
     from service.sync import changes
     from service.sync.routes import blp as sync_blp
     from service.visits import cli as visits_cli
@@ -137,6 +139,7 @@ def _register_features(app: Flask) -> None:
         outbox_blp,
         audit_blp,
         retention_blp,
+        subject_access_blp,
     ):
         api.register_blueprint(blueprint, url_prefix=API_PREFIX)
     app.register_blueprint(health_blp)
@@ -151,5 +154,6 @@ def _register_features(app: Flask) -> None:
         outbox_cli.outbox,
         audit_cli.audit,
         retention_cli.retention,
+        subject_access_cli.children,
     ):
         app.cli.add_command(cli_group)
