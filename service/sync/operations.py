@@ -286,7 +286,12 @@ def changes_since(user: User, since: int | None) -> tuple[dict[str, Any], str, l
     """The worker's changed cases, their whole caseload's ids, and visits returned to them."""
     cursor = current_seq(db.session)  # read first: every change up to it is committed
     cases = select(Case).where(case_scope(user)).order_by(Case.core_ref)
-    returned = select(Visit).where(Visit.worker_id == user.id, Visit.status == Status.RETURNED)
+    returned = (
+        select(Visit)
+        .join(Case, Case.id == Visit.case_id)
+        .where(Visit.worker_id == user.id, Visit.status == Status.RETURNED)
+        .where(Case.purging_since.is_(None))  # a case being purged is absent
+    )
     if since is not None:
         child_changed = (
             select(case_children.c.case_id)

@@ -245,6 +245,20 @@ def test_the_cursor_brings_only_what_changed(app, world, tablet):
     assert sync(tablet, cursor=returned["cursor"]).get_json()["changes"]["returned_visits"] == []
 
 
+def test_a_returned_visit_on_a_case_being_purged_is_not_sent(app, world, tablet):
+    """Retention purge marks a case before deleting it; from then on it is absent, sync too."""
+    submitted = item(app, world, "a2", submit=True)
+    sync(tablet, [submitted])
+    return_visit(app, submitted["id"])
+    assert [v["id"] for v in sync(tablet).get_json()["changes"]["returned_visits"]] == [
+        submitted["id"]
+    ]
+    with app.app_context():
+        db.session.get(Case, uuid.UUID(world.case_ids["a2"])).purging_since = datetime.now(UTC)
+        db.session.commit()
+    assert sync(tablet).get_json()["changes"]["returned_visits"] == []
+
+
 def test_reallocation_rule(app, world, tablet):
     """A case moved away leaves the caseload at once; visits made while allocated still sync."""
     made_while_allocated = item(app, world)
