@@ -73,31 +73,32 @@ def event_hash(prev_hash: str, row: Mapping[str, Any]) -> str:
     return digest.hexdigest()
 
 
-def _claim_chain(session: Session, chains: int) -> int:
-    """Take a chain for this transaction: on PostgreSQL the first free one, from a random start.
+def _claim_chain(session: Session, chains: int) -> tuple[int, int, str]:
+    """Take a chain for this transaction and read its head: ``(chain, seq, hash)``.
 
-    ``pg_try_advisory_xact_lock`` tries each in turn and stops at the first it gets, so a writer
-    only waits when every chain is busy (then for one, in the ordinary way). The lock is held
-    until the transaction ends, so two transactions never append to one chain at once.
+    On PostgreSQL, the first free chain from a random start: ``audit_claim_chain`` (migration
+    0011) tries each chain's advisory lock with ``pg_try_advisory_xact_lock`` and stops at the
+    first it gets, so a writer only waits when every chain is busy (then for one, in the
+    ordinary way); the lock is held until the transaction ends, so two transactions never append
+    to one chain at once. The function reads the head after the lock, in a fresh snapshot, so
+    the head includes every earlier writer's commit; lock and read cost one round trip.
     """
     start = secrets.randbelow(chains)
-    order = [(start + step) % chains for step in range(chains)]
-    if session.get_bind().dialect.name != "postgresql":
-        return start  # SQLite: every writer holds the database's one write lock already
-    free = session.execute(
-        text(
-            "SELECT chain FROM unnest(CAST(:order AS integer[])) AS t(chain) "
-            "WHERE pg_try_advisory_xact_lock(:lock_class, chain) LIMIT 1"
-        ),
-        {"order": order, "lock_class": ADVISORY_LOCK_CLASS},
-    ).scalar()
-    if free is not None:
-        return int(free)
-    session.execute(
-        text("SELECT pg_advisory_xact_lock(:lock_class, :chain)"),
-        {"lock_class": ADVISORY_LOCK_CLASS, "chain": start},
-    )
-    return start
+    if session.get_bind().dialect.name == "postgresql":
+        order = [(start + step) % chains for step in range(chains)]
+        claimed = session.execute(
+            text("SELECT * FROM audit_claim_chain(:lock_class, CAST(:order AS integer[]))"),
+            {"order": order, "lock_class": ADVISORY_LOCK_CLASS},
+        ).one()
+        return int(claimed.claimed), int(claimed.head_seq), claimed.head_hash or GENESIS
+    # SQLite: every writer holds the database's one write lock already.
+    head = session.execute(
+        select(AuditEvent.seq, AuditEvent.hash)
+        .where(AuditEvent.chain == start)
+        .order_by(AuditEvent.seq.desc())
+        .limit(1)
+    ).first()
+    return (start, head.seq, head.hash) if head else (start, 0, GENESIS)
 
 
 def append(session: Session, rows: Iterable[dict[str, Any]], chains: int) -> int:
@@ -111,14 +112,7 @@ def append(session: Session, rows: Iterable[dict[str, Any]], chains: int) -> int
     rows = list(rows)
     if not rows:
         return 0
-    chain = _claim_chain(session, chains)
-    head = session.execute(
-        select(AuditEvent.seq, AuditEvent.hash)
-        .where(AuditEvent.chain == chain)
-        .order_by(AuditEvent.seq.desc())
-        .limit(1)
-    ).first()
-    seq, prev_hash = (head.seq, head.hash) if head else (0, GENESIS)
+    chain, seq, prev_hash = _claim_chain(session, chains)
     for row in rows:
         seq += 1
         row["chain"] = chain
