@@ -87,6 +87,7 @@ def _register_features(app: Flask) -> None:
     The only place that imports route modules (import-linter keeps it so). Imports are local so
     that importing any ``service`` module does not pull in every feature.
     """
+    from service import policy
     from service.audit import cli as audit_cli
     from service.audit import trail as audit_trail
     from service.audit.routes import blp as audit_blp
@@ -121,7 +122,7 @@ def _register_features(app: Flask) -> None:
     from service.visits.routes import blp as visits_blp
 
     use_authenticator(app, authenticate_request)
-    use_role_refusal_recorder(app, audit_trail.role_refused)
+    use_role_refusal_recorder(app, policy.role_refused)
     audit_trail.init_app(app)
     # Subscribers to the visit's life, each owned by its feature.
     for subscriber in (lifecycle, derived, copies, trail, evidence, changes, outbox, retention):

@@ -45,8 +45,10 @@ def use_authenticator(app: Flask, authenticate: Callable[[], SignedInUser]) -> N
     app.extensions[AUTHENTICATOR] = authenticate
 
 
-def use_role_refusal_recorder(app: Flask, recorder: Callable[[SignedInUser, str], None]) -> None:
-    """Have ``recorder(user, endpoint)`` hear every request refused for its role (403)."""
+def use_role_refusal_recorder(
+    app: Flask, recorder: Callable[[SignedInUser, str, dict[str, Any]], None]
+) -> None:
+    """Have ``recorder(user, endpoint, path_args)`` hear each request refused for its role (403)."""
     app.extensions[ROLE_REFUSED] = recorder
 
 
@@ -194,7 +196,7 @@ class Blueprint(flask_smorest.Blueprint):
                 if roles and user.role not in roles:
                     recorder = current_app.extensions.get(ROLE_REFUSED)
                     if recorder is not None:
-                        recorder(user, view.__name__)
+                        recorder(user, view.__name__, kwargs)
                     raise Forbidden("auth.role_forbidden", "Your role cannot do this.")
                 g.user = user
                 return view(*args, **kwargs)

@@ -15,14 +15,18 @@ whatever their role: it answers 404 and no list shows it.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
+from typing import Any
 
+from flask import request
 from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
 
 from service.audit.events import Action, Subject, about_children
 from service.audit.trail import record
 from service.auth.models import User
 from service.cases.models import Case, CaseAllocation, Child, case_children
+from service.evidence.models import Attachment
 from service.extensions import db
 from service.visits.models import Visit
 
@@ -79,6 +83,46 @@ def refused(user: User, subjects: list[Subject], wanted: str = "read") -> None:
     Written even though the request rolls back, for the unusual-access report.
     """
     record(Action.DENIED, subjects, actor=user, keep_on_rollback=True, wanted=wanted)
+
+
+def role_refused(user: Any, operation: str, path_args: dict[str, Any]) -> None:
+    """Record a request refused for the caller's role (403): the record it named, by child.
+
+    A request for a child, case, visit or attachment names the children it was about, so the
+    attempt is in each child's access log; any other names the operation. ``wanted`` says
+    whether it would have read or changed something.
+    """
+    subjects = _subjects_named(path_args) or [Subject("operation", operation[:64])]
+    wanted = "read" if request.method in ("GET", "HEAD") else "change"
+    record(
+        Action.DENIED, subjects, actor=user, keep_on_rollback=True,
+        operation=operation[:64], wanted=wanted, refused_for="role",
+    )  # fmt: skip
+
+
+def _subjects_named(path_args: dict[str, Any]) -> list[Subject]:
+    if isinstance(path_args.get("child_id"), uuid.UUID):
+        child_id = path_args["child_id"]
+        known = db.session.get(Child, child_id) is not None
+        return [Subject("child", child_id, child_id if known else None)]
+    if isinstance(path_args.get("visit_id"), uuid.UUID):
+        visit = db.session.get(Visit, path_args["visit_id"])
+        return visit_subjects(visit) if visit else [Subject("visit", path_args["visit_id"])]
+    if isinstance(path_args.get("case_id"), uuid.UUID):
+        case = db.session.get(Case, path_args["case_id"])
+        if case is None:
+            return [Subject("case", path_args["case_id"])]
+        return about_children("case", case.id, [child.id for child in case.children])
+    if isinstance(path_args.get("attachment_id"), uuid.UUID):
+        attachment = db.session.get(Attachment, path_args["attachment_id"])
+        if attachment is None:
+            return [Subject("attachment", path_args["attachment_id"])]
+        if attachment.child_id:
+            return [Subject("attachment", attachment.id, attachment.child_id)]
+        visit = db.session.get(Visit, attachment.visit_id)
+        children = [row.child_id for row in visit.children] if visit else []
+        return about_children("attachment", attachment.id, children)
+    return []
 
 
 def visit_subjects(visit: Visit) -> list[Subject]:

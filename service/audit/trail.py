@@ -163,11 +163,6 @@ def echo_request_id(response: Any) -> Any:
     return response
 
 
-def role_refused(user: Any, endpoint: str) -> None:
-    """Record a request refused for the caller's role (403), naming the operation."""
-    record(Action.DENIED, Subject("operation", endpoint[:64]), actor=user, keep_on_rollback=True)
-
-
 def init_app(app: Flask) -> None:
     """Chain events at every commit; name every request."""
     app.config.setdefault("AUDIT_CHAINS", DEFAULT_CHAINS)

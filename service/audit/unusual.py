@@ -143,7 +143,12 @@ def report(since: datetime, until: datetime | None = None) -> list[Hit]:
         who = f"{user.display_name} ({user.role})"
         first_seen.setdefault(user.id, event)
         if event.action == Action.DENIED:
-            hit("refused", event, f"{who} asked for a {event.record_type} that is not theirs")
+            target = f"{event.record_type.replace('_', ' ')} {event.record_id}"
+            if event.record_type == "operation":
+                target = f"the operation {event.record_id}"
+            by_role = event.details.get("refused_for") == "role"
+            why = "not allowed for their role" if by_role else "not theirs to see"
+            hit("refused", event, f"{who} was refused {target}: {why}")
             continue
         if event.child_id is None:
             continue

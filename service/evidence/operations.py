@@ -45,7 +45,7 @@ from service.policy import can_edit_visit, can_read_visit, refused
 from service.visits import lifecycle
 from service.visits.lifecycle import Action, VisitEvent, visit_changed
 from service.visits.models import Visit
-from service.visits.operations import get_visit
+from service.visits.operations import get_own_visit, get_visit
 from storage import EvidenceStore, StorageError
 
 log = logging.getLogger(__name__)
@@ -86,10 +86,7 @@ def store_unavailable(error: StorageError) -> ServiceUnavailable:
 
 
 def _own_visit(user: User, visit_id: uuid.UUID) -> Visit:
-    visit = get_visit(user, visit_id)
-    if not can_edit_visit(user, visit):
-        raise NotFound("visit.not_found", "No such visit among yours.")
-    return visit
+    return get_own_visit(user, visit_id)
 
 
 def upload_attachment(
@@ -240,7 +237,8 @@ def get_attachment(user: User, attachment_id: uuid.UUID) -> Attachment:
     attachment = db.session.get(Attachment, attachment_id)
     visit = db.session.get(Visit, attachment.visit_id) if attachment else None
     if attachment is not None and visit is not None and not can_read_visit(user, visit):
-        refused(user, [Subject("attachment", attachment.id, child) for child in _children(visit)])
+        about = [attachment.child_id] if attachment.child_id else _children(visit)
+        refused(user, [Subject("attachment", attachment.id, child) for child in about])
     if attachment is None or visit is None or not can_read_visit(user, visit):
         raise NotFound("attachment.not_found", "No such attachment.")
     return attachment

@@ -134,7 +134,7 @@ def review_visit(
     made on a version the supervisor has not seen. Of two decisions made from one version, one
     is kept and the other gets 412.
     """
-    visit = get_visit(user, visit_id)
+    visit = get_visit(user, visit_id, wanted="review")
     _check_reviewer(user, visit)
     expected = lifecycle.expected_version(visit, if_match, required=True)
     if visit.status != Status.SUBMITTED:

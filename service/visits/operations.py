@@ -60,20 +60,24 @@ def content_digest(body: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def get_visit(user: User, visit_id: uuid.UUID) -> Visit:
-    """The visit, if ``user`` may see it; otherwise 404 exactly as if it did not exist."""
+def get_visit(user: User, visit_id: uuid.UUID, wanted: str = "read") -> Visit:
+    """The visit, if ``user`` may see it; otherwise 404 exactly as if it did not exist.
+
+    ``wanted`` names what the caller was after (``read``, ``change``, ``review``) for the record
+    of a refusal.
+    """
     visit = db.session.get(Visit, visit_id)
     if visit is None:
         raise NotFound("visit.not_found", "No such visit.")
     if not can_read_visit(user, visit):
-        refused(user, visit_subjects(visit))
+        refused(user, visit_subjects(visit), wanted=wanted)
         raise NotFound("visit.not_found", "No such visit.")
     return visit
 
 
 def get_own_visit(user: User, visit_id: uuid.UUID) -> Visit:
     """The visit, if ``user`` may change it; otherwise 404."""
-    visit = get_visit(user, visit_id)
+    visit = get_visit(user, visit_id, wanted="change")
     if not can_edit_visit(user, visit):
         refused(user, visit_subjects(visit), wanted="change")
         raise NotFound("visit.not_found", "No such visit among yours.")
@@ -174,6 +178,11 @@ def put_visit(
         if if_match is not None:
             raise PreconditionFailed("visit.version_conflict", "There is no such visit to update.")
         return create_visit(user, visit_id, body, digest)
+    if not can_read_visit(user, visit):
+        # Out of scope: 404 and recorded, as for any other record not theirs (a 409 would say
+        # that the id exists).
+        refused(user, visit_subjects(visit), wanted="change")
+        raise NotFound("visit.not_found", "No such visit among yours.")
     if visit.worker_id != user.id:
         raise Conflict("visit.id_in_use", "This visit id is already used by another record.")
     if not can_edit_visit(user, visit):

@@ -85,6 +85,50 @@ def test_a_refused_read_is_recorded_though_the_request_fails(app, world, worker,
     assert events(app, action="denied", record_type="operation")
 
 
+def test_a_refused_write_says_what_was_wanted_and_a_put_on_anothers_visit_is_404(
+    app, world, worker, sign_in
+):
+    body = body_for(app, world)
+    visit_id = submitted(worker, body)
+    other = sign_in(world.usernames["worker_b"])
+    assert other.post(f"/visits/{visit_id}/submit").status_code == 404
+    # Creating a visit under an id that is another team's: 404 as for any record not theirs
+    # (not 409, which would say the id exists), and recorded.
+    replaced = other.put(f"/visits/{visit_id}", json=body_for(app, world, "b1"))
+    assert replaced.status_code == 404
+    assert replaced.get_json()["code"] == "visit.not_found"
+    denied = events(app, action="denied", record_id=visit_id)
+    assert len(denied) == 2 * len(world.child_ids["a1"])
+    assert {e.details["wanted"] for e in denied} == {"change"}
+
+
+def test_a_role_refusal_names_the_children_it_was_about(app, world, worker, sign_in):
+    visit_id = submitted(worker, body_for(app, world))
+    child = world.child_ids["a1"][0]
+    admin = sign_in(world.usernames["admin"])
+    assert admin.get(f"/children/{child}").status_code == 403
+    assert worker.get(f"/children/{child}/export").status_code == 403
+    assert admin.post(f"/visits/{visit_id}/review", json={}).status_code == 403
+    by_child = events(app, action="denied", child_id=uuid.UUID(child))
+    assert {(e.record_type, e.details["wanted"], e.details["refused_for"]) for e in by_child} == {
+        ("child", "read", "role"),
+        ("visit", "change", "role"),
+    }
+    assert {e.details["operation"] for e in by_child} == {
+        "get_child",
+        "export_child",
+        "review_visit",
+    }
+    log = admin.get(f"/children/{child}/access-log").get_json()
+    assert sum(entry["action"] == "denied" for entry in log) == 3
+    manager = sign_in(world.usernames["manager"])
+    hits = manager.get("/audit/unusual?days=1").get_json()
+    assert any(
+        hit["rule"] == "refused" and "not allowed for their role" in hit["explanation"]
+        for hit in hits
+    )
+
+
 def test_a_failed_write_leaves_no_event(app, world, worker):
     body = body_for(app, world)
     body["children"][0]["seen"] = None

@@ -117,7 +117,9 @@ def test_another_worker_cannot_take_over_a_visit_id(app, world, worker, sign_in)
     visit_id, _ = create(worker, body_for(app, world))
     other = sign_in(world.usernames["worker_a2"])
     response = other.put(f"/visits/{visit_id}", json=body_for(app, world, "a3"))
-    assert response.status_code == 409 and response.get_json()["code"] == "visit.id_in_use"
+    # Not theirs to see: 404, as for any record out of scope (a 409 would say the id exists).
+    assert response.status_code == 404 and response.get_json()["code"] == "visit.not_found"
+    assert worker.get(f"/visits/{visit_id}").get_json()["case_id"] == world.case_ids["a1"]
 
 
 # --- bad input: a precise 4xx, never a 500, and nothing stored changes ---------------------
