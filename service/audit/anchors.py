@@ -42,6 +42,10 @@ class Anchor:
     hash: str
     anchored_at: str
     key: str
+    # Every chain that had events when this anchor was written (all are anchored in one run),
+    # so a chain with events but no anchor of its own can be told apart: begun since (not yet
+    # anchored) or named here (its anchors were removed).
+    run_chains: tuple[int, ...] = ()
 
 
 def signing_key() -> Ed25519PrivateKey:
@@ -102,7 +106,9 @@ def write_anchors(skip: dict[int, int] | None = None) -> list[Anchor]:
     lock_days = int(current_app.config.get("AUDIT_ANCHOR_LOCK_DAYS", 0))
     now = utcnow()
     written = []
-    for chain, (seq, head_hash) in sorted(heads().items()):
+    current = heads()
+    run_chains = sorted(current)
+    for chain, (seq, head_hash) in sorted(current.items()):
         if skip is not None and skip.get(chain) == seq:
             continue
         document = {
@@ -111,6 +117,7 @@ def write_anchors(skip: dict[int, int] | None = None) -> list[Anchor]:
             "seq": seq,
             "hash": head_hash,
             "anchored_at": now.isoformat(timespec="seconds"),
+            "run_chains": run_chains,
         }
         body = _document_bytes(
             {
@@ -124,7 +131,9 @@ def write_anchors(skip: dict[int, int] | None = None) -> list[Anchor]:
             store.put_locked(name, body, now + timedelta(days=lock_days))
         else:
             store.put(name, io.BytesIO(body))
-        written.append(Anchor(chain, seq, head_hash, str(document["anchored_at"]), name))
+        written.append(
+            Anchor(chain, seq, head_hash, str(document["anchored_at"]), name, tuple(run_chains))
+        )
     return written
 
 
@@ -147,6 +156,7 @@ def read_anchor(store: EvidenceStore, name: str, public_key: Ed25519PublicKey) -
             str(document["hash"]),
             str(document["anchored_at"]),
             name,
+            tuple(int(chain) for chain in document.get("run_chains", [])),
         )
     except InvalidSignature:
         raise BadAnchor(f"{name}: the signature does not verify with our key") from None

@@ -44,6 +44,12 @@ def verify_command() -> None:
     )
     if report.legacy_events:
         click.echo(f"{report.legacy_events} events from before the chain (kept, not verifiable)")
+    if report.unanchored:
+        chains = ", ".join(str(chain) for chain in report.unanchored)
+        click.echo(
+            f"not anchored yet (begun since the last anchoring): chain {chains}; "
+            "they are anchored at the next `audit anchor` or by the outbox worker"
+        )
     for finding in report.findings:
         click.echo(f"PROBLEM {finding}", err=True)
     if not report.ok:

@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from service.audit import anchors as anchoring
 from service.audit.chain import GENESIS, HASHED, event_hash
@@ -22,6 +22,9 @@ from service.audit.models import AuditEvent, legacy_audit_events
 from service.extensions import db
 
 BATCH = 20_000
+SQLITE_TRIGGERS = (
+    "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_events'"
+)
 
 
 @dataclass
@@ -35,7 +38,10 @@ class Finding:
 
     def __str__(self) -> str:
         """One line for a person."""
-        where = f"chain {self.chain}" + (f", event {self.seq}" if self.seq is not None else "")
+        where = f"chain {self.chain}"
+        if self.chain < 0:  # about the trail as a whole
+            where = "anchor store" if self.kind == "bad anchor" else "database"
+        where += f", event {self.seq}" if self.seq is not None else ""
         return f"{where}: {self.kind}: {self.detail}"
 
 
@@ -48,6 +54,10 @@ class Report:
     anchors: int = 0
     legacy_events: int = 0
     findings: list[Finding] = field(default_factory=list)
+    # Chains begun since the last anchoring: not yet anchored, which is not a problem.
+    unanchored: list[int] = field(default_factory=list)
+    # Chains some anchoring run found with events (each anchor lists its run's chains).
+    covered: set[int] = field(default_factory=set)
 
     @property
     def ok(self) -> bool:
@@ -71,7 +81,24 @@ def _load_anchors(report: Report) -> dict[int, dict[int, anchoring.Anchor]]:
             continue
         by_chain[anchor.chain][anchor.seq] = anchor
         report.anchors += 1
+        report.covered.update(anchor.run_chains)
     return by_chain
+
+
+def _append_only_guards_missing() -> str | None:
+    """Why the database would let someone update or delete events, or None if it would not."""
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        enabled = connection.execute(
+            text(
+                "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'audit_events'::regclass "
+                "AND tgname = 'audit_events_append_only' AND tgenabled <> 'D'"
+            )
+        ).scalar()
+        return None if enabled else "the trigger audit_events_append_only is missing or disabled"
+    names = set(connection.execute(text(SQLITE_TRIGGERS)).scalars())
+    missing = {"audit_events_no_update", "audit_events_no_delete"} - names
+    return f"missing trigger(s): {', '.join(sorted(missing))}" if missing else None
 
 
 def _legacy_count() -> int:
@@ -115,6 +142,12 @@ class _ChainWalk:
         if self.broken:
             return
         if not self.anchors:
+            # Every anchoring signs every chain with events and lists them in each anchor, so
+            # a chain with none of its own is innocent only if no anchoring ever saw it (it
+            # began since the last one). With no anchors at all, nothing vouches for anything.
+            if report.anchors and self.chain not in report.covered:
+                report.unanchored.append(self.chain)
+                return
             report.findings.append(
                 Finding(self.chain, None, "missing anchor", "no signed anchor covers this chain")
             )
@@ -136,6 +169,9 @@ def verify(progress: Callable[[int], None] | None = None) -> Report:
     report = Report()
     anchors = _load_anchors(report)
     report.legacy_events = _legacy_count()
+    unguarded = _append_only_guards_missing()
+    if unguarded:
+        report.findings.append(Finding(-1, None, "not append-only", unguarded))
     query = (
         select(*_columns())  # type: ignore[call-overload]
         .order_by(AuditEvent.chain, AuditEvent.seq)

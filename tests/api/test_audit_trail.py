@@ -250,6 +250,60 @@ def test_a_chain_without_an_anchor_is_reported(app):
         assert [kind for _, _, kind in findings()] == ["missing anchor"]
 
 
+def test_a_chain_begun_since_the_last_anchoring_is_pending_one_whose_anchors_went_is_not(
+    app, monkeypatch
+):
+    from service.audit import verify
+
+    def event():
+        record(Action.READ, Subject("test", None, uuid.uuid4()), actor=None)
+        db.session.commit()
+        return db.session.scalar(select(AuditEvent.chain).order_by(AuditEvent.id.desc()))
+
+    with app.app_context():
+        monkeypatch.setitem(app.config, "AUDIT_CHAINS", 1)
+        event()
+        anchor_all()
+        monkeypatch.setitem(app.config, "AUDIT_CHAINS", 2)
+        while event() != 1:  # each event takes chain 0 or 1 at random
+            pass
+        report = verify.verify()
+        assert report.ok and report.unanchored == [1]  # begun since: not a problem
+        assert "not anchored yet" in app.test_cli_runner().invoke(args=["audit", "verify"]).output
+        anchor_all()
+        store = app.extensions["evidence_store"]
+        for item in list(store.list("audit-anchors/chain-000/")):
+            store.delete(item.key)  # someone removes chain 0's anchors
+        assert [(chain, kind) for chain, _, kind in findings()] == [(0, "missing anchor")]
+
+
+def test_a_trail_that_can_be_rewritten_is_reported(app):
+    with app.app_context():
+        connection = db.session.connection()
+        if connection.dialect.name == "postgresql":
+            connection.execute(
+                text("ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only")
+            )
+            undo = ["ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only"]
+        else:
+            undo = list(
+                connection.execute(
+                    text("SELECT sql FROM sqlite_master WHERE name = 'audit_events_no_delete'")
+                ).scalars()
+            )
+            connection.execute(text("DROP TRIGGER audit_events_no_delete"))
+        db.session.commit()
+        try:
+            assert findings() == [(-1, None, "not append-only")]
+            result = app.test_cli_runner().invoke(args=["audit", "verify"])
+            assert result.exit_code == 1 and "database: not append-only" in result.output
+        finally:
+            for statement in undo:
+                db.session.execute(text(statement))
+            db.session.commit()
+        assert findings() == []
+
+
 def test_a_forged_anchor_is_refused(one_chain, app, world, worker, sign_in):
     _chain_with_events(app, world, worker, sign_in)
     with app.app_context():
