@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from api_schemas.common import StrictSchema, UTCDateTime
+from api_schemas.common import StrictSchema, UTCDateTime, query_flag
 
 RETENTION_CLASSES = ("looked_after", "care_leaver", "child_protection", "child_in_need")
 REASON_MAX = 500
@@ -69,4 +69,4 @@ class DueQuerySchema(StrictSchema):
         load_default=None,
         metadata={"description": "Due on or before this date (default today): to plan ahead"},
     )
-    include_held = fields.Boolean(load_default=True)
+    include_held = query_flag(load_default=True)

@@ -32,7 +32,6 @@ class LocalStore(EvidenceStore):
     def put(self, key: str, stream: BinaryIO) -> int:
         """Write to a temporary file, then link it into place (refusing to overwrite)."""
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
         size = 0
         fd, partial = tempfile.mkstemp(dir=self._partial)
         try:
@@ -42,7 +41,14 @@ class LocalStore(EvidenceStore):
                     size += len(chunk)
                 out.flush()
                 os.fsync(out.fileno())
-            os.link(partial, path)
+            for attempt in range(3):
+                path.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    os.link(partial, path)
+                    break
+                except FileNotFoundError:  # a delete removed the emptied folder meanwhile
+                    if attempt == 2:
+                        raise
         except FileExistsError:
             raise StorageError(f"refusing to overwrite {key!r}") from None
         except OSError as error:
@@ -75,8 +81,16 @@ class LocalStore(EvidenceStore):
         return self._path(key).stat().st_size
 
     def delete(self, key: str) -> None:
-        """Remove the file if it is there."""
-        self._path(key).unlink(missing_ok=True)
+        """Remove the file if it is there, and the folders it leaves empty (not the root)."""
+        path = self._path(key)
+        path.unlink(missing_ok=True)
+        for folder in path.parents:
+            if folder == self.root or self.root not in folder.parents:
+                break
+            try:
+                folder.rmdir()  # only if empty; a concurrent put recreates it (mkdir parents)
+            except OSError:
+                break
 
     def list(self, prefix: str = "") -> Iterator[StoredObject]:
         """Walk the folder (skipping unfinished writes)."""

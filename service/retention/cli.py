@@ -50,7 +50,7 @@ def purge_command(dry_run: bool, limit: int | None) -> None:
     held = purge.due_on_hold()
     db.session.rollback()
     if held:
-        click.echo(f"{held} due cases are on legal hold: left alone")
+        click.echo(f"{held} due cases on legal hold: left alone, not listed")
     if dry_run:
         for item in due:
             click.echo(_line(item))
@@ -77,9 +77,10 @@ def purge_command(dry_run: bool, limit: int | None) -> None:
             f"objects; children deleted {len(result.children_deleted)}, "
             f"kept (on other cases) {len(result.children_kept)}"
         )
-    skipped = len(due) - len(done) - failed
+    changed = len(due) - len(done) - failed
     click.echo(
-        f"{len(done)} cases purged, {skipped} skipped (held or purged meanwhile), {failed} failed"
+        f"{len(done)} cases purged, {held} on legal hold left alone, "
+        f"{changed} no longer due when reached (held or purged meanwhile), {failed} failed"
     )
     if failed:
         click.echo("re-run `flask retention purge` to finish the failed cases", err=True)

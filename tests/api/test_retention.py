@@ -195,6 +195,7 @@ def test_the_due_list(app, world, manager):
     assert sorted(first[0]["child_ids"]) == sorted(world.child_ids["b1"])
     assert "name" not in str(first)
     unheld = manager.get("/retention/due?include_held=false").get_json()
+    assert manager.get("/retention/due?include_held=yes").status_code == 422  # true or false
     assert [item["case_id"] for item in unheld] == [world.case_ids["b1"]]
     ahead = manager.get("/retention/due?as_of=2200-01-01").get_json()
     assert len(ahead) == 4
