@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import uuid
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -19,7 +20,7 @@ from service.extensions import db
 CSV_COLUMNS = (
     "id", "at", "actor_id", "actor_role", "action", "record_type", "record_id", "child_id",
     "remote_addr", "user_agent", "request_id", "device_id", "changed_fields",
-    "snapshot_sha256", "chain", "seq", "hash",
+    "snapshot_sha256", "details", "chain", "seq", "hash",
 )  # fmt: skip
 CSV_BATCH = 2000
 
@@ -42,6 +43,10 @@ def _csv_cell(value: Any) -> str:
         return ""
     if isinstance(value, list):
         value = " ".join(value)
+    elif isinstance(value, dict):
+        value = json.dumps(value, sort_keys=True, default=str) if value else ""
+    elif isinstance(value, datetime):
+        value = value.astimezone(UTC).isoformat()  # as the JSON answer gives it
     text = str(value)
     # A cell a spreadsheet would run as a formula is quoted as text.
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -4,6 +4,7 @@ of every kind is found (on SQLite here, and on PostgreSQL in CI).
 
 import csv
 import io
+import json
 import uuid
 
 import pytest
@@ -340,6 +341,8 @@ def test_the_trail_can_be_queried_and_exported_by_admins_and_managers(app, world
     assert exported.status_code == 200 and exported.mimetype == "text/csv"
     rows = list(csv.DictReader(io.StringIO(exported.get_data(as_text=True))))
     assert {row["action"] for row in rows} >= {"create", "submit", "read"}
+    assert all("T" in row["at"] and row["at"].endswith("+00:00") for row in rows)
+    assert all(json.loads(row["details"] or "{}") is not None for row in rows)
     assert worker.get("/audit").status_code == 403
     assert sign_in(world.usernames["supervisor_a"]).get("/audit").status_code == 403
     log = admin.get(f"/children/{child}/access-log").get_json()

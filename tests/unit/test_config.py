@@ -173,3 +173,22 @@ def test_a_councils_mapping_file_is_used(tmp_path):
     assert mapping.row("child_in_need", date(2026, 11, 2), {"seen": True}) is None
     assert mapping.case_note_type("statutory", "looked_after") == "V"
     assert mapping.case_note_type("review", "looked_after") == "R"
+
+
+def test_a_bad_setting_stops_the_commands_with_one_line_not_a_traceback(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "flask", "--app", str(root / "wsgi.py"), "audit", "verify"],
+        env={**os.environ, "RETENTION_CHILD_PROTECTION_YEARS": "0"},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "Configuration error: RETENTION_CHILD_PROTECTION_YEARS" in result.stderr
+    assert "Traceback" not in result.stderr
