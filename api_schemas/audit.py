@@ -58,6 +58,9 @@ class AccessLogEntrySchema(Schema):
     record_id = fields.String(allow_none=True)
     device_id = fields.UUID(allow_none=True)
     device_name = fields.String(allow_none=True)
+    client_device_id = fields.String(
+        allow_none=True, metadata={"description": "the id the tablet gave itself at sign-in"}
+    )
     remote_addr = fields.String(allow_none=True)
     user_agent = fields.String(allow_none=True)
 

@@ -68,10 +68,10 @@ def as_csv(query: Select[Any]) -> Iterator[str]:
 
 def access_log(
     child_id: uuid.UUID, since: datetime | None = None, until: datetime | None = None
-) -> Select[AuditEvent, str, str | None]:
+) -> Select[AuditEvent, str, str | None, str | None]:
     """Who read or changed the child's records: every event naming the child, newest first."""
     query = (
-        select(AuditEvent, User.display_name, Device.name)
+        select(AuditEvent, User.display_name, Device.name, Device.client_device_id)
         .outerjoin(User, User.id == AuditEvent.actor_id)
         .outerjoin(Device, Device.id == AuditEvent.device_id)
         .where(AuditEvent.child_id == child_id)
@@ -84,9 +84,14 @@ def access_log(
 
 
 def access_log_entry(
-    event: AuditEvent, actor_name: str | None, device_name: str | None
+    event: AuditEvent,
+    actor_name: str | None,
+    device_name: str | None,
+    client_device_id: str | None = None,
 ) -> dict[str, Any]:
-    """One row of the access log."""
+    """One row of the access log: ``device_id`` is our record of the device (as in
+    ``GET /devices``), ``client_device_id`` the id the tablet gave itself.
+    """
     return {
         "at": event.at,
         "actor_id": event.actor_id,
@@ -97,6 +102,7 @@ def access_log_entry(
         "record_id": event.record_id,
         "device_id": event.device_id,
         "device_name": device_name,
+        "client_device_id": client_device_id,
         "remote_addr": event.remote_addr,
         "user_agent": event.user_agent,
         "read": event.action in READS,

@@ -82,7 +82,7 @@ def child_access_log(
     """
     query = queries.access_log(child_id, filters["since"], filters["until"])
     rows = paginate_rows(query, pagination_parameters)
-    return [queries.access_log_entry(event, actor, device) for event, actor, device in rows]
+    return [queries.access_log_entry(*row) for row in rows]
 
 
 @blp.get("/audit/unusual")

@@ -349,6 +349,10 @@ def test_the_trail_can_be_queried_and_exported_by_admins_and_managers(app, world
     assert log[0]["action"] == "read" and log[0]["actor_role"] == "social_worker"
     assert {entry["action"] for entry in log} >= {"create", "submit", "read"}
     assert admin.get(f"/children/{uuid.uuid4()}/access-log").get_json() == []
+    tablet = sign_in(world.usernames["worker_a"], device_id="tablet-7")
+    tablet.get(f"/visits/{visit_id}")
+    latest = admin.get(f"/children/{child}/access-log").get_json()[0]
+    assert latest["client_device_id"] == "tablet-7" and latest["device_id"]
     # The page count follows the filters; an absurd page is past the end, not a database error.
     future = admin.get(f"/children/{child}/access-log?since=2999-01-01T00:00:00Z")
     assert future.get_json() == [] and '"total": 0' in future.headers["X-Pagination"]
