@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 import sys
+import uuid
 
 import click
 from flask.cli import AppGroup
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from service.auth.models import User
 from service.evidence.operations import evidence_store
 from service.extensions import db
 from service.retention import operations, purge
@@ -26,6 +29,17 @@ def recompute_command() -> None:
     click.echo(f"{cases} cases, {changed} changed")
 
 
+def _operator(name_or_id: str) -> User:
+    try:
+        query = select(User).where(User.id == uuid.UUID(name_or_id))
+    except ValueError:
+        query = select(User).where(User.username == name_or_id)
+    user = db.session.scalar(query)
+    if user is None or not user.active or user.role not in ("admin", "manager"):
+        raise click.ClickException(f"--by: no active admin or manager {name_or_id!r}")
+    return user
+
+
 def _line(item: purge.DueCase) -> str:
     disposal = item.disposal_date.isoformat() if item.disposal_date else "-"
     state = " (purge started earlier: resuming)" if item.resuming else ""
@@ -39,13 +53,20 @@ def _line(item: purge.DueCase) -> str:
 @retention.command("purge")
 @click.option("--dry-run", is_flag=True, help="List what is due; change nothing.")
 @click.option("--limit", type=click.IntRange(1), help="Purge at most this many cases.")
-def purge_command(dry_run: bool, limit: int | None) -> None:
+@click.option(
+    "--by",
+    "by",
+    metavar="USER",
+    help="Who is running the purge (an admin or manager: username or id), for the trail.",
+)
+def purge_command(dry_run: bool, limit: int | None, by: str | None) -> None:
     """Delete the records and stored evidence of every case past its disposal date.
 
     Cases on legal hold are skipped. Each case is marked, its objects deleted, then its rows
     deleted with an audit tombstone in one transaction; a run that stops part-way is finished
     by the next, which takes the marked cases first. Exits 1 if any case failed.
     """
+    actor = _operator(by) if by else None
     due = purge.due_for_purge(limit)
     held = purge.due_on_hold()
     db.session.rollback()
@@ -62,7 +83,7 @@ def purge_command(dry_run: bool, limit: int | None) -> None:
     with click.progressbar(due, label="Purging cases", file=sys.stderr) as cases:
         for item in cases:
             try:
-                result = purge.purge(item.case_id, store)
+                result = purge.purge(item.case_id, store, actor)
             except (SQLAlchemyError, StorageError, OSError) as error:
                 db.session.rollback()
                 failed += 1

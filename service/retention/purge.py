@@ -25,6 +25,7 @@ content, so they say who did what to which record without holding the record.
 
 from __future__ import annotations
 
+import getpass
 import json
 import uuid
 from collections.abc import Iterable
@@ -35,6 +36,7 @@ from sqlalchemy import delete, func, or_, select, update
 
 from service.audit.events import Action, Subject
 from service.audit.trail import record
+from service.auth.models import User
 from service.cases.models import Case, CaseAllocation, Child, ChildPlanEvent, case_children
 from service.cases.operations import today
 from service.columns import utcnow
@@ -191,9 +193,12 @@ def delete_objects(case_id: uuid.UUID, store: EvidenceStore) -> int:
     return len(keys)
 
 
-def delete_rows(case_id: uuid.UUID, store: EvidenceStore) -> Purged | None:
+def delete_rows(
+    case_id: uuid.UUID, store: EvidenceStore, actor: User | None = None
+) -> Purged | None:
     """Step 3: delete the case's rows and write the tombstone, in one transaction; commits.
 
+    ``actor`` is who ran the purge (the tombstone's actor; None for an unattended run).
     Returns None if another run purged it meanwhile.
     """
     case = db.session.execute(
@@ -227,7 +232,8 @@ def delete_rows(case_id: uuid.UUID, store: EvidenceStore) -> Purged | None:
     record(
         Action.PURGE,
         subjects or [Subject("case", case_id)],
-        actor=None,
+        actor=actor,
+        run_by_os_user=_os_user(),
         retention_class=retention_class,
         disposal_date=disposal.isoformat() if disposal else None,
         visits=counts[0],
@@ -286,9 +292,16 @@ def _delete_children(child_ids: list[uuid.UUID]) -> None:
     db.session.execute(delete(Child).where(Child.id.in_(child_ids)))
 
 
-def purge(case_id: uuid.UUID, store: EvidenceStore) -> Purged | None:
+def purge(case_id: uuid.UUID, store: EvidenceStore, actor: User | None = None) -> Purged | None:
     """All three steps for one case; None when it is on legal hold or already gone."""
     if not mark(case_id):
         return None
     delete_objects(case_id, store)
-    return delete_rows(case_id, store)
+    return delete_rows(case_id, store, actor)
+
+
+def _os_user() -> str | None:
+    try:
+        return getpass.getuser()[:64]
+    except (KeyError, OSError):  # no name for this uid (a container)
+        return None

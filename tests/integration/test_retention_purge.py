@@ -89,7 +89,8 @@ def test_purge_removes_rows_and_objects_skips_held_cases_and_leaves_a_tombstone(
     assert manager.post(f"/cases/{held}/legal-hold", json=HOLD).status_code == 200
     names = _names(app, world.case_ids["a1"])
     _anchor(app)  # the trail as it was before: a purge must not have rewritten any of it
-    result = _purge(app)
+    assert _purge(app, "--by", world.usernames["worker_a"]).exit_code == 1  # not a DPO
+    result = _purge(app, "--by", world.usernames["admin"])
     assert result.exit_code == 0, result.output
     assert (
         "1 cases purged, 1 on legal hold left alone, 0 no longer due when reached" in result.output
@@ -114,6 +115,8 @@ def test_purge_removes_rows_and_objects_skips_held_cases_and_leaves_a_tombstone(
         assert (details["visits"], details["objects"]) == (2, 2)
         assert sorted(details["children_deleted"]) == sorted(world.child_ids["a1"])
         assert {event.record_id for event in tombstones} == {world.case_ids["a1"]}
+        assert {str(event.actor_id) for event in tombstones} == {world.user_ids["admin"]}
+        assert {event.actor_role for event in tombstones} == {"admin"}
         # The trail keeps every earlier event, and none holds what the records said.
         trail = " ".join(
             f"{e.details} {e.changed_fields} {e.record_id} {e.user_agent}"
