@@ -142,6 +142,27 @@ def test_cli_store_failing_mid_export_leaves_no_file(
     assert list(tmp_path.iterdir()) == [target]
 
 
+def test_cli_exports_an_object_missing_from_the_store_as_missing(
+    app, world, worker, manager, tmp_path
+):
+    from service.evidence.models import Attachment
+
+    shared = shared_visit(app, world, worker, manager)
+    with app.app_context():
+        key = db.session.get(Attachment, uuid.UUID(shared.child_file)).store_key
+    app.extensions["evidence_store"].delete(key)  # moved out of the folder, or a lost S3 key
+    target = tmp_path / "export.zip"
+    result = run_export(app, shared.child_id, target, world.usernames["manager"])
+    assert result.exit_code == 0, result.output
+    names, files = unpack(target.read_bytes())
+    check_manifest(names, files)
+    assert not any(name.startswith("evidence/") for name in names)
+    index = {item["id"]: item for item in json.loads(files["evidence.json"])["evidence"]}
+    assert index[shared.child_file]["status"] == "missing"
+    assert index[shared.child_file]["sha256"] == hashlib.sha256(shared.uploads["child"]).hexdigest()
+    assert shared.child_file in files["README.txt"].decode()
+
+
 def test_memory_stays_flat_while_a_large_evidence_file_streams(app, world, worker, manager):
     """A large video (random bytes: deflate cannot shrink them) goes through the zip without
     being held: tracemalloc's peak while the whole response streams stays a few MiB, whatever
