@@ -7,6 +7,12 @@ while the zip streams. ``manifest.json`` is the last member: the size and SHA-25
 other member, computed as they streamed, so a zip cut short (the store failing mid-stream, a
 dropped connection) has no manifest, or a manifest that does not match, and is seen to be
 incomplete.
+
+Before the first byte, each evidence file is looked up in the store (a stat on the local folder,
+a HEAD on S3). One the store reports as *not found* is exported as missing: listed in
+``evidence.json``, ``README.txt`` and ``record.html`` with its recorded size and SHA-256, with
+no file in the zip, and logged (ids only). Any other answer from the store (unreachable,
+refused) stops the export before it starts.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from service.columns import utcnow
 from service.subject_access import documents
 from service.subject_access.gather import ChildRecord
 from service.subject_access.redaction import RedactionSheet
-from storage import EvidenceStore
+from storage import EvidenceStore, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +65,14 @@ class Member:
 
 @dataclass(frozen=True)
 class Export:
-    """A prepared export: every member but the manifest, in the order they are written."""
+    """A prepared export: every member but the manifest, in the order they are written, and
+    the ids of the files that are missing from the store (listed, not in the zip).
+    """
 
     child_id: uuid.UUID
     generated_at: datetime
     members: list[Member]
+    missing: list[uuid.UUID]
 
     @property
     def total_bytes(self) -> int:
@@ -84,9 +93,43 @@ def _json(document: dict[str, Any]) -> bytes:
     return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode()
 
 
-def prepare(gathered: ChildRecord, store: EvidenceStore) -> Export:
-    """Render the text members from the gathered record; line up the evidence to stream."""
+def missing_from_store(
+    gathered: ChildRecord, store: EvidenceStore, request_id: str | None = None
+) -> set[uuid.UUID]:
+    """The ids of the files to export that the store says it does not have (a stat or HEAD per
+    object, before the first byte). Each is logged, by id only.
+
+    Only the store's "not found" (``FileNotFoundError``, as both stores report it) counts as
+    missing; any other failure is raised as :class:`StorageError`, and the export stops there.
+    """
+    missing: set[uuid.UUID] = set()
+    for attachment in documents.exported_files(gathered):
+        try:
+            store.size(attachment.store_key)
+        except FileNotFoundError:
+            missing.add(attachment.id)
+            log.warning(
+                "subject access export of child %s (request %s): evidence %s is missing from the "
+                "evidence store; exported as missing, without its file",
+                gathered.child.id,
+                request_id or "-",
+                attachment.id,
+            )
+        except OSError as error:  # the local folder unreadable: not "missing", a failure
+            raise StorageError(
+                f"evidence {attachment.id}: {error.strerror or type(error).__name__}"
+            ) from None
+    return missing
+
+
+def prepare(
+    gathered: ChildRecord, store: EvidenceStore, *, request_id: str | None = None
+) -> Export:
+    """Check the evidence is in the store, render the text members from the gathered record,
+    and line up the evidence to stream.
+    """
     generated_at = utcnow()
+    missing = missing_from_store(gathered, store, request_id)
     sheet = RedactionSheet()
     texts: list[tuple[str, dict[str, Any]]] = [
         ("child.json", documents.child_document(gathered, sheet))
@@ -102,9 +145,13 @@ def prepare(gathered: ChildRecord, store: EvidenceStore) -> Export:
             texts.append((documents.draft_path(item), draft))
         visits.append({"visit": item.visit, "versions": versions, "draft": draft})
     reviews = documents.reviews_document(gathered, sheet)
-    evidence = documents.evidence_document(gathered, sheet)
+    evidence = documents.evidence_document(gathered, sheet, missing)
     texts += [("reviews.json", reviews), ("evidence.json", evidence)]
-    files = documents.exported_files(gathered)
+    files = [
+        attachment
+        for attachment in documents.exported_files(gathered)
+        if attachment.id not in missing
+    ]
     context = {
         "child": texts[0][1],
         "visits": visits,
@@ -114,6 +161,7 @@ def prepare(gathered: ChildRecord, store: EvidenceStore) -> Export:
         "draft_count": sum(1 for visit in visits if visit["draft"] is not None),
         "version_count": sum(len(visit["versions"]) for visit in visits),
         "file_count": len(files),
+        "missing": [item for item in evidence["evidence"] if item["status"] == documents.MISSING],
         "sheet_rows": len(sheet.occurrences),
         "manifest": MANIFEST,
     }
@@ -132,7 +180,7 @@ def prepare(gathered: ChildRecord, store: EvidenceStore) -> Export:
         for attachment in files
     ]
     members.append(_text("redaction-sheet.csv", sheet.as_csv()))
-    return Export(gathered.child.id, generated_at, members)
+    return Export(gathered.child.id, generated_at, members, sorted(missing))
 
 
 def _opener(store: EvidenceStore, key: str) -> Callable[[], Iterable[bytes]]:
@@ -147,8 +195,9 @@ def stream(
 ) -> Iterator[bytes]:
     """Yield the zip, chunk by chunk; ``progress(n)`` hears of each ``n`` bytes of members read.
 
-    A failure while streaming (the store unreachable, an object missing) is logged with the
-    request id and the member's label, and raised: the zip stops there, without its manifest.
+    A failure while streaming (the store unreachable, an object gone since it was checked) is
+    logged with the request id and the member's label, and raised: the zip stops there, without
+    its manifest.
     """
     written: list[dict[str, Any]] = []
     current = {"label": "start"}

@@ -29,6 +29,11 @@ from service.visits.models import VisitVersion
 FORMAT = 1
 WITHHELD_CHILD = "another child on this visit: withheld (see redaction-sheet.csv)"
 WITHHELD_EVIDENCE = "another child's evidence: withheld (see redaction-sheet.csv)"
+MISSING = "missing"
+MISSING_FROM_STORE = (
+    "missing from the store: the service records this file (its size and SHA-256 are here) but "
+    "the evidence store did not have it when the export was made, so it is not in this zip"
+)
 VISIT_TEXTS = ("location", "observations", "analysis", "next_actions", "amendment_reason")
 CHILD_TEXTS = ("not_seen_detail", "not_seen_alone_detail")
 VOICE_TEXTS = ("own_words", "wishes_and_feelings", "good_things", "worries", "dreams")
@@ -252,10 +257,14 @@ def exported_files(gathered: ChildRecord) -> list[Attachment]:
     ]
 
 
-def evidence_document(gathered: ChildRecord, sheet: RedactionSheet) -> dict[str, Any]:
+def evidence_document(
+    gathered: ChildRecord, sheet: RedactionSheet, missing: set[uuid.UUID] | None = None
+) -> dict[str, Any]:
     """``evidence.json``: every attachment on the visits: exported, erased (a tombstone: no
-    file), or another child's (withheld).
+    file), missing (``missing``: the store did not have it; no file), or another child's
+    (withheld).
     """
+    missing = missing or set()
     entries: list[dict[str, Any]] = []
     for index, attachment in enumerate(gathered.attachments):
         if attachment.child_id not in (None, gathered.child.id):
@@ -267,7 +276,7 @@ def evidence_document(gathered: ChildRecord, sheet: RedactionSheet) -> dict[str,
                 f"evidence {attachment.id} of child {attachment.child_id}: not exported",
             )
             continue
-        entries.append(_evidence_entry(gathered, attachment))
+        entries.append(_evidence_entry(gathered, attachment, attachment.id in missing))
         entry = entries[-1]
         _staff_row(sheet, "evidence.json", f"evidence[{index}].uploaded_by", entry["uploaded_by"])
         for change in ("withdrawn", "erased"):
@@ -275,7 +284,7 @@ def evidence_document(gathered: ChildRecord, sheet: RedactionSheet) -> dict[str,
                 field = f"evidence[{index}].{change}"
                 _staff_row(sheet, "evidence.json", f"{field}.by", entry[change]["by"])
                 _free_text(sheet, "evidence.json", field, entry[change], ("reason",))
-        if attachment.child_id is None and attachment.erased_at is None:
+        if entry["status"] == "exported" and attachment.child_id is None:
             sheet.review(
                 evidence_path(attachment),
                 "(the file)",
@@ -286,13 +295,16 @@ def evidence_document(gathered: ChildRecord, sheet: RedactionSheet) -> dict[str,
     return {"format": FORMAT, "evidence": entries}
 
 
-def _evidence_entry(gathered: ChildRecord, attachment: Attachment) -> dict[str, Any]:
+def _evidence_entry(
+    gathered: ChildRecord, attachment: Attachment, missing: bool = False
+) -> dict[str, Any]:
     erased = attachment.erased_at is not None
+    status = "erased" if erased else MISSING if missing else "exported"
     entry: dict[str, Any] = {
         "id": str(attachment.id),
         "visit_id": str(attachment.visit_id),
-        "status": "erased" if erased else "exported",
-        "file": None if erased else evidence_path(attachment),
+        "status": status,
+        "file": evidence_path(attachment) if status == "exported" else None,
         "about": "this child" if attachment.child_id else "the whole visit",
         "kind": attachment.kind,
         "content_type": attachment.content_type,
@@ -304,6 +316,7 @@ def _evidence_entry(gathered: ChildRecord, attachment: Attachment) -> dict[str, 
         "first_version": attachment.first_version,
         "withdrawn": None,
         "erased": None,
+        "missing": MISSING_FROM_STORE if status == MISSING else None,
     }
     if attachment.withdrawn_at is not None:
         entry["withdrawn"] = {

@@ -26,16 +26,20 @@ def export_subjects(child_id: uuid.UUID) -> list[Subject]:
     return [Subject("export", child_id, child_id)]
 
 
-def prepare_export(user: User, child_id: uuid.UUID) -> archive.Export:
+def prepare_export(
+    user: User, child_id: uuid.UUID, request_id: str | None = None
+) -> archive.Export:
     """The child's export, ready to stream, if ``user`` may make it.
 
     A role other than manager is refused (403); a child out of the user's scope is answered
-    exactly as a missing one (404), and the refusal is recorded by the policy layer.
+    exactly as a missing one (404), and the refusal is recorded by the policy layer. Each
+    evidence file is looked up in the store first: one missing is listed as missing; any other
+    store failure raises :class:`storage.StorageError` before a byte is sent.
     """
     if user.role not in EXPORTERS:
         raise Forbidden("auth.role_forbidden", "Only a manager can export a child's record.")
     child = get_child(user, child_id)
-    return archive.prepare(gather(child), evidence_store())
+    return archive.prepare(gather(child), evidence_store(), request_id=request_id)
 
 
 def find_user(name_or_id: str) -> User:

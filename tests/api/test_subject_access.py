@@ -12,9 +12,10 @@ from sqlalchemy import select
 
 from service.audit.models import AuditEvent
 from service.cases.models import Case
+from service.evidence.models import Attachment
 from service.extensions import db
 from service.subject_access.documents import WITHHELD_CHILD
-from storage import StorageUnavailable
+from storage import StorageError, StorageUnavailable
 from tests.factories import OWN_WORDS, new_id, visit_body
 from tests.subject_access_support import (
     CHILD_WORDS,
@@ -230,6 +231,100 @@ def test_the_store_failing_mid_stream_stops_the_zip_without_a_manifest(
     assert len(logged) == 1
     assert "req-export-1" in logged[0] and f"evidence {shared.child_file}" in logged[0]
     assert CHILD_WORDS not in logged[0] and "notes" not in logged[0]
+
+
+def remove_from_store(app, attachment_id):
+    """Take an attachment's object out of the store (the local folder or the S3 bucket), as a
+    file moved out of the folder or a lost key would be.
+    """
+    with app.app_context():
+        key = db.session.get(Attachment, uuid.UUID(attachment_id)).store_key
+    store = app.extensions["evidence_store"]
+    store.delete(key)
+    with pytest.raises(FileNotFoundError):
+        store.size(key)
+
+
+def test_an_object_missing_from_the_store_is_listed_as_missing_and_the_zip_is_complete(
+    app, shared, manager, caplog
+):
+    remove_from_store(app, shared.child_file)
+    with caplog.at_level(logging.WARNING):
+        response = manager.get(
+            f"/children/{shared.child_id}/export", headers={"X-Request-Id": "req-missing-1"}
+        )
+        assert response.status_code == 200
+        names, files = unpack(response.get_data())
+    check_manifest(names, files)  # complete: every member is there and matches
+    assert not any(name.startswith("evidence/") for name in names)  # no file for it
+    index = {item["id"]: item for item in json.loads(files["evidence.json"])["evidence"]}
+    entry = index[shared.child_file]
+    assert entry["status"] == "missing" and entry["file"] is None
+    assert "missing from the store" in entry["missing"]
+    assert entry["sha256"] == hashlib.sha256(shared.uploads["child"]).hexdigest()
+    assert entry["size"] == len(shared.uploads["child"])
+    assert index[shared.visit_file]["missing"] is None  # erased, not missing
+    readme = files["README.txt"].decode()
+    assert "MISSING FROM THE STORE" in readme and shared.child_file in readme
+    assert entry["sha256"] in readme
+    page = files["record.html"].decode()
+    row = page[page.index(f"<tr><td>{shared.child_file}</td>") :].split("</tr>")[0]
+    assert "MISSING FROM THE STORE" in row and "<td>none</td>" in row
+    logged = [r.getMessage() for r in caplog.records if "missing from the" in r.getMessage()]
+    assert len(logged) == 1
+    assert "req-missing-1" in logged[0] and shared.child_file in logged[0]
+    assert shared.child_id in logged[0] and "notes" not in logged[0]  # ids, never a file name
+
+
+def test_a_complete_export_lists_nothing_as_missing(shared, manager):
+    _, (_, files) = export(manager, shared.child_id)
+    assert "MISSING FROM THE STORE" not in files["README.txt"].decode()
+    assert "MISSING FROM THE STORE" not in files["record.html"].decode()
+    statuses = {item["status"] for item in json.loads(files["evidence.json"])["evidence"]}
+    assert statuses == {"exported", "erased", "withheld"}
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [StorageUnavailable("connection refused"), StorageError("evidence store refused: 403")],
+)
+def test_the_store_failing_before_the_first_byte_is_503_and_nothing_is_exported(
+    app, shared, manager, monkeypatch, failure
+):
+    store = app.extensions["evidence_store"]
+
+    def failing(key):
+        raise failure
+
+    monkeypatch.setattr(store, "size", failing)
+    with app.app_context():
+        last = db.session.scalar(select(db.func.max(AuditEvent.id)))
+    response = manager.get(f"/children/{shared.child_id}/export")
+    assert response.status_code == 503 and response.headers["Retry-After"]
+    assert response.get_json()["code"] == "evidence.store_unavailable"
+    with app.app_context():
+        exported = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.id > last, AuditEvent.action == "export")
+        ).all()
+        assert exported == []
+
+
+def test_an_object_gone_after_the_check_still_stops_the_zip_without_a_manifest(
+    app, shared, manager, monkeypatch
+):
+    store = app.extensions["evidence_store"]
+
+    def gone(key, *args):
+        raise FileNotFoundError(key)
+
+    monkeypatch.setattr(store, "open", gone)  # present when checked, gone when read
+    response = manager.get(f"/children/{shared.child_id}/export")
+    assert response.status_code == 200
+    received = b""
+    with pytest.raises(FileNotFoundError):
+        for chunk in response.response:
+            received += chunk
+    assert b"manifest.json" not in received
 
 
 def _returned_visit(app, world, worker, manager):

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from service.audit.models import AuditEvent
 from service.cases.models import Case
 from service.extensions import db
-from storage import StorageUnavailable
+from storage import StorageError, StorageUnavailable
 from tests.evidence_files import MP4
 from tests.factories import new_id, visit_body
 from tests.subject_access_support import CHILD_WORDS, check_manifest, shared_visit, unpack
@@ -136,10 +136,103 @@ def test_cli_store_failing_mid_export_leaves_no_file(
     target = tmp_path / "export.zip"
     target.write_bytes(b"an earlier export")
     result = run_export(app, shared.child_id, target, world.usernames["manager"])
-    assert result.exit_code != 0
-    assert isinstance(result.exception, StorageUnavailable)
+    assert result.exit_code == 1
+    assert_one_line_error(result, "connection reset")
+    assert str(target) in result.output and "was not written" in result.output
     assert target.read_bytes() == b"an earlier export"  # untouched: replaced only when complete
     assert list(tmp_path.iterdir()) == [target]
+
+
+def assert_one_line_error(result, *words):
+    """A clean refusal: click's one ``Error:`` line, no traceback, no exception escaping."""
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, result.output
+    for word in words:
+        assert word in errors[0], result.output
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        StorageUnavailable("evidence store unreachable: ConnectionError"),
+        StorageError("evidence store refused: 403"),
+        PermissionError(13, "Permission denied"),
+    ],
+)
+def test_cli_store_failing_before_the_export_starts_is_one_line_and_writes_nothing(
+    app, world, worker, manager, tmp_path, monkeypatch, failure
+):
+    shared = shared_visit(app, world, worker, manager)
+    store = app.extensions["evidence_store"]
+
+    def failing(key):
+        raise failure
+
+    monkeypatch.setattr(store, "size", failing)
+    target = tmp_path / "export.zip"
+    result = run_export(app, shared.child_id, target, world.usernames["manager"])
+    assert result.exit_code == 1
+    assert_one_line_error(result, "was not written")
+    assert list(tmp_path.iterdir()) == []
+    assert events(app, "export") == []  # refused before the export was audited
+
+
+@pytest.mark.parametrize(
+    ("folder", "message"), [("no-such-folder", "does not exist"), ("a-file", "is not a folder")]
+)
+def test_cli_file_in_a_folder_that_does_not_exist_is_refused_before_anything(
+    app, world, tmp_path, monkeypatch, folder, message
+):
+    from service.subject_access import operations
+
+    (tmp_path / "a-file").write_bytes(b"not a folder")
+    read, find_user = [], operations.find_user
+    monkeypatch.setattr(
+        operations, "find_user", lambda *args: read.append(args) or find_user(*args)
+    )
+    target = tmp_path / folder / "x.zip"
+    result = run_export(app, world.child_ids["a1"][0], target, world.usernames["manager"])
+    assert result.exit_code == 2  # a usage error, as for a malformed id
+    assert_one_line_error(result, message)
+    assert read == []  # nothing looked up, nothing read
+    assert events(app, "export") == [] and events(app, "denied") == []
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a-file"]
+
+
+def test_cli_reports_the_files_missing_from_the_store(app, world, worker, manager, tmp_path):
+    from service.evidence.models import Attachment
+
+    shared = shared_visit(app, world, worker, manager)
+    with app.app_context():
+        key = db.session.get(Attachment, uuid.UUID(shared.child_file)).store_key
+    app.extensions["evidence_store"].delete(key)
+    result = run_export(app, shared.child_id, tmp_path / "export.zip", world.usernames["manager"])
+    assert result.exit_code == 0, result.output
+    assert "1 evidence file(s) missing from the store" in result.output
+    assert shared.child_file in result.output
+
+
+def test_cli_exports_an_object_missing_from_the_store_as_missing(
+    app, world, worker, manager, tmp_path
+):
+    from service.evidence.models import Attachment
+
+    shared = shared_visit(app, world, worker, manager)
+    with app.app_context():
+        key = db.session.get(Attachment, uuid.UUID(shared.child_file)).store_key
+    app.extensions["evidence_store"].delete(key)  # moved out of the folder, or a lost S3 key
+    target = tmp_path / "export.zip"
+    result = run_export(app, shared.child_id, target, world.usernames["manager"])
+    assert result.exit_code == 0, result.output
+    names, files = unpack(target.read_bytes())
+    check_manifest(names, files)
+    assert not any(name.startswith("evidence/") for name in names)
+    index = {item["id"]: item for item in json.loads(files["evidence.json"])["evidence"]}
+    assert index[shared.child_file]["status"] == "missing"
+    assert index[shared.child_file]["sha256"] == hashlib.sha256(shared.uploads["child"]).hexdigest()
+    assert shared.child_file in files["README.txt"].decode()
 
 
 def test_memory_stays_flat_while_a_large_evidence_file_streams(app, world, worker, manager):
