@@ -1,0 +1,73 @@
+"""Anchors on S3 with Object Lock in COMPLIANCE mode: written locked, and nobody can delete them
+before the retention date; `audit verify` checks the chains against them.
+
+moto's server, like the rest of the S3 tests (tests/s3server.py); it enforces Object Lock
+retention on deletes of a locked version, which is what this test needs.
+"""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from botocore.exceptions import ClientError
+
+from service.extensions import db
+from tests.factories import new_id, standalone_app
+from tests.s3server import S3Server
+
+
+@pytest.fixture
+def locked(tmp_path):
+    server = S3Server().start()
+    server.create_bucket("council-evidence")
+    server.client().create_bucket(
+        Bucket="council-audit",
+        CreateBucketConfiguration={"LocationConstraint": "eu-west-2"},
+        ObjectLockEnabledForBucket=True,
+    )
+    app, client, headers, body = standalone_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'lock.db'}",
+            "EVIDENCE_STORE": "s3://council-evidence/seen-and-heard",
+            "AUDIT_ANCHOR_STORE": "s3://council-audit/anchors",
+            "AUDIT_ANCHOR_LOCK_DAYS": 2,
+            "S3_ENDPOINT_URL": server.url,
+            "S3_ADDRESSING_STYLE": "path",
+        }
+    )
+    assert client.put(f"/api/v1/visits/{new_id()}", json=body, headers=headers).status_code == 201
+    yield app, server
+    server.stop()
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_anchors_are_locked_in_compliance_mode_and_cannot_be_deleted(locked):
+    app, server = locked
+    runner = app.test_cli_runner()
+    anchored = runner.invoke(args=["audit", "anchor"])
+    assert anchored.exit_code == 0, anchored.output
+    s3 = server.client()
+    listed = s3.list_object_versions(Bucket="council-audit", Prefix="anchors/")["Versions"]
+    assert listed
+    for version in listed:
+        head = s3.head_object(
+            Bucket="council-audit", Key=version["Key"], VersionId=version["VersionId"]
+        )
+        assert head["ObjectLockMode"] == "COMPLIANCE"
+        until = head["ObjectLockRetainUntilDate"]
+        assert datetime.now(UTC) + timedelta(days=1) < until < datetime.now(UTC) + timedelta(days=3)
+        with pytest.raises(ClientError) as refused:
+            s3.delete_object(
+                Bucket="council-audit", Key=version["Key"], VersionId=version["VersionId"]
+            )
+        assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    verified = runner.invoke(args=["audit", "verify"])
+    assert verified.exit_code == 0, verified.output
+    # An attacker's plain DELETE only adds a delete marker: the locked version stays, and
+    # verify (which lists current objects) reports the chain's anchor as missing.
+    for version in listed:
+        s3.delete_object(Bucket="council-audit", Key=version["Key"])
+    assert s3.list_object_versions(Bucket="council-audit", Prefix="anchors/")["Versions"]
+    missing = runner.invoke(args=["audit", "verify"])
+    assert missing.exit_code == 1 and "missing anchor" in missing.output
