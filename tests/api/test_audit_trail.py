@@ -305,6 +305,21 @@ def test_a_trail_that_can_be_rewritten_is_reported(app):
         assert findings() == []
 
 
+def test_verify_checks_each_chains_newest_anchor_or_every_one(one_chain, app):
+    from service.audit import verify
+
+    with app.app_context():
+        for _ in range(2):
+            record(Action.READ, Subject("test", None, uuid.uuid4()), actor=None)
+            db.session.commit()
+            anchor_all()
+        newest, every = verify.verify(), verify.verify(every_anchor=True)
+        db.session.rollback()
+        assert newest.ok and every.ok and (newest.anchors, every.anchors) == (1, 2)
+    result = app.test_cli_runner().invoke(args=["audit", "verify", "--all-anchors"])
+    assert result.exit_code == 0 and "2 anchors checked" in result.output
+
+
 def test_a_forged_anchor_is_refused(one_chain, app, world, worker, sign_in):
     _chain_with_events(app, world, worker, sign_in)
     with app.app_context():
