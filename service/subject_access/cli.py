@@ -12,6 +12,7 @@ from flask.cli import AppGroup
 
 from service.audit.events import Action, Subject
 from service.audit.trail import record
+from service.cases.models import Child
 from service.errors import Forbidden, NotFound
 from service.extensions import db
 from service.subject_access import archive, operations
@@ -87,7 +88,16 @@ def _export(
     try:
         export = operations.prepare_export(user, child_id, request_id)
     except Forbidden:
-        record(Action.DENIED, Subject("operation", "children export"), actor=user)
+        known = db.session.get(Child, child_id) is not None
+        record(  # as the API records a role refusal: in the child's access log
+            Action.DENIED,
+            Subject("child", child_id, child_id if known else None),
+            actor=user,
+            operation="export_child",
+            wanted="read",
+            refused_for="role",
+            via="cli",
+        )
         db.session.commit()
         raise click.ClickException("only a manager can export a child's record") from None
     except NotFound:

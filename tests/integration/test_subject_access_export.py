@@ -91,7 +91,11 @@ def test_cli_refuses_anyone_but_a_manager_and_writes_nothing(app, world, tmp_pat
     result = run_export(app, world.child_ids["a1"][0], target, world.usernames[role])
     assert result.exit_code == 1 and "only a manager" in result.output
     assert list(tmp_path.iterdir()) == []
-    assert [str(e.actor_id) for e in events(app, "denied")] == [world.user_ids[role]]
+    denied = events(app, "denied")
+    assert [str(e.actor_id) for e in denied] == [world.user_ids[role]]
+    # In the child's access log, as the API's role refusal is.
+    assert str(denied[0].child_id) == world.child_ids["a1"][0]
+    assert denied[0].details["refused_for"] == "role" and denied[0].details["via"] == "cli"
 
 
 def test_cli_child_out_of_scope_is_refused_and_the_refusal_audited(
