@@ -2,7 +2,8 @@
 
 Each hit is explained in a sentence. The rules (thresholds in config):
 
-- ``not_allocated``: a worker or supervisor read a child none of whose cases is in their teams;
+- ``not_allocated``: a worker or supervisor read a child none of whose cases is in their teams
+  and who was never allocated to them (a child no longer held, after a purge, is not judged);
 - ``out_of_hours``: a read outside AUDIT_WORKING_HOURS (local time), or at a weekend;
 - ``heavy_reader``: more distinct children read in a day than AUDIT_HEAVY_READER_FACTOR times the
   reader's usual (their median over the previous 30 days) and at least AUDIT_HEAVY_READER_MINIMUM;
@@ -27,7 +28,7 @@ from sqlalchemy import func, select
 from service.audit.events import READS, Action
 from service.audit.models import AuditEvent
 from service.auth.models import User
-from service.cases.models import Case, Child, case_children
+from service.cases.models import Case, CaseAllocation, Child, case_children
 from service.extensions import db
 
 CHILD_READS = [str(action) for action in READS]
@@ -80,6 +81,19 @@ def _child_teams(child_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, set[uuid.UUI
     return teams
 
 
+def _child_workers(child_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, set[uuid.UUID]]:
+    """Everyone ever allocated one of each child's cases (a reallocation is not a stranger)."""
+    workers: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
+    rows = db.session.execute(
+        select(case_children.c.child_id, CaseAllocation.worker_id)
+        .join(CaseAllocation, CaseAllocation.case_id == case_children.c.case_id)
+        .where(case_children.c.child_id.in_(list(child_ids)))
+    )
+    for child_id, worker_id in rows:
+        workers[child_id].add(worker_id)
+    return workers
+
+
 def _out_of_hours(moment: datetime, hours: tuple[int, int], zone: ZoneInfo) -> bool:
     local = moment.astimezone(zone)
     return local.weekday() >= 5 or not hours[0] <= local.hour < hours[1]
@@ -121,6 +135,7 @@ def report(since: datetime, until: datetime | None = None) -> list[Hit]:
     child_ids = {e.child_id for e in events if e.child_id}
     children = {c.id: c for c in db.session.scalars(select(Child).where(Child.id.in_(child_ids)))}
     teams = _child_teams(child_ids)
+    workers = _child_workers(child_ids)
     zone = ZoneInfo(config["LOCAL_TIMEZONE"])
     hours = tuple(config["AUDIT_WORKING_HOURS"])
     hits: list[Hit] = []
@@ -155,7 +170,9 @@ def report(since: datetime, until: datetime | None = None) -> list[Hit]:
         daily[(user.id, event.at.date())].add(event.child_id)
         if (
             user.role in ("social_worker", "supervisor")
-            and not teams.get(event.child_id, set()) & user.team_ids
+            and event.child_id in teams  # a child no longer held (purged) cannot be judged
+            and not teams[event.child_id] & user.team_ids
+            and user.id not in workers.get(event.child_id, set())
         ):
             hit(
                 "not_allocated", event, f"{who} read a child whose cases are in none of their teams"

@@ -387,3 +387,29 @@ def test_unusual_access_is_reported_and_explained(app, world, worker, sign_in):
     assert refused[0]["actor_id"] == world.user_ids["worker_b"]
     result = app.test_cli_runner().invoke(args=["audit", "unusual", "--days", "1"])
     assert result.exit_code == 0 and "refused" in result.output
+
+
+def test_not_allocated_flags_a_stranger_not_a_former_worker_or_a_purged_child(app, world):
+    """The rule judges by the child's cases now and everyone ever allocated them."""
+    from datetime import timedelta
+
+    from service.audit import unusual
+    from service.auth.models import User
+    from service.columns import utcnow
+
+    with app.app_context():
+        reader = db.session.get(User, uuid.UUID(world.user_ids["worker_b"]))
+        stranger_child = uuid.UUID(world.child_ids["a1"][0])
+        own_child = uuid.UUID(world.child_ids["b1"][0])
+        gone_child = uuid.uuid4()  # purged: no longer held
+        for child in (stranger_child, own_child, gone_child):
+            record(Action.READ, Subject("child", child, child), actor=reader)
+        # Case b1 moves to team A: worker_b was allocated it, so reading it is not a stranger's.
+        db.session.get(Case, uuid.UUID(world.case_ids["b1"])).team_id = uuid.UUID(
+            world.team_ids["a"]
+        )
+        db.session.commit()
+        hits = [
+            h for h in unusual.report(utcnow() - timedelta(hours=1)) if h.rule == "not_allocated"
+        ]
+        assert [h.child_id for h in hits] == [stranger_child]
