@@ -16,11 +16,14 @@ PDF = b"%PDF-1.4\n%%EOF\n"
 
 
 def make_due(app: Any, case_id: str, born: date = date(2000, 1, 1)) -> None:
-    """Make every child on the case a child in need born long ago: the case is due."""
+    """Make every child on the case a child in need born long ago, and close the case: it is
+    due (an open case never is).
+    """
     with app.app_context():
         case = db.session.get(Case, uuid.UUID(case_id))
         for child in case.children:
             child.plan_type, child.date_of_birth = "child_in_need", born
+        case.status, case.closed_on = "closed", date(2020, 1, 1)
         db.session.commit()
 
 

@@ -12,15 +12,27 @@ from flask.cli import AppGroup
 from service.audit import anchors, unusual, verify
 from service.columns import utcnow
 from service.extensions import db
+from storage import StorageError
 
 audit = AppGroup("audit", help="The audit trail: anchor, verify, unusual access.")
+
+
+def _store_problem(error: StorageError) -> str:
+    return (
+        f"the anchor store cannot be read or written ({type(error).__name__}): check "
+        "EVIDENCE_STORE or AUDIT_ANCHOR_STORE and the S3_* settings, as the server has them"
+    )
 
 
 @audit.command("anchor")
 def anchor() -> None:
     """Sign every chain's head and write it to the anchor store."""
-    written = anchors.write_anchors()
-    db.session.rollback()
+    try:
+        written = anchors.write_anchors()
+    except StorageError as error:
+        raise click.ClickException(_store_problem(error)) from None
+    finally:
+        db.session.rollback()
     for item in written:
         click.echo(f"chain {item.chain}: event {item.seq} anchored ({item.key})")
     click.echo(f"{len(written)} anchors written")
@@ -41,8 +53,14 @@ def public_key() -> None:
 def verify_command(all_anchors: bool) -> None:
     """Walk every chain against the anchors; exit 1 on the first problem of any chain."""
     total = verify.count_events()
-    with click.progressbar(length=total, label="Verifying audit events", file=sys.stderr) as bar:
-        report = verify.verify(progress=bar.update, every_anchor=all_anchors)
+    try:
+        with click.progressbar(
+            length=total, label="Verifying audit events", file=sys.stderr
+        ) as bar:
+            report = verify.verify(progress=bar.update, every_anchor=all_anchors)
+    except StorageError as error:
+        db.session.rollback()
+        raise click.ClickException(_store_problem(error)) from None
     db.session.rollback()
     click.echo(
         f"{report.events} events in {report.chains} chains, {report.anchors} anchors checked"

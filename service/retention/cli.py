@@ -57,7 +57,8 @@ def _line(item: purge.DueCase) -> str:
     "--by",
     "by",
     metavar="USER",
-    help="Who is running the purge (an admin or manager: username or id), for the trail.",
+    help="Who is running the purge (an admin or manager: username or id); required without "
+    "--dry-run.",
 )
 def purge_command(dry_run: bool, limit: int | None, by: str | None) -> None:
     """Delete the records and stored evidence of every case past its disposal date.
@@ -66,12 +67,19 @@ def purge_command(dry_run: bool, limit: int | None, by: str | None) -> None:
     deleted with an audit tombstone in one transaction; a run that stops part-way is finished
     by the next, which takes the marked cases first. Exits 1 if any case failed.
     """
+    if not dry_run and not by:
+        raise click.UsageError(
+            "--by USER is required: the audit trail names who disposed of records"
+        )
     actor = _operator(by) if by else None
     due = purge.due_for_purge(limit)
     held = purge.due_on_hold()
     db.session.rollback()
     if held:
         click.echo(f"{held} due cases on legal hold: left alone, not listed")
+    still_open = operations.past_date_but_open()
+    if still_open:
+        click.echo(f"{still_open} cases past their disposal date are still open: left alone")
     if dry_run:
         for item in due:
             click.echo(_line(item))

@@ -17,7 +17,7 @@ from itertools import chain, islice
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import Select, event, func, inspect, select, update
+from sqlalchemy import ColumnElement, Select, and_, event, func, inspect, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -279,14 +279,32 @@ def clear_hold(user: User, case_id: uuid.UUID, reason: str) -> Case:
 # The due list ----------------------------------------------------------------------------------
 
 
-def due_query(as_of: date | None = None, *, include_held: bool = True) -> Select[Any]:
-    """Cases whose disposal date has come (by ``as_of``, default today), oldest date first.
-
-    A case being purged is not listed: it is already absent.
+def is_due(as_of: date | None = None) -> ColumnElement[bool]:
+    """A case is due when its disposal date has come and it is closed: an open case, whatever
+    its date (a child in need past 21 may still be worked with), is never disposed of.
     """
-    query = select(Case).where(
-        Case.disposal_date <= (as_of or today()), Case.purging_since.is_(None)
+    return and_(Case.disposal_date <= (as_of or today()), Case.status != "open")
+
+
+def past_date_but_open(as_of: date | None = None) -> int:
+    """How many cases have passed their disposal date but are still open (left alone)."""
+    query = (
+        select(func.count())
+        .select_from(Case)
+        .where(
+            Case.disposal_date <= (as_of or today()),
+            Case.status == "open",
+            Case.purging_since.is_(None),
+        )
     )
+    return int(db.session.scalar(query) or 0)
+
+
+def due_query(as_of: date | None = None, *, include_held: bool = True) -> Select[Any]:
+    """Closed cases whose disposal date has come (by ``as_of``, default today), oldest date
+    first. A case being purged is not listed: it is already absent.
+    """
+    query = select(Case).where(is_due(as_of), Case.purging_since.is_(None))
     if not include_held:
         query = query.where(Case.legal_hold.is_(False))
     return query.order_by(Case.disposal_date, Case.id)

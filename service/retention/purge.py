@@ -38,14 +38,13 @@ from service.audit.events import Action, Subject
 from service.audit.trail import record
 from service.auth.models import User
 from service.cases.models import Case, CaseAllocation, Child, ChildPlanEvent, case_children
-from service.cases.operations import today
 from service.columns import utcnow
 from service.core_system.models import LocalDelivery, MessageStatus, OutboxMessage
 from service.evidence.models import Attachment
 from service.extensions import db
 from service.feedback.models import Feedback, FeedbackInvite
 from service.retention.models import LegalHold
-from service.retention.operations import record_counts
+from service.retention.operations import is_due, record_counts
 from service.reviews.models import Review
 from service.sync.models import SyncReceipt
 from service.visits.derived import refresh_children
@@ -86,7 +85,7 @@ def due_for_purge(limit: int | None = None, as_of: date | None = None) -> list[D
         .where(
             or_(
                 Case.purging_since.is_not(None),
-                (Case.disposal_date <= (as_of or today())) & Case.legal_hold.is_(False),
+                is_due(as_of) & Case.legal_hold.is_(False),
             )
         )
         .order_by(Case.purging_since.is_(None), Case.disposal_date, Case.id)
@@ -111,7 +110,7 @@ def due_on_hold(as_of: date | None = None) -> int:
         select(func.count())
         .select_from(Case)
         .where(
-            Case.disposal_date <= (as_of or today()),
+            is_due(as_of),
             Case.legal_hold.is_(True),
             Case.purging_since.is_(None),
         )
@@ -140,7 +139,7 @@ def mark(case_id: uuid.UUID, as_of: date | None = None) -> bool:
     Returns False when the case is on hold, no longer due (a visit submitted since it was
     listed moved its date) or gone: nothing to do. A case already marked stays marked (a re-run).
     """
-    due = Case.disposal_date <= (as_of or today())
+    due = is_due(as_of)
     marked = db.session.execute(
         update(Case)
         .where(

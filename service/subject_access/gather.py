@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select, union
 
 from service.auth.models import User
-from service.cases.models import CaseAllocation, Child, ChildPlanEvent
+from service.cases.models import Case, CaseAllocation, Child, ChildPlanEvent
 from service.evidence.models import Attachment
 from service.extensions import db
 from service.reviews.models import Review
@@ -122,7 +122,10 @@ def gather(child: Child) -> ChildRecord:
     visits = [
         visit
         for visit in db.session.scalars(
-            select(Visit).where(Visit.id.in_(candidates)).order_by(Visit.started_at, Visit.id)
+            select(Visit)
+            .join(Case, Case.id == Visit.case_id)
+            .where(Visit.id.in_(candidates), Case.purging_since.is_(None))  # being purged: absent
+            .order_by(Visit.started_at, Visit.id)
         )
         if _includes(child.id, visit, versions[visit.id], files[visit.id])
     ]

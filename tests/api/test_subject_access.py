@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from service.audit.models import AuditEvent
-from service.cases.models import Case
+from service.cases.models import Case, Child
 from service.evidence.models import Attachment
 from service.extensions import db
 from service.subject_access.documents import WITHHELD_CHILD
@@ -374,4 +374,27 @@ def test_a_child_taken_off_a_visit_keeps_the_versions_that_held_them(app, world,
     assert own[0]["voice"]["own_words"] == OWN_WORDS
     v2 = json.loads(files[f"visits/{visit_id}/v2.json"])
     assert v2["record"]["children"] == [{"withheld": WITHHELD_CHILD}]
+    check_manifest(names, files)
+
+
+def test_a_visit_on_a_case_being_purged_is_not_exported(app, world, worker, manager):
+    """A child on two cases, one of them marked for purging: that case's visits are absent,
+    as they are everywhere else, though the child's other case is still held.
+    """
+    child_id = world.child_ids["a1"][0]
+    with app.app_context():
+        other = db.session.get(Case, uuid.UUID(world.case_ids["a3"]))
+        other.children.append(db.session.get(Child, uuid.UUID(child_id)))
+        body = visit_body(db.session.get(Case, uuid.UUID(world.case_ids["a1"])))
+        db.session.commit()
+    visit_id = new_id()
+    assert worker.put(f"/visits/{visit_id}", json=body).status_code == 201
+    assert worker.post(f"/visits/{visit_id}/submit").status_code == 200
+    _, (names, _) = export(manager, child_id)
+    assert any(name.startswith(f"visits/{visit_id}/") for name in names)
+    with app.app_context():
+        db.session.get(Case, uuid.UUID(world.case_ids["a1"])).purging_since = db.func.now()
+        db.session.commit()
+    _, (names, files) = export(manager, child_id)
+    assert not any(name.startswith(f"visits/{visit_id}/") for name in names)
     check_manifest(names, files)

@@ -71,3 +71,27 @@ def test_anchors_are_locked_in_compliance_mode_and_cannot_be_deleted(locked):
     assert s3.list_object_versions(Bucket="council-audit", Prefix="anchors/")["Versions"]
     missing = runner.invoke(args=["audit", "verify"])
     assert missing.exit_code == 1 and "missing anchor" in missing.output
+
+
+def test_an_unreachable_anchor_store_is_one_line_not_a_traceback(tmp_path):
+    from tests.s3server import free_port
+
+    app, client, headers, body = standalone_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'down.db'}",
+            "AUDIT_ANCHOR_STORE": "s3://council-audit/anchors",
+            "S3_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",  # nothing listens
+            "S3_ADDRESSING_STYLE": "path",
+            "S3_CONNECT_TIMEOUT": 1,
+            "S3_MAX_ATTEMPTS": 1,
+        }
+    )
+    assert client.put(f"/api/v1/visits/{new_id()}", json=body, headers=headers).status_code == 201
+    runner = app.test_cli_runner()
+    for command in (["audit", "verify"], ["audit", "anchor"]):
+        result = runner.invoke(args=command)
+        assert result.exit_code == 1, result.output
+        assert "the anchor store cannot be read or written" in result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+    with app.app_context():
+        db.engine.dispose()

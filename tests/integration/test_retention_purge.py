@@ -56,7 +56,17 @@ def _anchor(app):
 
 
 def _purge(app, *args):
+    """Run the purge; a real run is by the admin unless the test says who."""
+    if "--dry-run" not in args and "--by" not in args:
+        args = (*args, "--by", _admin(app))
     return app.test_cli_runner().invoke(args=["retention", "purge", *args])
+
+
+def _admin(app):
+    from service.auth.models import User
+
+    with app.app_context():
+        return db.session.scalar(select(User.username).where(User.role == "admin"))
 
 
 def _names(app, case_id):
@@ -170,6 +180,31 @@ def test_a_child_on_another_case_is_kept_with_dates_from_what_remains(
         gone = [c for c in world.child_ids["a1"] if c != str(shared_id)]
         assert event.details["children_deleted"] == gone
         assert db.session.get(Child, uuid.UUID(gone[0])) is None
+
+
+def test_a_real_purge_must_say_who_runs_it(app, world, due_case):
+    refused = app.test_cli_runner().invoke(args=["retention", "purge"])
+    assert refused.exit_code == 2 and "--by USER is required" in refused.output
+    with app.app_context():
+        assert (
+            db.session.scalar(
+                select(db.func.count()).select_from(Case).where(Case.purging_since.is_not(None))
+            )
+            == 0
+        )
+
+
+def test_an_open_case_past_its_date_is_never_purged(app, world):
+    make_due(app, world.case_ids["a1"])
+    with app.app_context():
+        db.session.get(Case, uuid.UUID(world.case_ids["a1"])).status = "open"
+        db.session.commit()
+    dry = _purge(app, "--dry-run")
+    assert "1 cases past their disposal date are still open: left alone" in dry.output
+    assert "0 cases due" in dry.output
+    assert "0 cases purged" in _purge(app, "--by", world.usernames["admin"]).output
+    with app.app_context():
+        assert db.session.get(Case, uuid.UUID(world.case_ids["a1"])).purging_since is None
 
 
 def test_limit_purges_that_many(app, world, due_case):
