@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 WORKERS ?= 2
+# gunicorn kills a request's worker after this many seconds; it must outlast the evidence
+# store's timeouts x attempts (3 s + 30 s, twice, by default) so a hung store is a 503, not a kill.
+GUNICORN_TIMEOUT ?= 90
 export FLASK_APP := wsgi
 
 .PHONY: run test lint typecheck browser bench install migrate seed clean govuk-assets
@@ -30,7 +33,7 @@ run: seed
 	@echo "Serving on http://$(HOST):$(PORT)  (API docs: http://$(HOST):$(PORT)/api/v1/docs)"
 	$(BIN)/flask outbox run & outbox=$$!; \
 	trap 'kill $$outbox 2>/dev/null; wait $$outbox' EXIT INT TERM; \
-	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - wsgi:app; \
+	$(BIN)/gunicorn --workers $(WORKERS) --timeout $(GUNICORN_TIMEOUT) --bind $(HOST):$(PORT) --access-logfile - wsgi:app; \
 	status=$$?; exit $$status
 
 lint: install
