@@ -16,7 +16,7 @@ from service.auth.passwords import hash_password, needs_rehash, verify_password
 from service.auth.tokens import issue_access_token
 from service.columns import utcnow
 from service.database import keep_changes_on_error
-from service.errors import Forbidden, Unauthorized
+from service.errors import Forbidden, NotFound, Unauthorized
 from service.extensions import db
 
 
@@ -60,6 +60,18 @@ def _register_device(user: User, client_device_id: str, name: str | None) -> Dev
     if name:
         device.name = name
     return device
+
+
+def find_active_user(name_or_id: str) -> User:
+    """The active user with this username or id (a command line's ``--as`` or ``--by``)."""
+    try:
+        query = select(User).where(User.id == uuid.UUID(name_or_id))
+    except ValueError:
+        query = select(User).where(User.username == name_or_id)
+    user = db.session.scalar(query)
+    if user is None or not user.active:
+        raise NotFound("user.not_found", "No such active user.")
+    return user
 
 
 def login(

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 import sys
-import uuid
 
 import click
 from flask.cli import AppGroup
-from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from service.auth.models import User
+from service.auth.operations import find_active_user
+from service.errors import NotFound
 from service.evidence.operations import evidence_store
 from service.extensions import db
 from service.retention import operations, purge
@@ -31,11 +31,10 @@ def recompute_command() -> None:
 
 def _operator(name_or_id: str) -> User:
     try:
-        query = select(User).where(User.id == uuid.UUID(name_or_id))
-    except ValueError:
-        query = select(User).where(User.username == name_or_id)
-    user = db.session.scalar(query)
-    if user is None or not user.active or user.role not in ("admin", "manager"):
+        user = find_active_user(name_or_id)
+    except NotFound:
+        user = None
+    if user is None or user.role not in ("admin", "manager"):
         raise click.ClickException(f"--by: no active admin or manager {name_or_id!r}")
     return user
 

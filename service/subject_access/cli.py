@@ -12,6 +12,7 @@ from flask.cli import AppGroup
 
 from service.audit.events import Action, Subject
 from service.audit.trail import record
+from service.auth.operations import find_active_user
 from service.cases.models import Child
 from service.errors import Forbidden, NotFound
 from service.extensions import db
@@ -82,7 +83,7 @@ def _export(
 ) -> tuple[archive.Export, int]:
     """Check, audit and write the export; the refusals are ``ClickException``s."""
     try:
-        user = operations.find_user(actor)
+        user = find_active_user(actor)
     except NotFound:
         raise click.ClickException(f"no active user {actor!r}") from None
     try:

@@ -7,14 +7,11 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
-
 from service.audit.events import Subject
 from service.auth.models import User
 from service.cases.operations import get_child
-from service.errors import Forbidden, NotFound
+from service.errors import Forbidden
 from service.evidence.operations import evidence_store
-from service.extensions import db
 from service.subject_access import archive
 from service.subject_access.gather import gather
 
@@ -40,15 +37,3 @@ def prepare_export(
         raise Forbidden("auth.role_forbidden", "Only a manager can export a child's record.")
     child = get_child(user, child_id)
     return archive.prepare(gather(child), evidence_store(), request_id=request_id)
-
-
-def find_user(name_or_id: str) -> User:
-    """The active user with this username or id (for the CLI's ``--as``)."""
-    try:
-        query = select(User).where(User.id == uuid.UUID(name_or_id))
-    except ValueError:
-        query = select(User).where(User.username == name_or_id)
-    user = db.session.scalar(query)
-    if user is None or not user.active:
-        raise NotFound("user.not_found", "No such active user.")
-    return user

@@ -189,12 +189,12 @@ def test_cli_store_failing_before_the_export_starts_is_one_line_and_writes_nothi
 def test_cli_file_in_a_folder_that_does_not_exist_is_refused_before_anything(
     app, world, tmp_path, monkeypatch, folder, message
 ):
-    from service.subject_access import operations
+    from service.subject_access import cli
 
     (tmp_path / "a-file").write_bytes(b"not a folder")
-    read, find_user = [], operations.find_user
+    read, find_user = [], cli.find_active_user
     monkeypatch.setattr(
-        operations, "find_user", lambda *args: read.append(args) or find_user(*args)
+        cli, "find_active_user", lambda *args: read.append(args) or find_user(*args)
     )
     target = tmp_path / folder / "x.zip"
     result = run_export(app, world.child_ids["a1"][0], target, world.usernames["manager"])
