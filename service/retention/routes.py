@@ -84,9 +84,9 @@ def clear_hold(body: dict[str, str], case_id: uuid.UUID) -> dict[str, Any]:
 @blp.paginate()
 @audited(Action.LIST, _shown)
 def list_due(filters: dict[str, Any], pagination_parameters: Any) -> list[dict[str, Any]]:
-    """Cases whose disposal date has come (or comes by ``as_of``), oldest first, with how many
-    visits and evidence objects a purge would remove. Cases on hold are listed, marked.
-    Paginated (``page``, ``page_size``).
+    """Closed cases whose disposal date has come (or comes by ``as_of``), oldest first, with
+    how many visits and evidence objects a purge would remove. Cases on hold are listed,
+    marked; open cases are never due. Paginated (``page``, ``page_size``).
     """
     query = operations.due_query(filters["as_of"], include_held=filters["include_held"])
     cases = paginate_select(query, pagination_parameters)
