@@ -92,6 +92,7 @@ def _register_features(app: Flask) -> None:
     from service.audit import trail as audit_trail
     from service.audit.routes import blp as audit_blp
     from service.auth import cli as auth_cli
+    from service.auth import oidc_pages
     from service.auth.routes import blp as auth_blp
     from service.auth.tokens import authenticate_request
     from service.cases import cli as cases_cli
@@ -145,6 +146,8 @@ def _register_features(app: Flask) -> None:
         api.register_blueprint(blueprint, url_prefix=API_PREFIX)
     app.register_blueprint(health_blp)
     app.register_blueprint(feedback_pages.blp)
+    oidc_pages.init_app(app)
+    app.register_blueprint(oidc_pages.blp)
     errors.register_error_pages(app, "/feedback", feedback_pages.error_page)
     for cli_group in (
         auth_cli.users,

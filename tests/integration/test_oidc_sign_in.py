@@ -1,0 +1,189 @@
+"""'Sign in with <council>' against a real OpenID provider (oidc-provider on loopback).
+
+The app runs in process (Flask's test client); the browser's part at the provider (its redirects
+and its development login form) is played with ``requests``, so every message of the
+authorization-code flow with PKCE crosses real HTTP to the provider and back.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from urllib.parse import parse_qs, urljoin, urlsplit
+
+import pytest
+import requests
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from service import create_app
+from service.auth.models import User
+from service.config import Settings
+from service.extensions import db
+from tests.factories import make_user
+from tests.identity_provider import IdentityProvider, desk_client, running
+
+SERVICE_URL = "http://desk.council.test"
+CALLBACK = f"{SERVICE_URL}/desk/sign-in/oidc/callback"
+SECRET = "desk-client-secret-for-tests"
+
+
+@pytest.fixture(scope="module")
+def provider() -> Iterator[IdentityProvider]:
+    with running(
+        IdentityProvider([desk_client("desk", SECRET, CALLBACK)], first_party=["desk"])
+    ) as started:
+        yield started
+
+
+def desk_app(app: Flask, issuer: str) -> Flask:
+    """The test app's settings (same database and store) with the council's provider set."""
+    settings = {name: app.config[name] for name in Settings.__dataclass_fields__}
+    return create_app(
+        {
+            **settings,
+            "SERVICE_URL": SERVICE_URL,
+            "OIDC_ISSUER": issuer,
+            "OIDC_CLIENT_ID": "desk",
+            "OIDC_CLIENT_SECRET": SECRET,
+            "OIDC_DISPLAY_NAME": "North Council",
+            "OIDC_SCOPES": "openid profile roles",
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def oidc_app(app: Flask, provider: IdentityProvider) -> Flask:
+    return desk_app(app, provider.issuer)
+
+
+@pytest.fixture
+def desk(oidc_app: Flask) -> FlaskClient:
+    return oidc_app.test_client()
+
+
+def at_provider(authorize_url: str, login: str) -> str:
+    """Be the browser at the provider: follow its redirects, fill its login form with ``login``,
+    and return the address it finally sends the browser back to (our callback, with the code).
+    """
+    browser = requests.Session()
+    url, method, data = authorize_url, "GET", None
+    for _ in range(10):
+        reply = browser.request(method, url, data=data, allow_redirects=False, timeout=10)
+        if reply.is_redirect:
+            url, method, data = urljoin(url, reply.headers["Location"]), "GET", None
+            if url.startswith(CALLBACK):
+                return url
+            continue
+        assert reply.status_code == 200, reply.text
+        action = re.search(r'<form[^>]*action="([^"]+)"', reply.text)
+        assert action and 'name="login"' in reply.text, reply.text
+        url, method = urljoin(url, action[1]), "POST"
+        data = {"prompt": "login", "login": login, "password": "anything"}
+    raise AssertionError("the provider never sent the browser back")
+
+
+def sign_in(desk: FlaskClient, login: str, next_page: str | None = None):
+    """The whole flow; returns our callback's response."""
+    query = {"next": next_page} if next_page else {}
+    started = desk.get("/desk/sign-in/oidc", query_string=query)
+    assert started.status_code == 302
+    back = urlsplit(at_provider(started.headers["Location"], login))
+    return desk.get(back.path, query_string=back.query)
+
+
+def test_sign_in_starts_the_code_flow_with_pkce_state_and_nonce(desk, provider):
+    started = desk.get("/desk/sign-in/oidc")
+    assert started.status_code == 302
+    location = urlsplit(started.headers["Location"])
+    assert f"{location.scheme}://{location.netloc}" == provider.issuer
+    params = {key: values[0] for key, values in parse_qs(location.query).items()}
+    assert params["response_type"] == "code"
+    assert params["client_id"] == "desk"
+    assert params["redirect_uri"] == CALLBACK
+    assert params["code_challenge_method"] == "S256"
+    assert len(params["code_challenge"]) == 43
+    assert params["state"] and params["nonce"]
+    assert set(params["scope"].split()) == {"openid", "profile", "roles"}
+
+
+def test_a_new_supervisor_is_provisioned_with_the_mapped_role_and_signed_in(desk, oidc_app):
+    answer = sign_in(desk, "supervisor.north", next_page="/desk/reviews")
+    assert answer.status_code == 302, answer.get_data(as_text=True)
+    assert answer.headers["Location"] == "/desk/reviews"
+    with oidc_app.app_context():
+        user = db.session.scalar(select(User).where(User.username == "supervisor.north"))
+        assert user is not None
+        assert (user.role, user.display_name) == ("supervisor", "Supervisor North")
+    home = desk.get("/desk/")
+    assert home.status_code == 200
+    assert "Supervisor North" in home.get_data(as_text=True)
+
+
+def test_an_existing_user_gets_the_role_the_claim_now_maps_to(desk, oidc_app):
+    with oidc_app.app_context():
+        make_user("social_worker", username="manager.east")
+        db.session.commit()
+    answer = sign_in(desk, "manager.east", next_page="https://elsewhere.test/")
+    assert answer.status_code == 302
+    assert answer.headers["Location"] == "/desk/"
+    with oidc_app.app_context():
+        user = db.session.scalar(select(User).where(User.username == "manager.east"))
+        assert user is not None and user.role == "manager"
+
+
+def test_an_account_whose_claim_maps_to_no_role_is_refused(desk, oidc_app):
+    answer = sign_in(desk, "nobody")
+    assert answer.status_code == 403
+    assert "has no role in this service" in answer.get_data(as_text=True)
+    with oidc_app.app_context():
+        assert db.session.scalar(select(User).where(User.username == "nobody")) is None
+
+
+def test_a_disabled_local_account_is_refused(desk, oidc_app):
+    with oidc_app.app_context():
+        make_user("supervisor", username="supervisor.gone", active=False)
+        db.session.commit()
+    answer = sign_in(desk, "supervisor.gone")
+    assert answer.status_code == 403
+    assert "has been disabled" in answer.get_data(as_text=True)
+
+
+def test_a_tampered_state_is_refused(desk):
+    started = desk.get("/desk/sign-in/oidc")
+    back = urlsplit(at_provider(started.headers["Location"], "supervisor.north"))
+    params = {key: values[0] for key, values in parse_qs(back.query).items()}
+    params["state"] = params["state"][:-2] + "xx"
+    answer = desk.get(back.path, query_string=params)
+    assert answer.status_code == 400
+    assert "was not started here" in answer.get_data(as_text=True)
+
+
+def test_a_callback_replayed_after_use_is_refused(desk):
+    started = desk.get("/desk/sign-in/oidc")
+    back = urlsplit(at_provider(started.headers["Location"], "supervisor.north"))
+    assert desk.get(back.path, query_string=back.query).status_code == 302
+    assert desk.get(back.path, query_string=back.query).status_code == 400
+
+
+def test_the_provider_down_is_a_503_not_a_500(app):
+    stopped = IdentityProvider([desk_client("desk", SECRET, CALLBACK)])
+    down = desk_app(app, stopped.issuer).test_client()
+    answer = down.get("/desk/sign-in/oidc")
+    assert answer.status_code == 503
+    assert "cannot be reached" in answer.get_data(as_text=True)
+
+
+def test_the_provider_going_down_mid_sign_in_is_a_503(app):
+    provider = IdentityProvider([desk_client("desk", SECRET, CALLBACK)], first_party=["desk"])
+    with running(provider):
+        desk = desk_app(app, provider.issuer).test_client()
+        started = desk.get("/desk/sign-in/oidc")
+        back = urlsplit(at_provider(started.headers["Location"], "supervisor.north"))
+    answer = desk.get(back.path, query_string=back.query)
+    assert answer.status_code == 503
+
+
+def test_without_oidc_settings_the_routes_are_not_there(client):
+    assert client.get("/desk/sign-in/oidc").status_code == 404
