@@ -171,6 +171,30 @@ class IdentityProvider:
             return str(json.load(reply)["access_token"])
 
 
+def desk_settings(
+    app_config: Mapping[str, Any],
+    provider: IdentityProvider,
+    *,
+    service_url: str,
+    client_id: str,
+    secret: str,
+) -> dict[str, Any]:
+    """Settings for another app on the test app's database and store, signing in at ``provider``
+    as the desk client ``client_id`` (registered with ``service_url``'s callback).
+    """
+    from service.config import Settings
+
+    return {
+        **{name: app_config[name] for name in Settings.__dataclass_fields__},
+        "SERVICE_URL": service_url,
+        "OIDC_ISSUER": provider.issuer,
+        "OIDC_CLIENT_ID": client_id,
+        "OIDC_CLIENT_SECRET": secret,
+        "OIDC_DISPLAY_NAME": "North Council",
+        "OIDC_SCOPES": "openid profile roles",
+    }
+
+
 @contextmanager
 def running(provider: IdentityProvider) -> Iterator[IdentityProvider]:
     """Start ``provider`` for the ``with`` block and always stop it afterwards."""

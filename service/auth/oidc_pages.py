@@ -22,7 +22,16 @@ from typing import Any
 import requests
 from authlib.integrations.base_client import MismatchingStateError, OAuthError
 from authlib.integrations.flask_client import OAuth
-from flask import Blueprint, Flask, current_app, redirect, request, session
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    has_request_context,
+    redirect,
+    request,
+    session,
+    url_for,
+)
 from joserfc.errors import JoseError
 from werkzeug.wrappers import Response
 
@@ -75,6 +84,19 @@ def init_app(app: Flask) -> None:
             "default_timeout": config["OIDC_TIMEOUT_SECONDS"],
         },
     )
+    app.context_processor(_sign_in_button)
+
+
+def _sign_in_button() -> dict[str, Any]:
+    """``oidc_sign_in`` for ``desk/_oidc_sign_in.html``: the button's address and words."""
+    if not has_request_context():
+        return {}
+    return {
+        "oidc_sign_in": {
+            "url": url_for("oidc_pages.start", next=_safe_next(request.args.get("next"))),
+            "text": button_text(),
+        }
+    }
 
 
 def enabled() -> bool:
@@ -118,6 +140,10 @@ def start() -> Response:
     """Send the browser to the council's sign-in page (authorization code, PKCE S256)."""
     client = _client()
     session[_NEXT_KEY] = _safe_next(request.args.get("next"))
+    # Discovery afresh for every sign-in (Authlib would keep the first answer for the process's
+    # life): a provider that is down is our 503 page here rather than the browser's error there,
+    # and a changed endpoint is followed. The keys stay cached (refetched for a new key id).
+    client.server_metadata.pop("_loaded_at", None)
     try:
         response: Response = client.authorize_redirect(redirect_uri())
     except requests.RequestException as error:

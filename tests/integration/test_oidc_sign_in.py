@@ -7,6 +7,7 @@ authorization-code flow with PKCE crosses real HTTP to the provider and back.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urljoin, urlsplit
@@ -19,10 +20,9 @@ from sqlalchemy import select
 
 from service import create_app
 from service.auth.models import User
-from service.config import Settings
 from service.extensions import db
 from tests.factories import make_user
-from tests.identity_provider import IdentityProvider, desk_client, running
+from tests.identity_provider import IdentityProvider, desk_client, desk_settings, running
 
 SERVICE_URL = "http://desk.council.test"
 CALLBACK = f"{SERVICE_URL}/desk/sign-in/oidc/callback"
@@ -37,25 +37,18 @@ def provider() -> Iterator[IdentityProvider]:
         yield started
 
 
-def desk_app(app: Flask, issuer: str) -> Flask:
+def desk_app(app: Flask, provider: IdentityProvider) -> Flask:
     """The test app's settings (same database and store) with the council's provider set."""
-    settings = {name: app.config[name] for name in Settings.__dataclass_fields__}
     return create_app(
-        {
-            **settings,
-            "SERVICE_URL": SERVICE_URL,
-            "OIDC_ISSUER": issuer,
-            "OIDC_CLIENT_ID": "desk",
-            "OIDC_CLIENT_SECRET": SECRET,
-            "OIDC_DISPLAY_NAME": "North Council",
-            "OIDC_SCOPES": "openid profile roles",
-        }
+        desk_settings(
+            app.config, provider, service_url=SERVICE_URL, client_id="desk", secret=SECRET
+        )
     )
 
 
 @pytest.fixture(scope="module")
 def oidc_app(app: Flask, provider: IdentityProvider) -> Flask:
-    return desk_app(app, provider.issuer)
+    return desk_app(app, provider)
 
 
 @pytest.fixture
@@ -169,7 +162,7 @@ def test_a_callback_replayed_after_use_is_refused(desk):
 
 def test_the_provider_down_is_a_503_not_a_500(app):
     stopped = IdentityProvider([desk_client("desk", SECRET, CALLBACK)])
-    down = desk_app(app, stopped.issuer).test_client()
+    down = desk_app(app, stopped).test_client()
     answer = down.get("/desk/sign-in/oidc")
     assert answer.status_code == 503
     assert "cannot be reached" in answer.get_data(as_text=True)
@@ -178,12 +171,45 @@ def test_the_provider_down_is_a_503_not_a_500(app):
 def test_the_provider_going_down_mid_sign_in_is_a_503(app):
     provider = IdentityProvider([desk_client("desk", SECRET, CALLBACK)], first_party=["desk"])
     with running(provider):
-        desk = desk_app(app, provider.issuer).test_client()
+        desk = desk_app(app, provider).test_client()
         started = desk.get("/desk/sign-in/oidc")
         back = urlsplit(at_provider(started.headers["Location"], "supervisor.north"))
     answer = desk.get(back.path, query_string=back.query)
     assert answer.status_code == 503
+    assert desk.get("/desk/sign-in/oidc").status_code == 503
 
 
 def test_without_oidc_settings_the_routes_are_not_there(client):
     assert client.get("/desk/sign-in/oidc").status_code == 404
+    assert client.get("/desk/sign-in/oidc/callback?code=x&state=y").status_code == 404
+
+
+def test_the_provider_saying_no_is_a_clear_400(desk):
+    answer = desk.get(
+        "/desk/sign-in/oidc/callback",
+        query_string={"error": "access_denied", "error_description": "End-User aborted"},
+    )
+    assert answer.status_code == 400
+    assert "did not sign you in" in answer.get_data(as_text=True)
+
+
+def test_claims_in_the_id_token_alone_are_enough(app):
+    provider = IdentityProvider(
+        [desk_client("desk", SECRET, CALLBACK)], first_party=["desk"], conform_id_token_claims=False
+    )
+    with running(provider):
+        desk = desk_app(app, provider).test_client()
+        answer = sign_in(desk, "worker.west")
+    assert answer.status_code == 302, answer.get_data(as_text=True)
+
+
+def test_no_code_or_token_is_logged(desk, caplog):
+    caplog.set_level(logging.DEBUG)
+    started = desk.get("/desk/sign-in/oidc")
+    back = urlsplit(at_provider(started.headers["Location"], "supervisor.north"))
+    code = parse_qs(back.query)["code"][0]
+    assert desk.get(back.path, query_string=back.query).status_code == 302
+    logged = caplog.text
+    assert code not in logged
+    assert "eyJ" not in logged  # no JWT (ID token, or a JWT access token)
+    assert "code_verifier" not in logged.lower()
