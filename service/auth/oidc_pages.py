@@ -22,31 +22,23 @@ from typing import Any
 import requests
 from authlib.integrations.base_client import MismatchingStateError, OAuthError
 from authlib.integrations.flask_client import OAuth
-from flask import (
-    Blueprint,
-    Flask,
-    current_app,
-    has_request_context,
-    redirect,
-    request,
-    session,
-    url_for,
-)
+from flask import Flask, current_app, has_request_context, redirect, request, session, url_for
 from joserfc.errors import JoseError
 from werkzeug.wrappers import Response
 
+from service.auth import web_sessions
 from service.auth.identity_provider import IdentityRefused, provision_user
-from service.errors import DomainError, Forbidden, NotFound, ServiceUnavailable
-from service.extensions import db
+from service.errors import NotFound
+from service.extensions import db, limiter
+from service.pages import PageBlueprint, render, safe_next
 
 log = logging.getLogger(__name__)
 
 CALLBACK_PATH = "/desk/sign-in/oidc/callback"
-HOME = "/desk/"
 _NEXT_KEY = "oidc_next"
 _CLIENT = "council"
 
-blp = Blueprint("oidc_pages", __name__, url_prefix="/desk")
+blp = PageBlueprint("oidc_pages", __name__)
 
 REFUSALS = {
     "no_role": "Your council account has no role in this service. Ask your manager or the "
@@ -56,13 +48,15 @@ REFUSALS = {
     "no_username": "Your council's sign-in service did not say who you are. Ask the service's "
     "administrator to check its set-up.",
 }
+STATE = "This sign-in was not started here, or it took too long. Start again from the sign-in page."
 
 
-class SignInFailed(DomainError):
-    """The provider's answer could not be used: expired, tampered with or not verifiable (400)."""
+class SignInProblem(Exception):
+    """A sign-in that cannot finish; shown as a page with its own heading and advice."""
 
-    status = 400
-    title = "Sign-in failed"
+    def __init__(self, status: int, heading: str, message: str) -> None:
+        super().__init__(heading)
+        self.status, self.heading, self.message = status, heading, message
 
 
 def init_app(app: Flask) -> None:
@@ -93,7 +87,7 @@ def _sign_in_button() -> dict[str, Any]:
         return {}
     return {
         "oidc_sign_in": {
-            "url": url_for("oidc_pages.start", next=_safe_next(request.args.get("next"))),
+            "url": url_for("oidc_pages.start", next=safe_next(request.args.get("next"))),
             "text": button_text(),
         }
     }
@@ -121,25 +115,37 @@ def _client() -> Any:
     return oauth.create_client(_CLIENT)
 
 
-def _unavailable() -> ServiceUnavailable:
-    return ServiceUnavailable(
-        "auth.identity_provider_unavailable",
-        f"The sign-in service of {current_app.config['OIDC_DISPLAY_NAME']} cannot be reached "
-        "just now. Try again in a few minutes, or sign in with a password if you have one.",
+def _unavailable() -> SignInProblem:
+    return SignInProblem(
+        503,
+        "Sorry, you cannot sign in with your council account just now",
+        f"The sign-in service of {current_app.config['OIDC_DISPLAY_NAME']} cannot be reached. "
+        "Try again in a few minutes, or sign in with a username and password if you have one.",
     )
 
 
-def _safe_next(value: str | None) -> str:
-    if value and value.startswith(HOME) and "//" not in value and "\\" not in value:
-        return value
-    return HOME
+def _login_limit() -> str:
+    return str(current_app.config["LOGIN_RATE_LIMIT"])
+
+
+def _problem_page(problem: SignInProblem) -> Response:
+    response: Response = render(
+        "desk/sign_in_problem.html",
+        status=problem.status,
+        heading=problem.heading,
+        message=problem.message,
+    )
+    if problem.status == 503:
+        response.headers["Retry-After"] = "60"
+    return response
 
 
 @blp.get("/sign-in/oidc")
+@limiter.shared_limit(_login_limit, scope="sign-in")
 def start() -> Response:
     """Send the browser to the council's sign-in page (authorization code, PKCE S256)."""
     client = _client()
-    session[_NEXT_KEY] = _safe_next(request.args.get("next"))
+    session[_NEXT_KEY] = safe_next(request.args.get("next"))
     # Discovery afresh for every sign-in (Authlib would keep the first answer for the process's
     # life): a provider that is down is our 503 page here rather than the browser's error there,
     # and a changed endpoint is followed. The keys stay cached (refetched for a new key id).
@@ -148,7 +154,7 @@ def start() -> Response:
         response: Response = client.authorize_redirect(redirect_uri())
     except requests.RequestException as error:
         log.warning("OIDC provider unreachable at sign-in start: %s", type(error).__name__)
-        raise _unavailable() from None
+        return _problem_page(_unavailable())
     return response
 
 
@@ -156,50 +162,49 @@ def start() -> Response:
 def callback() -> Response:
     """Finish the sign-in: exchange the code, verify the ID token, map the role, sign in."""
     client = _client()
-    claims = _verified_claims(client)
+    target = safe_next(session.pop(_NEXT_KEY, None))
     try:
-        user = provision_user(claims)
+        user = provision_user(_verified_claims(client))
+    except SignInProblem as problem:
+        return _problem_page(problem)
     except IdentityRefused as refused:
         log.info("OIDC sign-in refused: %s", refused.reason)
         db.session.rollback()
-        raise Forbidden(f"auth.{refused.reason}", REFUSALS[refused.reason]) from None
-    from service.auth import web_sessions
-
+        return _problem_page(
+            SignInProblem(403, "You cannot use this service", REFUSALS[refused.reason])
+        )
     web_sessions.begin(user)
-    return redirect(_safe_next(session.pop(_NEXT_KEY, None)))
+    return redirect(target)
 
 
 def _verified_claims(client: Any) -> dict[str, Any]:
-    issuer = current_app.config["OIDC_ISSUER"]
+    failed = "Sign-in failed"
     try:
         token = client.authorize_access_token(
-            claims_options={"iss": {"essential": True, "value": issuer}}
+            claims_options={"iss": {"essential": True, "value": current_app.config["OIDC_ISSUER"]}}
         )
         claims = dict(token.get("userinfo") or {})
         if not claims:
-            raise SignInFailed("auth.oidc_no_id_token", "The sign-in gave no ID token.")
+            raise SignInProblem(400, failed, "The council's sign-in service sent no ID token.")
         if _missing_claims(claims):
             extra = client.userinfo(token=token)
             if extra.get("sub") != claims.get("sub"):
-                raise SignInFailed("auth.oidc_userinfo", "The sign-in named two different people.")
+                raise SignInProblem(400, failed, "The sign-in named two different people.")
             claims = {**extra, **claims}
     except MismatchingStateError:
-        raise SignInFailed(
-            "auth.oidc_state",
-            "This sign-in was not started here, or it has expired. Start again from the "
-            "sign-in page.",
-        ) from None
+        raise SignInProblem(400, failed, STATE) from None
     except OAuthError as error:
         log.info("OIDC sign-in failed: %s", error.error)
-        raise SignInFailed(
-            "auth.oidc_refused",
+        raise SignInProblem(
+            400,
+            failed,
             "Your council's sign-in service did not sign you in. Start again from the sign-in "
             "page.",
         ) from None
     except JoseError as error:
         log.warning("OIDC ID token refused: %s", type(error).__name__)
-        raise SignInFailed(
-            "auth.oidc_invalid_token", "The answer from the sign-in service could not be verified."
+        raise SignInProblem(
+            400, failed, "The answer from the sign-in service could not be verified."
         ) from None
     except requests.RequestException as error:
         log.warning("OIDC provider unreachable at callback: %s", type(error).__name__)
