@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -22,9 +23,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urljoin
 
 import pytest
+import requests
 
 from tests.s3server import free_port
 
@@ -159,6 +161,27 @@ class IdentityProvider:
             if self.process.stderr:
                 self.process.stderr.close()
             self.process = None
+
+    def sign_in(self, authorize_url: str, login: str, redirect_uri: str) -> str:
+        """Be a browser at the provider: follow its redirects from ``authorize_url``, fill its
+        development login form as ``login``, and return the address it sends the browser back
+        to (``redirect_uri`` with the code and state), without following that.
+        """
+        browser = requests.Session()
+        url, method, data = authorize_url, "GET", None
+        for _ in range(10):
+            reply = browser.request(method, url, data=data, allow_redirects=False, timeout=10)
+            if reply.is_redirect:
+                url, method, data = urljoin(url, reply.headers["Location"]), "GET", None
+                if url.startswith(redirect_uri):
+                    return url
+                continue
+            form = re.search(r'<form[^>]*action="([^"]+)"', reply.text)
+            if reply.status_code != 200 or not form or 'name="login"' not in reply.text:
+                raise AssertionError(f"unexpected page at the provider: {reply.text[:500]}")
+            url, method = urljoin(url, form[1]), "POST"
+            data = {"prompt": "login", "login": login, "password": "any password"}
+        raise AssertionError("the provider never sent the browser back")
 
     def client_credentials_token(self, client_id: str, secret: str, **params: str) -> str:
         """An access token (an RS256 JWT) for a :func:`machine_client`, e.g. for the API."""

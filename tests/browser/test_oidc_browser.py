@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+import requests
 from flask import Flask
 from sqlalchemy import select
 from werkzeug.serving import make_server
@@ -93,44 +94,51 @@ def test_the_sign_in_page_offers_the_council_button(tab):
     tab.goto("/desk/sign-in")
     button = tab.get_by_role("button", name="Sign in with North Council")
     assert button.is_visible()
+    screenshot(tab, "oidc-sign-in-page")
     assert serious_violations(tab) == []
 
 
 def test_an_account_with_no_mapped_role_gets_the_403_page(tab):
-    sign_in_at_council(tab, "nobody")
+    with tab.expect_response(lambda reply: CALLBACK_PATH in reply.url) as callback:
+        sign_in_at_council(tab, "nobody")
+    assert callback.value.status == 403
     assert "has no role in this service" in tab.content()
     screenshot(tab, "oidc-no-role")
     assert serious_violations(tab) == []
 
 
-def test_a_tampered_state_is_refused(tab, council):
+def callback_from_elsewhere(council: Council, login: str) -> str:
+    """A real callback address (fresh code and state) for a sign-in another browser started."""
+    other = requests.Session()
+    started = other.get(f"{council.url}/desk/sign-in/oidc", allow_redirects=False, timeout=10)
+    return council.provider.sign_in(started.headers["Location"], login, council.url + CALLBACK_PATH)
+
+
+def test_a_tampered_or_foreign_state_is_refused(tab, council):
+    # This browser starts a sign-in of its own and waits at the provider's form...
     tab.goto("/desk/sign-in")
-    captured: list[str] = []
-    tab.route(
-        f"{council.url}{CALLBACK_PATH}*",
-        lambda route: (captured.append(route.request.url), route.abort()),
-    )
     tab.get_by_role("button", name="Sign in with North Council").click()
     tab.wait_for_selector("input[name=login]")
-    tab.fill("input[name=login]", "supervisor.north")
-    tab.fill("input[name=password]", "any password")
-    tab.get_by_role("button", name="Sign-in").click()
-    tab.wait_for_timeout(500)
-    tab.unroute(f"{council.url}{CALLBACK_PATH}*")
-    assert captured, "the provider never sent the browser back"
-    params = {key: values[0] for key, values in parse_qs(urlsplit(captured[0]).query).items()}
-    params["state"] = "forged-" + params["state"]
-    answer = tab.goto(f"{CALLBACK_PATH}?{urlencode(params)}")
-    assert answer is not None and answer.status == 400
-    assert "was not started here" in tab.content()
+    # ...and is sent a callback with someone else's code: with its state as issued, and altered.
+    foreign = urlsplit(callback_from_elsewhere(council, "manager.mallory"))
+    params = {key: values[0] for key, values in parse_qs(foreign.query).items()}
+    for state in (params["state"], params["state"][:-3] + "xyz"):
+        answer = tab.goto(f"{CALLBACK_PATH}?{urlencode({**params, 'state': state})}")
+        assert answer is not None and answer.status == 400
+        assert "was not started here" in tab.content()
+    screenshot(tab, "oidc-tampered-state")
+    assert serious_violations(tab) == []
+    with council.app.app_context():
+        assert db.session.scalar(select(User).where(User.username == "manager.mallory")) is None
 
 
 def test_the_provider_down_gives_the_503_page(tab, council):
     council.provider.stop()
     try:
         tab.goto("/desk/sign-in")
-        tab.get_by_role("button", name="Sign in with North Council").click()
-        tab.wait_for_load_state()
+        with tab.expect_navigation() as navigation:
+            tab.get_by_role("button", name="Sign in with North Council").click()
+        assert navigation.value is not None and navigation.value.status == 503
         assert "cannot be reached" in tab.content()
         screenshot(tab, "oidc-provider-down")
     finally:

@@ -8,12 +8,10 @@ authorization-code flow with PKCE crosses real HTTP to the provider and back.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterator
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import requests
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -56,33 +54,14 @@ def desk(oidc_app: Flask) -> FlaskClient:
     return oidc_app.test_client()
 
 
-def at_provider(authorize_url: str, login: str) -> str:
-    """Be the browser at the provider: follow its redirects, fill its login form with ``login``,
-    and return the address it finally sends the browser back to (our callback, with the code).
-    """
-    browser = requests.Session()
-    url, method, data = authorize_url, "GET", None
-    for _ in range(10):
-        reply = browser.request(method, url, data=data, allow_redirects=False, timeout=10)
-        if reply.is_redirect:
-            url, method, data = urljoin(url, reply.headers["Location"]), "GET", None
-            if url.startswith(CALLBACK):
-                return url
-            continue
-        assert reply.status_code == 200, reply.text
-        action = re.search(r'<form[^>]*action="([^"]+)"', reply.text)
-        assert action and 'name="login"' in reply.text, reply.text
-        url, method = urljoin(url, action[1]), "POST"
-        data = {"prompt": "login", "login": login, "password": "anything"}
-    raise AssertionError("the provider never sent the browser back")
-
-
-def sign_in(desk: FlaskClient, login: str, next_page: str | None = None):
+def sign_in(
+    desk: FlaskClient, provider: IdentityProvider, login: str, next_page: str | None = None
+):
     """The whole flow; returns our callback's response."""
     query = {"next": next_page} if next_page else {}
     started = desk.get("/desk/sign-in/oidc", query_string=query)
     assert started.status_code == 302
-    back = urlsplit(at_provider(started.headers["Location"], login))
+    back = urlsplit(provider.sign_in(started.headers["Location"], login, CALLBACK))
     return desk.get(back.path, query_string=back.query)
 
 
@@ -101,8 +80,10 @@ def test_sign_in_starts_the_code_flow_with_pkce_state_and_nonce(desk, provider):
     assert set(params["scope"].split()) == {"openid", "profile", "roles"}
 
 
-def test_a_new_supervisor_is_provisioned_with_the_mapped_role_and_signed_in(desk, oidc_app):
-    answer = sign_in(desk, "supervisor.north", next_page="/desk/reviews")
+def test_a_new_supervisor_is_provisioned_with_the_mapped_role_and_signed_in(
+    desk, oidc_app, provider
+):
+    answer = sign_in(desk, provider, "supervisor.north", next_page="/desk/reviews")
     assert answer.status_code == 302, answer.get_data(as_text=True)
     assert answer.headers["Location"] == "/desk/reviews"
     with oidc_app.app_context():
@@ -114,11 +95,11 @@ def test_a_new_supervisor_is_provisioned_with_the_mapped_role_and_signed_in(desk
     assert "Supervisor North" in home.get_data(as_text=True)
 
 
-def test_an_existing_user_gets_the_role_the_claim_now_maps_to(desk, oidc_app):
+def test_an_existing_user_gets_the_role_the_claim_now_maps_to(desk, oidc_app, provider):
     with oidc_app.app_context():
         make_user("social_worker", username="manager.east")
         db.session.commit()
-    answer = sign_in(desk, "manager.east", next_page="https://elsewhere.test/")
+    answer = sign_in(desk, provider, "manager.east", next_page="https://elsewhere.test/")
     assert answer.status_code == 302
     assert answer.headers["Location"] == "/desk/"
     with oidc_app.app_context():
@@ -126,26 +107,26 @@ def test_an_existing_user_gets_the_role_the_claim_now_maps_to(desk, oidc_app):
         assert user is not None and user.role == "manager"
 
 
-def test_an_account_whose_claim_maps_to_no_role_is_refused(desk, oidc_app):
-    answer = sign_in(desk, "nobody")
+def test_an_account_whose_claim_maps_to_no_role_is_refused(desk, oidc_app, provider):
+    answer = sign_in(desk, provider, "nobody")
     assert answer.status_code == 403
     assert "has no role in this service" in answer.get_data(as_text=True)
     with oidc_app.app_context():
         assert db.session.scalar(select(User).where(User.username == "nobody")) is None
 
 
-def test_a_disabled_local_account_is_refused(desk, oidc_app):
+def test_a_disabled_local_account_is_refused(desk, oidc_app, provider):
     with oidc_app.app_context():
         make_user("supervisor", username="supervisor.gone", active=False)
         db.session.commit()
-    answer = sign_in(desk, "supervisor.gone")
+    answer = sign_in(desk, provider, "supervisor.gone")
     assert answer.status_code == 403
     assert "has been disabled" in answer.get_data(as_text=True)
 
 
-def test_a_tampered_state_is_refused(desk):
+def test_a_tampered_state_is_refused(desk, provider):
     started = desk.get("/desk/sign-in/oidc")
-    back = urlsplit(at_provider(started.headers["Location"], "supervisor.north"))
+    back = urlsplit(provider.sign_in(started.headers["Location"], "supervisor.north", CALLBACK))
     params = {key: values[0] for key, values in parse_qs(back.query).items()}
     params["state"] = params["state"][:-2] + "xx"
     answer = desk.get(back.path, query_string=params)
@@ -153,9 +134,9 @@ def test_a_tampered_state_is_refused(desk):
     assert "was not started here" in answer.get_data(as_text=True)
 
 
-def test_a_callback_replayed_after_use_is_refused(desk):
+def test_a_callback_replayed_after_use_is_refused(desk, provider):
     started = desk.get("/desk/sign-in/oidc")
-    back = urlsplit(at_provider(started.headers["Location"], "supervisor.north"))
+    back = urlsplit(provider.sign_in(started.headers["Location"], "supervisor.north", CALLBACK))
     assert desk.get(back.path, query_string=back.query).status_code == 302
     assert desk.get(back.path, query_string=back.query).status_code == 400
 
@@ -173,7 +154,7 @@ def test_the_provider_going_down_mid_sign_in_is_a_503(app):
     with running(provider):
         desk = desk_app(app, provider).test_client()
         started = desk.get("/desk/sign-in/oidc")
-        back = urlsplit(at_provider(started.headers["Location"], "supervisor.north"))
+        back = urlsplit(provider.sign_in(started.headers["Location"], "supervisor.north", CALLBACK))
     answer = desk.get(back.path, query_string=back.query)
     assert answer.status_code == 503
     assert desk.get("/desk/sign-in/oidc").status_code == 503
@@ -199,14 +180,14 @@ def test_claims_in_the_id_token_alone_are_enough(app):
     )
     with running(provider):
         desk = desk_app(app, provider).test_client()
-        answer = sign_in(desk, "worker.west")
+        answer = sign_in(desk, provider, "worker.west")
     assert answer.status_code == 302, answer.get_data(as_text=True)
 
 
-def test_no_code_or_token_is_logged(desk, caplog):
+def test_no_code_or_token_is_logged(desk, provider, caplog):
     caplog.set_level(logging.DEBUG)
     started = desk.get("/desk/sign-in/oidc")
-    back = urlsplit(at_provider(started.headers["Location"], "supervisor.north"))
+    back = urlsplit(provider.sign_in(started.headers["Location"], "supervisor.north", CALLBACK))
     code = parse_qs(back.query)["code"][0]
     assert desk.get(back.path, query_string=back.query).status_code == 302
     logged = caplog.text
