@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, send_from_directory
+from flask import Flask, redirect, send_from_directory, url_for
 
 from service import database, errors, pages, request_limits
 from service.api import api, use_authenticator, use_role_refusal_recorder
@@ -83,6 +83,11 @@ def _serve_api_doc_assets(app: Flask) -> None:
         return send_from_directory(assets, filename)
 
 
+def _to_the_desk() -> Any:
+    """The site's root: people arriving here want the desk pages."""
+    return redirect(url_for("auth_pages.home"))
+
+
 def _register_features(app: Flask) -> None:
     """Bind the features to ``app``: blueprints, error pages, the API's token check, commands.
 
@@ -155,6 +160,7 @@ def _register_features(app: Flask) -> None:
     page_blueprints = (auth_pages.blp, oidc_pages.blp)
     for page_blueprint in page_blueprints:
         app.register_blueprint(page_blueprint)
+    app.add_url_rule("/", "root", _to_the_desk)
     errors.register_error_pages(app, "/feedback", feedback_pages.error_page)
     for cli_group in (
         auth_cli.users,
