@@ -93,11 +93,6 @@ def _sign_in_button() -> dict[str, Any]:
     }
 
 
-def enabled() -> bool:
-    """Whether "Sign in with <council>" is offered (the sign-in page shows its button)."""
-    return bool(current_app.config["OIDC_ISSUER"])
-
-
 def button_text() -> str:
     """The button's words: "Sign in with North Council"."""
     return f"Sign in with {current_app.config['OIDC_DISPLAY_NAME']}"
