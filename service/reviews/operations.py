@@ -101,6 +101,15 @@ def _check_reviewer(user: User, visit: Visit) -> None:
         )
 
 
+def _check_comment(body: dict[str, Any]) -> None:
+    if body["decision"] == "return" and not (body.get("comment") or "").strip():
+        raise ValidationFailed(
+            "review.comment_required",
+            "Say what needs to change when returning a visit.",
+            errors={"comment": ["Say what needs to change when returning a visit."]},
+        )
+
+
 def _check_management_decision(visit: Visit, management: dict[str, Any] | None) -> None:
     if needs_management_decision(visit) and not management:
         raise ValidationFailed(
@@ -131,7 +140,8 @@ def review_visit(
     """Record a decision on the visit's latest submission and move the visit on.
 
     ``If-Match`` must name the visit's current version with a strong ETag: a decision is never
-    made on a version the supervisor has not seen. Of two decisions made from one version, one
+    made on a version the supervisor has not seen. A return needs a comment saying what to
+    change. Of two decisions made from one version, one
     is kept and the other gets 412.
     """
     visit = get_visit(user, visit_id, wanted="review")
@@ -139,6 +149,7 @@ def review_visit(
     expected = lifecycle.expected_version(visit, if_match, required=True)
     if visit.status != Status.SUBMITTED:
         raise lifecycle.refusal(visit, Action.APPROVE)
+    _check_comment(body)
     management = body.get("management_decision")
     _check_management_decision(visit, management)
     action = DECISION_ACTIONS[body["decision"]]
