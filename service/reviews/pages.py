@@ -180,8 +180,12 @@ class DecisionForm:
 
 
 def _errors_of(error: DomainError) -> dict[str, str]:
+    """The operation's refusal, against the field it is about; its sentence when it names one."""
     if not error.errors:
         return {"decision": error.detail}
+    if len(error.errors) == 1:
+        (name,) = error.errors
+        return {ERROR_FIELDS.get(name, "decision"): error.detail}
     return {
         ERROR_FIELDS.get(name, "decision"): " ".join(messages)
         if isinstance(messages, list)
