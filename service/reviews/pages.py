@@ -78,6 +78,19 @@ def _queue_filters(args: Any) -> tuple[dict[str, Any], dict[str, str]]:
     return filters, errors
 
 
+def page_links(current: int, pages: int) -> list[int | None]:
+    """The page numbers to link to: the first, the last and two either side of the current one;
+    None where pages are left out.
+    """
+    shown = sorted({1, pages} | set(range(max(1, current - 2), min(pages, current + 2) + 1)))
+    links: list[int | None] = []
+    for number in shown:
+        if links and number - (links[-1] or 0) > 1:
+            links.append(None)
+        links.append(number)
+    return links
+
+
 def _page_number(args: Any) -> int:
     raw = args.get("page", "1")
     return int(raw) if raw.isdigit() and 0 < int(raw) < 100_000 else 1
@@ -122,6 +135,7 @@ def queue() -> Response:
         errors=errors,
         page=number,
         pages=pages,
+        page_links=page_links(number, pages),
         page_url=lambda n: url_for("reviews_pages.queue", **kept, page=n),
         flags=FLAGS,
         flag_labels=VALUES["flag"],

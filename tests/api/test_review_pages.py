@@ -191,3 +191,32 @@ def test_a_decision_without_the_csrf_token_is_refused(app, world, worker, review
 
 def test_workers_and_admins_cannot_open_the_queue(app, client, world):
     assert desk(app, client, world, "admin").get("/desk/reviews").status_code == 403
+
+
+def test_the_queue_is_paged_longest_wait_first(app, world, worker, reviewer, monkeypatch):
+    from service.reviews import pages
+
+    monkeypatch.setattr(pages, "PAGE_SIZE", 1)
+    second, _ = submitted_visit(app, worker, world.case_ids["a2"])
+    first, _ = submitted_visit(app, worker, world.case_ids["a1"])
+    with app.app_context():
+        from datetime import timedelta
+
+        from service.visits.models import Visit
+
+        waiting = db.session.get(Visit, uuid.UUID(first))
+        waiting.last_submitted_at -= timedelta(days=3)
+        db.session.commit()
+    page_one = reviewer.get("/desk/reviews").get_data(as_text=True)
+    assert f"/desk/visits/{first}" in page_one and f"/desk/visits/{second}" not in page_one
+    assert 'href="/desk/reviews?page=2"' in page_one and "3 days" in page_one
+    page_two = reviewer.get("/desk/reviews?page=2").get_data(as_text=True)
+    assert f"/desk/visits/{second}" in page_two and 'aria-current="page">2<' in page_two
+
+
+def test_page_links_leave_out_the_middle():
+    from service.reviews.pages import page_links
+
+    assert page_links(1, 1) == [1]
+    assert page_links(1, 3) == [1, 2, 3]
+    assert page_links(10, 40) == [1, None, 8, 9, 10, 11, 12, None, 40]
