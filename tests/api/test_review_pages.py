@@ -220,3 +220,31 @@ def test_page_links_leave_out_the_middle():
     assert page_links(1, 1) == [1]
     assert page_links(1, 3) == [1, 2, 3]
     assert page_links(10, 40) == [1, None, 8, 9, 10, 11, 12, None, 40]
+
+
+def test_a_draft_is_shown_as_it_stands_without_a_decision_form(app, world, worker, reviewer):
+    from tests.review_pages_support import body_for
+
+    visit_id = str(uuid.uuid4())
+    assert (
+        worker.put(f"/visits/{visit_id}", json=body_for(app, world.case_ids["a2"])).status_code
+        == 201
+    )
+    html = reviewer.get(f"/desk/visits/{visit_id}").get_data(as_text=True)
+    assert "Not submitted yet: shown as it stands." in html
+    assert "Record the decision" not in html
+
+
+def test_an_escalated_visit_offers_the_form_only_to_another_manager(
+    app, world, worker, supervisor, reviewer
+):
+    visit_id, etag = submitted_visit(app, worker, world.case_ids["a2"])
+    escalated = supervisor.post(
+        f"/visits/{visit_id}/review",
+        json={"decision": "escalate", "comment": "Concerns about the new partner"},
+        headers={"If-Match": etag},
+    )
+    assert escalated.status_code == 201
+    html = reviewer.get(f"/desk/visits/{visit_id}").get_data(as_text=True)
+    assert "Record the decision" not in html
+    assert "a manager other than the one who escalated it decides" in html
