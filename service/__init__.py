@@ -112,6 +112,7 @@ def _register_features(app: Flask) -> None:
     from service.devices.routes import blp as devices_blp
     from service.evidence import cli as evidence_cli
     from service.evidence import operations as evidence
+    from service.evidence import pages as evidence_pages
     from service.evidence.routes import blp as evidence_blp
     from service.feedback import pages as feedback_pages
     from service.feedback.routes import blp as feedback_blp
@@ -121,6 +122,7 @@ def _register_features(app: Flask) -> None:
     from service.retention import cli as retention_cli
     from service.retention import operations as retention
     from service.retention.routes import blp as retention_blp
+    from service.reviews import pages as reviews_pages
     from service.reviews.routes import blp as reviews_blp
     from service.subject_access import cli as subject_access_cli
     from service.subject_access.routes import blp as subject_access_blp
@@ -128,6 +130,7 @@ def _register_features(app: Flask) -> None:
     from service.sync.routes import blp as sync_blp
     from service.visits import cli as visits_cli
     from service.visits import derived, lifecycle, trail
+    from service.visits import pages as visits_pages
     from service.visits.routes import blp as visits_blp
 
     use_authenticator(app, authenticate_request)
@@ -157,7 +160,13 @@ def _register_features(app: Flask) -> None:
     app.register_blueprint(feedback_pages.blp)
     # The desk pages (service/pages.py): the navigation lists them in this order.
     oidc_pages.init_app(app)
-    page_blueprints = (auth_pages.blp, oidc_pages.blp)
+    page_blueprints = (
+        auth_pages.blp,
+        oidc_pages.blp,
+        reviews_pages.blp,
+        visits_pages.blp,
+        evidence_pages.blp,
+    )
     for page_blueprint in page_blueprints:
         app.register_blueprint(page_blueprint)
     app.add_url_rule("/", "root", _to_the_desk)
