@@ -91,6 +91,7 @@ def _register_features(app: Flask) -> None:
     """
     from service import policy
     from service.audit import cli as audit_cli
+    from service.audit import pages as audit_pages
     from service.audit import trail as audit_trail
     from service.audit.routes import blp as audit_blp
     from service.auth import cli as auth_cli
@@ -108,6 +109,7 @@ def _register_features(app: Flask) -> None:
     from service.evidence import cli as evidence_cli
     from service.evidence import operations as evidence
     from service.evidence.routes import blp as evidence_blp
+    from service.feedback import manager_pages as feedback_manager_pages
     from service.feedback import pages as feedback_pages
     from service.feedback.routes import blp as feedback_blp
     from service.health import blp as health_blp
@@ -151,7 +153,7 @@ def _register_features(app: Flask) -> None:
     app.register_blueprint(health_blp)
     app.register_blueprint(feedback_pages.blp)
     # The desk pages (service/pages.py): the navigation lists them in this order.
-    page_blueprints = (auth_pages.blp,)
+    page_blueprints = (auth_pages.blp, feedback_manager_pages.blp, audit_pages.blp)
     for page_blueprint in page_blueprints:
         app.register_blueprint(page_blueprint)
     errors.register_error_pages(app, "/feedback", feedback_pages.error_page)
