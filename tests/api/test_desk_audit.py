@@ -104,7 +104,7 @@ def test_a_childs_access_log_shows_who_looked_including_this_page(app, client, w
     client.get(path)
     html = client.get(path).get_data(as_text=True)
     assert "(social worker)" in html and "Looked: read" in html
-    assert 'access log <span class="app-id">' in html and "(manager)" in html  # seen by the next
+    assert "record_type=access_log" in html and "(manager)" in html  # seen by the next
     with app.app_context():
         views = db.session.scalars(
             select(AuditEvent).where(
