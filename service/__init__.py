@@ -96,6 +96,7 @@ def _register_features(app: Flask) -> None:
     """
     from service import policy
     from service.audit import cli as audit_cli
+    from service.audit import pages as audit_pages
     from service.audit import trail as audit_trail
     from service.audit.routes import blp as audit_blp
     from service.auth import cli as auth_cli
@@ -114,6 +115,7 @@ def _register_features(app: Flask) -> None:
     from service.evidence import operations as evidence
     from service.evidence import pages as evidence_pages
     from service.evidence.routes import blp as evidence_blp
+    from service.feedback import manager_pages as feedback_manager_pages
     from service.feedback import pages as feedback_pages
     from service.feedback.routes import blp as feedback_blp
     from service.health import blp as health_blp
@@ -166,6 +168,8 @@ def _register_features(app: Flask) -> None:
         reviews_pages.blp,
         visits_pages.blp,
         evidence_pages.blp,
+        feedback_manager_pages.blp,
+        audit_pages.blp,
     )
     for page_blueprint in page_blueprints:
         app.register_blueprint(page_blueprint)

@@ -43,7 +43,7 @@ from service.columns import utcnow
 from service.core_system.models import LocalDelivery, MessageStatus, OutboxMessage
 from service.evidence.models import Attachment, thumbnail_key
 from service.extensions import db
-from service.feedback.models import Feedback, FeedbackInvite
+from service.feedback.models import Feedback, FeedbackInvite, FeedbackTriageNote
 from service.retention.models import LegalHold
 from service.retention.operations import is_due, record_counts
 from service.reviews.models import Review
@@ -286,15 +286,19 @@ def _delete_sync_receipts(visit_ids: Iterable[uuid.UUID]) -> None:
 
 
 def _delete_children(child_ids: list[uuid.UUID]) -> None:
-    """Children on no remaining case: their plan history, feedback linked to them, and them."""
+    """Children on no remaining case: their plan history, feedback linked to them (with its
+    triage notes), and them.
+    """
     if not child_ids:
         return
     invites = select(FeedbackInvite.id).where(FeedbackInvite.child_id.in_(child_ids))
+    linked = or_(Feedback.child_id.in_(child_ids), Feedback.invite_id.in_(invites))
     db.session.execute(
-        delete(Feedback).where(
-            or_(Feedback.child_id.in_(child_ids), Feedback.invite_id.in_(invites))
+        delete(FeedbackTriageNote).where(
+            FeedbackTriageNote.feedback_id.in_(select(Feedback.id).where(linked))
         )
     )
+    db.session.execute(delete(Feedback).where(linked))
     db.session.execute(delete(FeedbackInvite).where(FeedbackInvite.child_id.in_(child_ids)))
     db.session.execute(delete(ChildPlanEvent).where(ChildPlanEvent.child_id.in_(child_ids)))
     db.session.execute(delete(Child).where(Child.id.in_(child_ids)))
