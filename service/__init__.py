@@ -93,17 +93,19 @@ def _register_features(app: Flask) -> None:
     from service.audit import cli as audit_cli
     from service.audit import trail as audit_trail
     from service.audit.routes import blp as audit_blp
+    from service.auth import admin_pages, web_sessions
     from service.auth import cli as auth_cli
     from service.auth import pages as auth_pages
-    from service.auth import web_sessions
     from service.auth.routes import blp as auth_blp
     from service.auth.tokens import authenticate_request
     from service.cases import cli as cases_cli
     from service.cases.routes import blp as cases_blp
     from service.core_system import cli as outbox_cli
     from service.core_system import outbox
+    from service.core_system import pages as outbox_pages
     from service.core_system.routes import blp as outbox_blp
     from service.demo import cli as demo_cli
+    from service.devices import pages as devices_pages
     from service.devices.routes import blp as devices_blp
     from service.evidence import cli as evidence_cli
     from service.evidence import operations as evidence
@@ -151,7 +153,7 @@ def _register_features(app: Flask) -> None:
     app.register_blueprint(health_blp)
     app.register_blueprint(feedback_pages.blp)
     # The desk pages (service/pages.py): the navigation lists them in this order.
-    page_blueprints = (auth_pages.blp,)
+    page_blueprints = (auth_pages.blp, admin_pages.blp, devices_pages.blp, outbox_pages.blp)
     for page_blueprint in page_blueprints:
         app.register_blueprint(page_blueprint)
     errors.register_error_pages(app, "/feedback", feedback_pages.error_page)
