@@ -141,6 +141,8 @@ def change_role(user_id: uuid.UUID) -> Any:
             errors, status = {"role": refused.detail}, 409
         else:
             flash(f"{account.display_name}'s role and teams are saved.", "success")
+            if account.id == g.user.id and role != "admin":  # no longer theirs to see
+                return redirect(url_for("auth_pages.home"))
             return redirect(url_for("admin_desk.user_account", user_id=account.id))
     return render(
         "desk/admin/role.html",

@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from service.audit.events import Action, Subject
 from service.audit.trail import record
@@ -220,9 +221,13 @@ def create_user(
         display_name=name,
         role=role,
         password_hash=hash_password(password),
-        teams=teams,
     )
-    db.session.add(user)
+    try:
+        with db.session.begin_nested():
+            db.session.add(user)
+    except IntegrityError:  # created at the same moment by another admin
+        raise _refused({"username": [f"user {username!r} already exists"]}) from None
+    user.teams = teams
     db.session.flush()
     record(
         Action.USER_CREATE,

@@ -240,7 +240,8 @@ def test_the_last_active_admin_keeps_the_role(app, client, world):
         other = make_user("admin", username="second.admin")
         db.session.commit()
         other_id = other.id
-    assert desk_post(client, f"/desk/admin/users/{me}/role", demote, "/desk/").status_code == 302
+    demoted = desk_post(client, f"/desk/admin/users/{me}/role", demote, "/desk/")
+    assert (demoted.status_code, demoted.headers["Location"]) == (302, "/desk/")
     assert _user(app, world.usernames["admin"]).role == "manager"
     # No longer an admin: the admin pages are closed to them at once.
     assert client.get("/desk/admin/users").status_code == 403
