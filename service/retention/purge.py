@@ -8,7 +8,8 @@ half-deleted and no object orphaned:
    (a conditional UPDATE, so a hold and a purge racing cannot both win). From this commit the
    case is absent everywhere (the policy layer answers 404; no list shows it), and its
    undelivered messages for the core system are deleted, so none is delivered afterwards.
-2. **Objects**: every stored evidence object of the case's visits is deleted from the store.
+2. **Objects**: every stored evidence object of the case's visits (and every cached thumbnail
+   of one) is deleted from the store.
    Deleting a missing object is not an error, so a re-run simply deletes again.
 3. **Rows and tombstone** (one transaction): the case's rows are deleted and the tombstone
    written; either all of it commits or none of it. Objects uploaded since step 2 (an upload
@@ -40,7 +41,7 @@ from service.auth.models import User
 from service.cases.models import Case, CaseAllocation, Child, ChildPlanEvent, case_children
 from service.columns import utcnow
 from service.core_system.models import LocalDelivery, MessageStatus, OutboxMessage
-from service.evidence.models import Attachment
+from service.evidence.models import Attachment, thumbnail_key
 from service.extensions import db
 from service.feedback.models import Feedback, FeedbackInvite
 from service.retention.models import LegalHold
@@ -172,19 +173,27 @@ def mark(case_id: uuid.UUID, as_of: date | None = None) -> bool:
 
 
 def _object_keys(visit_ids: list[uuid.UUID]) -> list[str]:
+    """The stored objects of these visits' evidence, with any cached thumbnails."""
     if not visit_ids:
         return []
-    return list(
-        db.session.scalars(
-            select(Attachment.store_key)
-            .where(Attachment.visit_id.in_(visit_ids))
-            .order_by(Attachment.store_key)
-        )
+    rows = db.session.execute(
+        select(Attachment.store_key, Attachment.id, Attachment.kind, Attachment.content_type)
+        .where(Attachment.visit_id.in_(visit_ids))
+        .order_by(Attachment.store_key)
     )
+    keys: list[str] = []
+    for store_key, attachment_id, kind, content_type in rows:
+        keys.append(store_key)
+        thumbnail = thumbnail_key(attachment_id, kind, content_type)
+        if thumbnail:
+            keys.append(thumbnail)
+    return keys
 
 
 def delete_objects(case_id: uuid.UUID, store: EvidenceStore) -> int:
-    """Step 2: delete every stored object of the case's visits (a missing one is fine)."""
+    """Step 2: delete every stored object of the case's visits, thumbnails included (a missing
+    one is fine); return how many keys were deleted.
+    """
     keys = _object_keys(_visit_ids(case_id))
     db.session.rollback()  # no transaction held open while the store works
     for key in keys:
