@@ -99,8 +99,8 @@ def _register_features(app: Flask) -> None:
     from service.audit import pages as audit_pages
     from service.audit import trail as audit_trail
     from service.audit.routes import blp as audit_blp
+    from service.auth import admin_pages, oidc_pages, web_sessions
     from service.auth import cli as auth_cli
-    from service.auth import oidc_pages, web_sessions
     from service.auth import pages as auth_pages
     from service.auth.routes import blp as auth_blp
     from service.auth.tokens import authenticate_request
@@ -108,8 +108,10 @@ def _register_features(app: Flask) -> None:
     from service.cases.routes import blp as cases_blp
     from service.core_system import cli as outbox_cli
     from service.core_system import outbox
+    from service.core_system import pages as outbox_pages
     from service.core_system.routes import blp as outbox_blp
     from service.demo import cli as demo_cli
+    from service.devices import pages as devices_pages
     from service.devices.routes import blp as devices_blp
     from service.evidence import cli as evidence_cli
     from service.evidence import operations as evidence
@@ -170,6 +172,9 @@ def _register_features(app: Flask) -> None:
         evidence_pages.blp,
         feedback_manager_pages.blp,
         audit_pages.blp,
+        admin_pages.blp,
+        devices_pages.blp,
+        outbox_pages.blp,
     )
     for page_blueprint in page_blueprints:
         app.register_blueprint(page_blueprint)
