@@ -8,12 +8,17 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 
 
-def local_time(moment: datetime | None) -> str:
-    """``moment`` in LOCAL_TIMEZONE, as "6 Dec 2026, 14:05"; empty for no time."""
+def in_words(moment: datetime, zone: str) -> str:
+    """``moment`` in ``zone`` as people at the council read it: "20 November 2026, 10:05"."""
+    local = moment.astimezone(ZoneInfo(zone))
+    return f"{local.day} {local:%B %Y, %H:%M}"
+
+
+def local_time(moment: datetime | None, empty: str = "") -> str:
+    """``moment`` in LOCAL_TIMEZONE, in words; ``empty`` for no time."""
     if moment is None:
-        return ""
-    local = moment.astimezone(ZoneInfo(current_app.config["LOCAL_TIMEZONE"]))
-    return f"{local.day} {local:%b %Y, %H:%M}"
+        return empty
+    return in_words(moment, current_app.config["LOCAL_TIMEZONE"])
 
 
 def start_of_day(day: date) -> datetime:

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
@@ -35,6 +33,7 @@ from service.audit.events import Action, Subject
 from service.audit.reads import describe
 from service.audit.trail import record
 from service.errors import Forbidden, register_error_pages
+from service.local_time import local_time
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -229,14 +228,6 @@ def navigation() -> list[dict[str, Any]]:
         for label, endpoint, roles in links
         if user.role in roles
     ]
-
-
-def local_time(moment: datetime | None, empty: str = "") -> str:
-    """A moment as people at the council read it: ``3 March 2026, 14:05`` in local time."""
-    if moment is None:
-        return empty
-    local = moment.astimezone(ZoneInfo(current_app.config["LOCAL_TIMEZONE"]))
-    return f"{local.day} {local:%B %Y, %H:%M}"
 
 
 def _template_context() -> dict[str, Any]:

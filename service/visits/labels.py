@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
+
+from service.local_time import in_words
 
 NOT_RECORDED = "Not recorded"
 
@@ -134,5 +135,4 @@ def value_label(path: str, value: Any, zone: str = "Europe/London") -> str:
 def moment(value: str | datetime, zone: str = "Europe/London") -> str:
     """A time as people in the council read it: ``20 November 2026, 10:05``, local time."""
     when = datetime.fromisoformat(value) if isinstance(value, str) else value
-    local = when.astimezone(ZoneInfo(zone))
-    return f"{local.day} {local:%B %Y, %H:%M}"
+    return in_words(when, zone)
