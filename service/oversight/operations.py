@@ -7,10 +7,10 @@ is scanned to answer it. The summary adds up counts kept on each visit at submis
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 
 from service.auth.models import Team, User
 from service.cases.models import Case, Child, case_children
@@ -95,6 +95,30 @@ def _pct(part: int, whole: int) -> float | None:
     return round(100.0 * part / whole, 1) if whole else None
 
 
+def statutory_visits(user: User, since: datetime) -> tuple[ColumnElement[bool], ...]:
+    """Submitted statutory visits since ``since`` counted for the caller's teams: what the
+    seen and seen-alone rates add up (their counts kept on each visit at submission).
+    """
+    return (
+        visit_team_scope(user),
+        Visit.visit_type == "statutory",
+        Visit.submitted_at.is_not(None),
+        Visit.started_at >= since,
+    )
+
+
+def awaiting_review(user: User) -> tuple[ColumnElement[bool], ...]:
+    """Visits of the caller's teams submitted and waiting for a decision."""
+    return (visit_team_scope(user), Visit.status == "submitted")
+
+
+def late_recordings(user: User, since: datetime) -> tuple[ColumnElement[bool], ...]:
+    """Visits of the caller's teams first submitted since ``since`` and flagged recorded late
+    (the flag is set once, at first submission, by the visit's own rule).
+    """
+    return (visit_team_scope(user), Visit.recorded_late.is_(True), Visit.submitted_at >= since)
+
+
 def summary(user: User, days: int) -> dict[str, Any]:
     """Per team and in total: children, seen in time, seen alone, reviews, late recordings.
 
@@ -116,25 +140,19 @@ def summary(user: User, days: int) -> dict[str, Any]:
         .where(*in_scope, Child.visits_without_views >= 3)
         .group_by(entry.team_id)
     ).all()
-    visits = visit_team_scope(user)
     seen = db.session.execute(
         select(Visit.team_id, func.sum(Visit.children_seen), func.sum(Visit.children_seen_alone))
-        .where(
-            visits,
-            Visit.visit_type == "statutory",
-            Visit.submitted_at.is_not(None),
-            Visit.started_at >= since,
-        )
+        .where(*statutory_visits(user, since))
         .group_by(Visit.team_id)
     ).all()
     waiting = db.session.execute(
         select(Visit.team_id, func.count(), func.min(Visit.last_submitted_at))
-        .where(visits, Visit.status == "submitted")
+        .where(*awaiting_review(user))
         .group_by(Visit.team_id)
     ).all()
     late = db.session.execute(
         select(Visit.team_id, func.count())
-        .where(visits, Visit.recorded_late.is_(True), Visit.submitted_at >= since)
+        .where(*late_recordings(user, since))
         .group_by(Visit.team_id)
     ).all()
     return _assemble(days, children, without_views, seen, waiting, late)
