@@ -243,3 +243,25 @@ def _plans(child_ids: list[uuid.UUID]) -> _Plans:
         kept = [item for item in history[child_id] if item[0] < start]
         history[child_id] = [*kept, (start, plan_type)]
     return _Plans(history, current)
+
+
+def month_label(month: date) -> str:
+    """A month as a chart or table names it: "Dec 26"."""
+    return month.strftime("%b %y")
+
+
+def series_of(teams: list[TeamSeries], measure: str) -> list[dict[str, Any]]:
+    """One chart series per team: its name and ``measure`` month by month (None: nothing to
+    count that month).
+    """
+    return [
+        {"name": item.name, "values": [getattr(month, measure) for month in item.months]}
+        for item in teams
+    ]
+
+
+def count_scale(series: list[dict[str, Any]]) -> tuple[int, list[int]]:
+    """The top of a count chart's scale and the ticks to rule: whole numbers, at least 4."""
+    most = max((value or 0 for item in series for value in item["values"]), default=0)
+    top = max(4, -(-most // 4) * 4)
+    return top, [top * quarter // 4 for quarter in range(5)]

@@ -7,6 +7,7 @@ is scanned to answer it. The summary adds up counts kept on each visit at submis
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -43,8 +44,25 @@ def _overdue_entries(user: User, filters: dict[str, Any], as_of: date, *columns:
     return query
 
 
-def overdue_query(user: User, filters: dict[str, Any], as_of: date) -> Any:
-    """(child, case) pairs in scope overdue (or due within N days), most overdue first.
+def _orders() -> dict[str, tuple[Any, ...]]:
+    entry = case_children.c
+    return {
+        "most_overdue": (entry.next_visit_due, entry.child_id, entry.case_id),
+        "least_overdue": (entry.next_visit_due.desc(), entry.child_id, entry.case_id),
+        "name": (Child.name, entry.next_visit_due, entry.child_id, entry.case_id),
+        "name_desc": (Child.name.desc(), entry.next_visit_due, entry.child_id, entry.case_id),
+    }
+
+
+# The orders the overdue list can be read in; the first is the API's, from one index.
+OVERDUE_ORDERS = ("most_overdue", "least_overdue", "name", "name_desc")
+
+
+def overdue_query(
+    user: User, filters: dict[str, Any], as_of: date, order: str = "most_overdue"
+) -> Any:
+    """(child, case) pairs in scope overdue (or due within N days), most overdue first (or in
+    another of :data:`OVERDUE_ORDERS`).
 
     Driven by ``case_children``, which carries each case's team, worker and open flag and each
     child's next due date: a team's or a worker's page is read in order from one index.
@@ -54,7 +72,7 @@ def overdue_query(user: User, filters: dict[str, Any], as_of: date) -> Any:
     if not filters.get("plan_type"):
         query = query.join(Child, Child.id == entry.child_id)
     query = query.join(Case, Case.id == entry.case_id)
-    return query.order_by(entry.next_visit_due, entry.child_id, entry.case_id)
+    return query.order_by(*_orders()[order])
 
 
 def overdue_count(user: User, filters: dict[str, Any], as_of: date) -> int:
@@ -62,33 +80,46 @@ def overdue_count(user: User, filters: dict[str, Any], as_of: date) -> int:
     return int(db.session.scalar(_overdue_entries(user, filters, as_of, func.count())) or 0)
 
 
-def overdue_page(user: User, filters: dict[str, Any], pagination: Any) -> list[dict[str, Any]]:
+def overdue_page(
+    user: User, filters: dict[str, Any], pagination: Any, order: str = "most_overdue"
+) -> list[dict[str, Any]]:
     """One page of the overdue list, with the total in ``pagination.item_count``."""
     as_of = today()
-    query = overdue_query(user, filters, as_of)
+    query = overdue_query(user, filters, as_of, order)
     pagination.item_count = overdue_count(user, filters, as_of)
     if pagination.first_item >= pagination.item_count:
         return []
     rows = db.session.execute(query.limit(pagination.page_size).offset(pagination.first_item))
-    return [
-        {
-            "child_id": child.id,
-            "child_name": child.name,
-            "date_of_birth": child.date_of_birth,
-            "plan_type": child.plan_type,
-            "plan_start_date": child.plan_start_date,
-            "case_id": case.id,
-            "core_ref": case.core_ref,
-            "team": case.team,
-            "allocated_worker": case.allocated_worker,
-            "last_seen_at": child.last_seen_at,
-            "last_seen_alone_at": child.last_seen_alone_at,
-            "next_visit_due": child.next_visit_due,
-            "days_overdue": (as_of - child.next_visit_due).days,
-            "never_seen": child.last_statutory_seen_at is None,
-        }
-        for child, case in rows
-    ]
+    return [_overdue_row(child, case, as_of) for child, case in rows]
+
+
+def overdue_rows(
+    user: User, filters: dict[str, Any], order: str = "most_overdue"
+) -> Iterator[dict[str, Any]]:
+    """Every row of the overdue list, read in batches (for a download)."""
+    as_of = today()
+    query = overdue_query(user, filters, as_of, order).execution_options(yield_per=500)
+    for child, case in db.session.execute(query):
+        yield _overdue_row(child, case, as_of)
+
+
+def _overdue_row(child: Child, case: Case, as_of: date) -> dict[str, Any]:
+    return {
+        "child_id": child.id,
+        "child_name": child.name,
+        "date_of_birth": child.date_of_birth,
+        "plan_type": child.plan_type,
+        "plan_start_date": child.plan_start_date,
+        "case_id": case.id,
+        "core_ref": case.core_ref,
+        "team": case.team,
+        "allocated_worker": case.allocated_worker,
+        "last_seen_at": child.last_seen_at,
+        "last_seen_alone_at": child.last_seen_alone_at,
+        "next_visit_due": child.next_visit_due,
+        "days_overdue": (as_of - child.next_visit_due).days,
+        "never_seen": child.last_statutory_seen_at is None,
+    }
 
 
 def _pct(part: int, whole: int) -> float | None:
