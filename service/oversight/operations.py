@@ -107,6 +107,7 @@ def _overdue_row(child: Child, case: Case, as_of: date) -> dict[str, Any]:
     return {
         "child_id": child.id,
         "child_name": child.name,
+        "core_person_ref": child.core_person_ref,
         "date_of_birth": child.date_of_birth,
         "plan_type": child.plan_type,
         "plan_start_date": child.plan_start_date,
