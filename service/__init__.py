@@ -10,10 +10,11 @@ from typing import Any
 
 from flask import Flask, send_from_directory
 
-from service import database, errors, request_limits
+from service import database, errors, pages, request_limits
 from service.api import api, use_authenticator, use_role_refusal_recorder
 from service.config import load_settings
 from service.extensions import db, limiter, migrate
+from service.pages import use_page_authenticator
 from storage import open_store
 
 API_PREFIX = "/api/v1"
@@ -37,6 +38,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
     api.init_app(app)
     errors.init_app(app)
+    pages.init_app(app)
     database.init_app(app)
     app.extensions["evidence_store"] = open_store(app.config["EVIDENCE_STORE"], app.config)
     _register_features(app)
@@ -92,6 +94,8 @@ def _register_features(app: Flask) -> None:
     from service.audit import trail as audit_trail
     from service.audit.routes import blp as audit_blp
     from service.auth import cli as auth_cli
+    from service.auth import pages as auth_pages
+    from service.auth import web_sessions
     from service.auth.routes import blp as auth_blp
     from service.auth.tokens import authenticate_request
     from service.cases import cli as cases_cli
@@ -123,6 +127,7 @@ def _register_features(app: Flask) -> None:
 
     use_authenticator(app, authenticate_request)
     use_role_refusal_recorder(app, policy.role_refused)
+    use_page_authenticator(app, web_sessions.signed_in_user)
     audit_trail.init_app(app)
     # Subscribers to the visit's life, each owned by its feature.
     for subscriber in (lifecycle, derived, copies, trail, evidence, changes, outbox, retention):
@@ -145,6 +150,10 @@ def _register_features(app: Flask) -> None:
         api.register_blueprint(blueprint, url_prefix=API_PREFIX)
     app.register_blueprint(health_blp)
     app.register_blueprint(feedback_pages.blp)
+    # The desk pages (service/pages.py): the navigation lists them in this order.
+    page_blueprints = (auth_pages.blp,)
+    for page_blueprint in page_blueprints:
+        app.register_blueprint(page_blueprint)
     errors.register_error_pages(app, "/feedback", feedback_pages.error_page)
     for cli_group in (
         auth_cli.users,

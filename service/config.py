@@ -244,6 +244,13 @@ class Settings:
     RETENTION_CHILD_IN_NEED_AGE: int = 18
     RETENTION_CHILD_IN_NEED_YEARS: int = 3
     LOCAL_TIMEZONE: str = "Europe/London"
+    # The desk pages' session cookie: signed with SECRET_KEY, never readable by scripts, sent on
+    # same-site navigation only, Secure (HTTPS only) in production; idle time-out in minutes.
+    PAGES_IDLE_MINUTES: int = 30
+    SESSION_COOKIE_NAME: str = "seen_heard_desk"
+    SESSION_COOKIE_HTTPONLY: bool = True
+    SESSION_COOKIE_SAMESITE: str = "Lax"
+    SESSION_COOKIE_SECURE: bool = False
     PAGE_SIZE_DEFAULT: int = 50
     PAGE_SIZE_MAX: int = 200
     DEMO_PASSWORD: str = "demo-password"  # noqa: S105 - documented demo sign-in password
@@ -346,6 +353,10 @@ def load_settings(
         RETENTION_CHILD_IN_NEED_AGE=_env_int(env, "RETENTION_CHILD_IN_NEED_AGE", 18, 0, 150),
         RETENTION_CHILD_IN_NEED_YEARS=_env_int(env, "RETENTION_CHILD_IN_NEED_YEARS", 3, 0, 150),
         LOCAL_TIMEZONE=_env_str(env, "LOCAL_TIMEZONE", "Europe/London"),
+        PAGES_IDLE_MINUTES=_env_int(env, "PAGES_IDLE_MINUTES", 30, 1, 720),
+        SESSION_COOKIE_SECURE=_env_bool(
+            env, "SESSION_COOKIE_SECURE", env.get("SEEN_HEARD_ENV", "").strip() == "production"
+        ),
         PAGE_SIZE_MAX=_env_int(env, "PAGE_SIZE_MAX", 200, 10, 1000),
         DEMO_PASSWORD=_env_str(env, "DEMO_PASSWORD", "demo-password"),
     )
@@ -364,6 +375,10 @@ def _check_consistency(settings: Settings) -> None:
             raise ConfigError("refusing to start in production with the demo SECRET_KEY/JWT_SECRET")
         if len(settings.JWT_SECRET) < 32:
             raise ConfigError("JWT_SECRET must be at least 32 characters in production")
+        if not settings.SESSION_COOKIE_SECURE:
+            raise ConfigError(
+                "SESSION_COOKIE_SECURE must be on in production (serve the pages over HTTPS)"
+            )
         if not settings.AUDIT_SIGNING_KEY:
             raise ConfigError(
                 "AUDIT_SIGNING_KEY is required in production (the audit anchors' key)"

@@ -74,16 +74,24 @@ def find_active_user(name_or_id: str) -> User:
     return user
 
 
-def login(
-    username: str, password: str, client_device_id: str | None, device_name: str | None
-) -> TokenPair:
-    """Check the password and start a session; unknown users and wrong passwords look the same."""
+def check_password(username: str, password: str) -> User:
+    """The active local user with this username and password; unknown users, wrong passwords,
+    disabled accounts and accounts without a local password are refused alike (401).
+    """
     user = db.session.scalar(select(User).where(User.username == username))
     password_ok = verify_password(user.password_hash if user else None, password)
     if user is None or not password_ok or not user.active or user.password_hash is None:
         raise Unauthorized("auth.invalid_credentials", "Wrong username or password.")
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
+    return user
+
+
+def login(
+    username: str, password: str, client_device_id: str | None, device_name: str | None
+) -> TokenPair:
+    """Check the password and start a session; unknown users and wrong passwords look the same."""
+    user = check_password(username, password)
     device = _register_device(user, client_device_id, device_name) if client_device_id else None
     session = AuthSession(user=user, device=device)
     db.session.add(session)

@@ -21,7 +21,8 @@ def _login_limit() -> str:
 
 
 @blp.post("/auth/token")
-@limiter.limit(_login_limit)
+# One budget per address for signing in, through the API or the desk pages' form.
+@limiter.shared_limit(_login_limit, scope="sign-in")
 @blp.arguments(TokenRequestSchema)
 @blp.response(200, TokenResponseSchema)
 @blp.alt_response(401, description="Wrong username or password")

@@ -14,20 +14,9 @@ from service.feedback import operations
 from service.feedback.forms import FeedbackForm, check
 from service.feedback.models import CHOICES, SCALES
 from service.feedback.text import LANGUAGES, words
+from service.pages import SECURITY_HEADERS
 
 blp = Blueprint("feedback_pages", __name__, template_folder="../templates")
-
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "font-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
-}
 
 
 def language() -> str:

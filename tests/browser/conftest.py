@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
+from tests.factories import PASSWORD
+
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
@@ -48,3 +50,46 @@ def page(browser, live_server):  # type: ignore[no-untyped-def]
     tab = context.new_page()
     yield tab
     context.close()
+
+
+SERIOUS = ("serious", "critical")
+
+
+def serious_violations(tab) -> list[tuple[str, str, int]]:  # type: ignore[no-untyped-def]
+    """axe-core's serious and critical violations on the page: (rule, impact, nodes)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(tab)
+    return [
+        (violation["id"], violation["impact"], len(violation["nodes"]))
+        for violation in results.response["violations"]
+        if violation["impact"] in SERIOUS
+    ]
+
+
+def screenshot(tab, name: str) -> Path:  # type: ignore[no-untyped-def]
+    """Keep a full-page screenshot as a test artefact (``test-artifacts/<name>.png``)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    tab.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def sign_in_through_the_form(tab, username: str, password: str = PASSWORD) -> None:  # type: ignore[no-untyped-def]
+    """Sign in on the desk's sign-in page as a person would, and land on the start page."""
+    tab.goto("/desk/sign-in")
+    tab.fill("#username", username)
+    tab.fill("#password", password)
+    tab.click("button:has-text('Sign in')")
+    tab.wait_for_url("**/desk/")
+
+
+@pytest.fixture
+def signed_in(page):  # type: ignore[no-untyped-def]
+    """``signed_in(username)`` signs the fixture's page in through the form; returns the page."""
+
+    def _signed_in(username: str, password: str = PASSWORD):  # type: ignore[no-untyped-def]
+        sign_in_through_the_form(page, username, password)
+        return page
+
+    return _signed_in
