@@ -112,6 +112,7 @@ def _register_features(app: Flask) -> None:
     from service.feedback.routes import blp as feedback_blp
     from service.health import blp as health_blp
     from service.oversight import copies
+    from service.oversight import pages as oversight_pages
     from service.oversight.routes import blp as oversight_blp
     from service.retention import cli as retention_cli
     from service.retention import operations as retention
@@ -151,7 +152,7 @@ def _register_features(app: Flask) -> None:
     app.register_blueprint(health_blp)
     app.register_blueprint(feedback_pages.blp)
     # The desk pages (service/pages.py): the navigation lists them in this order.
-    page_blueprints = (auth_pages.blp,)
+    page_blueprints = (auth_pages.blp, oversight_pages.blp)
     for page_blueprint in page_blueprints:
         app.register_blueprint(page_blueprint)
     errors.register_error_pages(app, "/feedback", feedback_pages.error_page)

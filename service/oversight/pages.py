@@ -24,7 +24,7 @@ from service.cases.operations import get_child, is_overdue
 from service.columns import utcnow
 from service.extensions import db
 from service.oversight import chronology, dashboard, inspection, operations
-from service.pages import PageBlueprint, file_download, render
+from service.pages import PageBlueprint, download, render
 from service.policy import case_scope
 from service.timescales import PLAN_TYPES, local_date
 
@@ -110,6 +110,7 @@ def _overdue_subjects(rows: list[dict[str, Any]]) -> list[Subject]:
 
 
 @blp.get("/overdue")
+@blp.in_navigation("Overdue visits", *OVERSEERS)
 @blp.signin_required(*OVERSEERS)
 def overdue() -> Any:
     """Children in your scope overdue a statutory visit: filter by team, worker and plan type,
@@ -136,6 +137,7 @@ def overdue() -> Any:
     return render(
         "desk/oversight/overdue.html",
         shows=_overdue_subjects(rows),
+        wide=True,
         action=Action.LIST,
         rows=_rows_for_page(rows),
         pagination=pagination,
@@ -181,7 +183,7 @@ def overdue_csv() -> Any:
             "yes" if row["never_seen"] else "no",
         )
         writer.writerow([chronology.spreadsheet_safe(value) for value in values])
-    return file_download("overdue.csv", out.getvalue(), "text/csv")
+    return download("overdue.csv", [out.getvalue()], "text/csv")
 
 
 @blp.get("/children/<uuid:child_id>")
@@ -196,6 +198,7 @@ def child(child_id: uuid.UUID) -> Any:
     return render(
         "desk/oversight/child.html",
         shows=[Subject("chronology", found.id, found.id)],
+        wide=True,
         child=found,
         entries=entries,
         overdue=is_overdue(found),
@@ -231,10 +234,11 @@ def child_csv(child_id: uuid.UUID) -> Any:
     found = get_child(g.user, child_id)
     record(Action.READ, Subject("chronology", found.id, found.id), format="csv")
     text = chronology.as_csv(chronology.chronology(found))
-    return file_download(f"chronology-{found.id}.csv", text, "text/csv")
+    return download(f"chronology-{found.id}.csv", [text], "text/csv")
 
 
 @blp.get("/dashboard")
+@blp.in_navigation("Dashboard", *OVERSEERS)
 @blp.signin_required(*OVERSEERS)
 def dashboard_page() -> Any:
     """Each team's last twelve months as small charts with their numbers in tables."""
@@ -245,6 +249,7 @@ def dashboard_page() -> Any:
     return render(
         "desk/oversight/dashboard.html",
         shows=[Subject("summary", None)],
+        wide=True,
         scope_name="All teams" if g.user.role == "manager" else "Your teams",
         labels=[dashboard.month_label(month) for month in figures["months"]],
         teams=teams,
@@ -260,6 +265,7 @@ def dashboard_page() -> Any:
 
 
 @blp.get("/inspection")
+@blp.in_navigation("Inspection lists", *OVERSEERS)
 @blp.signin_required(*OVERSEERS)
 def inspection_page() -> Any:
     """Ofsted Annex A lists 6 to 9: how many children each holds, and the downloads."""
@@ -267,9 +273,7 @@ def inspection_page() -> Any:
         {"list": item, "count": len(inspection.list_rows(g.user, item))}
         for item in inspection.LISTS.values()
     ]
-    return render(
-        "desk/oversight/inspection.html", shows=[Subject("annex_a", None)], lists=lists
-    )
+    return render("desk/oversight/inspection.html", shows=[Subject("annex_a", None)], lists=lists)
 
 
 @blp.get("/inspection/list-<int:number>.<extension>")
@@ -283,8 +287,8 @@ def inspection_list(number: int, extension: str) -> Any:
     record(Action.EXPORT, [Subject("annex_a", row.child_id, row.child_id) for row in rows])
     name = f"annex-a-list-{number}.{extension}"
     if extension == "csv":
-        return file_download(name, inspection.as_csv(annex_list, rows), "text/csv")
-    return file_download(name, inspection.as_xlsx([(annex_list, rows)]), XLSX)
+        return download(name, [inspection.as_csv(annex_list, rows)], "text/csv")
+    return download(name, [inspection.as_xlsx([(annex_list, rows)])], XLSX)
 
 
 @blp.get("/inspection/annex-a.xlsx")
@@ -296,7 +300,7 @@ def inspection_workbook() -> Any:
         Action.EXPORT,
         [Subject("annex_a", row.child_id, row.child_id) for _, rows in sheets for row in rows],
     )
-    return file_download("annex-a-lists-6-9.xlsx", inspection.as_xlsx(sheets), XLSX)
+    return download("annex-a-lists-6-9.xlsx", [inspection.as_xlsx(sheets)], XLSX)
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
