@@ -64,8 +64,10 @@ OVERDUE_CSV = (
 )
 
 
-def day_text(day: date) -> str:
-    """A date as people read it: "4 May 2016"."""
+def day_text(day: date | str) -> str:
+    """A date (or an ISO date) as people read it: "4 May 2016"."""
+    if isinstance(day, str):
+        day = date.fromisoformat(day)
     return f"{day.day} {day:%B %Y}"
 
 
@@ -215,7 +217,7 @@ def child(child_id: uuid.UUID) -> Any:
             "core_group": "Core group",
             "other": "Other",
         },
-        reason_labels={},
+        status_labels={"submitted": "awaiting review"},
         decision_labels={"approve": "Approved", "return": "Returned", "escalate": "Escalated"},
     )
 
