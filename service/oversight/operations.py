@@ -7,7 +7,9 @@ is scanned to answer it. The summary adds up counts kept on each visit at submis
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import csv
+import io
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -18,7 +20,9 @@ from service.cases.models import Case, Child, case_children
 from service.cases.operations import today
 from service.columns import utcnow
 from service.extensions import db
+from service.oversight.chronology import spreadsheet_safe
 from service.policy import caseload_entry_scope, visit_team_scope
+from service.timescales import local_date
 from service.visits.models import Visit
 
 
@@ -101,6 +105,47 @@ def overdue_rows(
     query = overdue_query(user, filters, as_of, order).execution_options(yield_per=500)
     for child, case in db.session.execute(query):
         yield _overdue_row(child, case, as_of)
+
+
+OVERDUE_CSV = (
+    "child_name",
+    "core_person_ref",
+    "date_of_birth",
+    "plan_type",
+    "core_ref",
+    "team",
+    "allocated_worker",
+    "last_seen",
+    "next_visit_due",
+    "days_overdue",
+    "never_seen",
+)
+
+
+def overdue_as_csv(rows: Iterable[dict[str, Any]], zone: str) -> str:
+    """Overdue rows as CSV for a spreadsheet: dates as ISO dates (last seen where the council
+    works), no cell able to run as a formula.
+    """
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(OVERDUE_CSV)
+    for row in rows:
+        last, worker = row["last_seen_at"], row["allocated_worker"]
+        values = (
+            row["child_name"],
+            row["core_person_ref"],
+            row["date_of_birth"].isoformat() if row["date_of_birth"] else "",
+            row["plan_type"],
+            row["core_ref"],
+            row["team"].name,
+            worker.display_name if worker else "",
+            local_date(last, zone).isoformat() if last else "",
+            row["next_visit_due"].isoformat(),
+            str(row["days_overdue"]),
+            "yes" if row["never_seen"] else "no",
+        )
+        writer.writerow([spreadsheet_safe(value) for value in values])
+    return out.getvalue()
 
 
 def _overdue_row(child: Child, case: Case, as_of: date) -> dict[str, Any]:

@@ -6,10 +6,7 @@ Each asks the same operations and policy as the API (``oversight.operations``, `
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
-from datetime import date, datetime
 from typing import Any
 
 from flask import abort, current_app, g, request
@@ -23,7 +20,7 @@ from service.cases.models import Case
 from service.cases.operations import get_child, is_overdue
 from service.columns import utcnow
 from service.extensions import db
-from service.oversight import chronology, dashboard, inspection, operations
+from service.oversight import chronology, dashboard, inspection, operations, wording
 from service.pages import PageBlueprint, download, render
 from service.policy import case_scope
 from service.timescales import PLAN_TYPES, local_date
@@ -32,13 +29,6 @@ blp = PageBlueprint("oversight_pages", __name__)
 
 OVERSEERS = ("supervisor", "manager")
 PAGE_SIZE = 50
-PLAN_LABELS = {
-    "child_protection": "Child protection",
-    "child_in_need": "Child in need",
-    "looked_after": "Child in care",
-    "private_fostering": "Private fostering",
-    "care_leaver": "Care leaver",
-}
 # The page's orders, each one of the overdue operation's: two columns read the same order
 # (most overdue first is earliest due first), each with its own name so one header is current.
 ORDERS = {
@@ -49,26 +39,6 @@ ORDERS = {
     "name": ("name", "Name, A to Z"),
     "name_desc": ("name_desc", "Name, Z to A"),
 }
-OVERDUE_CSV = (
-    "child_name",
-    "core_person_ref",
-    "date_of_birth",
-    "plan_type",
-    "core_ref",
-    "team",
-    "allocated_worker",
-    "last_seen",
-    "next_visit_due",
-    "days_overdue",
-    "never_seen",
-)
-
-
-def day_text(day: date | str) -> str:
-    """A date (or an ISO date) as people read it: "4 May 2016"."""
-    if isinstance(day, str):
-        day = date.fromisoformat(day)
-    return f"{day.day} {day:%B %Y}"
 
 
 def _zone() -> str:
@@ -151,9 +121,9 @@ def overdue() -> Any:
         teams=teams,
         workers=workers,
         plan_types=PLAN_TYPES,
-        plan_labels=PLAN_LABELS,
+        plan_labels=wording.PLAN_LABELS,
         order_labels={key: label for key, (_, label) in ORDERS.items()},
-        day_text=day_text,
+        day_text=wording.day_text,
     )
 
 
@@ -164,28 +134,7 @@ def overdue_csv() -> Any:
     filters, _, order = _overdue_query()
     rows = list(operations.overdue_rows(g.user, filters, ORDERS[order][0]))
     record(Action.EXPORT, _overdue_subjects(rows), format="csv")
-    zone = _zone()
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(OVERDUE_CSV)
-    for row in rows:
-        last = row["last_seen_at"]
-        worker = row["allocated_worker"]
-        values = (
-            row["child_name"],
-            row["core_person_ref"],
-            row["date_of_birth"].isoformat() if row["date_of_birth"] else "",
-            row["plan_type"],
-            row["core_ref"],
-            row["team"].name,
-            worker.display_name if worker else "",
-            local_date(last, zone).isoformat() if last else "",
-            row["next_visit_due"].isoformat(),
-            str(row["days_overdue"]),
-            "yes" if row["never_seen"] else "no",
-        )
-        writer.writerow([chronology.spreadsheet_safe(value) for value in values])
-    return download("overdue.csv", [out.getvalue()], "text/csv")
+    return download("overdue.csv", [operations.overdue_as_csv(rows, _zone())], "text/csv")
 
 
 @blp.get("/children/<uuid:child_id>")
@@ -205,28 +154,16 @@ def child(child_id: uuid.UUID) -> Any:
         entries=entries,
         overdue=is_overdue(found),
         last_statutory_seen=local_date(last, zone) if last else None,
-        printed_at=f"{day_text(local_date(now, zone))}",
+        printed_at=wording.day_text(local_date(now, zone)),
         printed_by=g.user.display_name,
-        plan_labels=PLAN_LABELS,
-        day_text=day_text,
-        when_text=lambda moment: _when(moment, zone),
-        kind_labels={"visit": "Visit", "review": "Decision", "plan": "Plan"},
-        visit_type_labels={
-            "statutory": "Statutory",
-            "review": "Review",
-            "core_group": "Core group",
-            "other": "Other",
-        },
-        status_labels={"submitted": "awaiting review"},
-        decision_labels={"approve": "Approved", "return": "Returned", "escalate": "Escalated"},
+        plan_labels=wording.PLAN_LABELS,
+        day_text=wording.day_text,
+        when_text=lambda moment: wording.moment_text(moment, zone),
+        kind_labels=wording.KIND_LABELS,
+        visit_type_labels=wording.VISIT_TYPE_LABELS,
+        status_labels=wording.STATUS_LABELS,
+        decision_labels=wording.DECISION_LABELS,
     )
-
-
-def _when(moment: datetime, zone: str) -> str:
-    from zoneinfo import ZoneInfo
-
-    local = moment.astimezone(ZoneInfo(zone))
-    return f"{local.day} {local:%B %Y, %H:%M}"
 
 
 @blp.get("/children/<uuid:child_id>/chronology.csv")
