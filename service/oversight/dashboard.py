@@ -42,7 +42,6 @@ WAIT_BANDS: tuple[tuple[int | None, str], ...] = (
     (14, "8 to 14 days"),
     (None, "Over 14 days"),
 )
-_UTC = UTCDateTime()
 
 
 def _pct(part: int, whole: int) -> float | None:
@@ -96,10 +95,6 @@ def month_starts(as_of: date, count: int = MONTHS) -> list[date]:
     return [this_month - relativedelta(months=back) for back in range(count - 1, -1, -1)]
 
 
-def _aware(moment: Any) -> datetime:
-    return _UTC.process_result_value(moment, db.engine.dialect)  # type: ignore[return-value]
-
-
 def dashboard(user: User) -> dict[str, Any]:
     """The caller's teams' last twelve months and today's review waits.
 
@@ -112,11 +107,13 @@ def dashboard(user: User) -> dict[str, Any]:
     series: dict[Any, dict[date, Month]] = {}
 
     def team_months(team_id: Any) -> dict[date, Month]:
-        return series.setdefault(team_id, {start: Month(start) for start in months})
+        if team_id not in series:
+            series[team_id] = {start: Month(start) for start in months}
+        return series[team_id]
 
-    def month_of(team_id: Any, moment: Any) -> Month | None:
+    def month_of(team_id: Any, moment: datetime) -> Month | None:
         """The team's figures for the month of ``moment``; None outside the twelve."""
-        return team_months(team_id).get(local_date(_aware(moment), zone).replace(day=1))
+        return team_months(team_id).get(local_date(moment, zone).replace(day=1))
 
     seen = db.session.execute(
         select(Visit.team_id, Visit.started_at, Visit.children_seen, Visit.children_seen_alone)
@@ -129,7 +126,7 @@ def dashboard(user: User) -> dict[str, Any]:
     for team_id, submitted_at in db.session.execute(
         select(Visit.team_id, Visit.submitted_at).where(*late_recordings(user, since))
     ):
-        if figures := month_of(team_id, submitted_at):
+        if submitted_at and (figures := month_of(team_id, submitted_at)):
             figures.late_recordings += 1
     for team_id, started_at, in_time in _timeliness(user, since, zone):
         if figures := month_of(team_id, started_at):
@@ -158,7 +155,7 @@ def _waits(user: User) -> dict[Any, list[int]]:
     for team_id, submitted_at in db.session.execute(
         select(Visit.team_id, Visit.last_submitted_at).where(*awaiting_review(user))
     ):
-        days = (now - _aware(submitted_at)).days if submitted_at else 0
+        days = (now - submitted_at).days if submitted_at else 0
         band = next(
             index for index, (upto, _) in enumerate(WAIT_BANDS) if upto is None or days <= upto
         )
@@ -191,58 +188,63 @@ def _timeliness(user: User, since: datetime, zone: str) -> Iterable[tuple[Any, d
         .where(counted, RecordedChild.child_id.in_(recent))
         .subquery()
     )
-    rows = db.session.execute(
-        select(history.c.child_id, history.c.started_at, history.c.previous, Visit.team_id)
+    query = (
+        select(
+            history.c.child_id,
+            history.c.started_at,
+            history.c.previous,
+            Visit.team_id,
+            Child.plan_type,
+            Child.plan_start_date,
+        )
         .join(Visit, Visit.id == history.c.visit_id)
+        .join(Child, Child.id == history.c.child_id)
         .where(visit_team_scope(user), history.c.started_at >= since)
-    ).all()
-    plans = _plans([row.child_id for row in rows])
+    )
+    # Core rows, not ORM rows: a manager's year is hundreds of thousands of them.
+    rows = db.session.connection().execute(query).all()
     rules = timescale_rules()
-    for child_id, started_at, before, team_id in rows:
-        day = local_date(_aware(started_at), zone)
-        plan_type, plan_start = plans.in_force(child_id, day)
-        last_seen = local_date(_aware(before), zone) if before else None
+    days = [local_date(row.started_at, zone) for row in rows]
+    # The child's plan as it is now was in force from its start on (it was set last); only a
+    # visit before that needs the plans that came before it.
+    earlier = _plan_history(
+        {row.child_id for row, day in zip(rows, days, strict=True) if day < row.plan_start_date}
+    )
+    for row, day in zip(rows, days, strict=True):
+        plan_type, plan_start = row.plan_type, row.plan_start_date
+        if day < plan_start:
+            plan_type, plan_start = _in_force(earlier.get(row.child_id, []), day, row)
+        last_seen = local_date(row.previous, zone) if row.previous else None
         due = rules[plan_type].next_due(plan_start, last_seen)
-        yield team_id, started_at, day <= due
+        yield row.team_id, row.started_at, day <= due
 
 
-@dataclass
-class _Plans:
-    """Each child's plans as they were set, to find the one in force on a day."""
-
-    history: dict[uuid.UUID, list[tuple[date, str]]]
-    current: dict[uuid.UUID, tuple[str, date]]
-
-    def in_force(self, child_id: uuid.UUID, day: date) -> tuple[str, date]:
-        """The plan type and start date in force for the child on ``day``."""
-        starts = self.history.get(child_id, [])
-        index = bisect.bisect_right(starts, day, key=lambda item: item[0])
-        if index == 0:
-            return self.current[child_id]
-        start, plan_type = starts[index - 1]
-        return plan_type, start
+def _in_force(plans: list[tuple[date, str]], day: date, current: Any) -> tuple[str, date]:
+    """The plan type and start in force on ``day`` from the child's plans in date order (the
+    current plan when none had started by then).
+    """
+    index = bisect.bisect_right(plans, day, key=lambda item: item[0])
+    if index == 0:
+        return current.plan_type, current.plan_start_date
+    start, plan_type = plans[index - 1]
+    return plan_type, start
 
 
-def _plans(child_ids: list[uuid.UUID]) -> _Plans:
-    ids = sorted(set(child_ids))
+def _plan_history(child_ids: set[uuid.UUID]) -> dict[uuid.UUID, list[tuple[date, str]]]:
+    """Each child's plans as the record holds them now, in date order."""
     history: dict[uuid.UUID, list[tuple[date, str]]] = defaultdict(list)
-    current: dict[uuid.UUID, tuple[str, date]] = {}
-    if not ids:
-        return _Plans(history, current)
-    for child_id, plan_type, start in db.session.execute(
-        select(Child.id, Child.plan_type, Child.plan_start_date).where(Child.id.in_(ids))
-    ):
-        current[child_id] = (plan_type, start)
+    if not child_ids:
+        return history
     for child_id, plan_type, start in db.session.execute(
         select(ChildPlanEvent.child_id, ChildPlanEvent.plan_type, ChildPlanEvent.plan_start_date)
-        .where(ChildPlanEvent.child_id.in_(ids))
+        .where(ChildPlanEvent.child_id.in_(sorted(child_ids)))
         .order_by(ChildPlanEvent.recorded_at, ChildPlanEvent.id)
     ):
         # A plan set later replaces whatever the record said from its start date on (a new
         # plan, or a start date corrected backwards), so the list stays in date order.
         kept = [item for item in history[child_id] if item[0] < start]
         history[child_id] = [*kept, (start, plan_type)]
-    return _Plans(history, current)
+    return history
 
 
 def month_label(month: date) -> str:

@@ -2,6 +2,7 @@
 
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
 
 from service.auth.models import User
 from service.cases.models import Case, Child
@@ -93,12 +94,9 @@ def test_twelve_months_by_team(app, world, worker, sign_in):
 
 
 def test_the_plan_in_force_on_the_day():
-    plans = dashboard._Plans(
-        history={
-            "c": [(date(2026, 1, 1), "child_in_need"), (date(2026, 3, 1), "child_protection")]
-        },
-        current={"c": ("child_protection", date(2026, 3, 1))},
-    )
-    assert plans.in_force("c", date(2026, 2, 1)) == ("child_in_need", date(2026, 1, 1))
-    assert plans.in_force("c", date(2026, 3, 1)) == ("child_protection", date(2026, 3, 1))
-    assert plans.in_force("c", date(2025, 12, 1)) == ("child_protection", date(2026, 3, 1))
+    plans = [(date(2026, 1, 1), "child_in_need"), (date(2026, 3, 1), "child_protection")]
+    current = SimpleNamespace(plan_type="care_leaver", plan_start_date=date(2026, 6, 1))
+    in_force = dashboard._in_force
+    assert in_force(plans, date(2026, 2, 1), current) == ("child_in_need", date(2026, 1, 1))
+    assert in_force(plans, date(2026, 3, 1), current) == ("child_protection", date(2026, 3, 1))
+    assert in_force(plans, date(2025, 12, 1), current) == ("care_leaver", date(2026, 6, 1))
