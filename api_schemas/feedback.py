@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from api_schemas.common import StrictSchema, UTCDateTime, choice, query_flag, text
-from service.feedback.models import TRIAGE_STATUSES
+from service.feedback.models import TRIAGE_NOTE_MAX, TRIAGE_STATUSES
 
 
 class InviteInSchema(StrictSchema):
@@ -73,7 +73,7 @@ class TriageSchema(StrictSchema):
     """Where a response is in triage."""
 
     status = choice(TRIAGE_STATUSES, required=True)
-    note = text(2000, load_default=None, allow_none=True)
+    note = text(TRIAGE_NOTE_MAX, load_default=None, allow_none=True)
 
 
 class SummaryQuerySchema(StrictSchema):

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, fields, validate
 
 from api_schemas.auth import PersonSchema
 from api_schemas.common import StrictSchema, UTCDateTime, choice, text
@@ -28,11 +26,6 @@ class ReviewInSchema(StrictSchema):
     management_decision = fields.Nested(
         ManagementDecisionSchema, load_default=None, allow_none=True
     )
-
-    @validates_schema
-    def _return_needs_a_comment(self, data: dict[str, Any], **kwargs: Any) -> None:
-        if data["decision"] == "return" and not (data.get("comment") or "").strip():
-            raise ValidationError("Say what needs to change when returning a visit.", "comment")
 
 
 class ReviewSchema(Schema):

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, send_from_directory
+from flask import Flask, redirect, send_from_directory, url_for
 
 from service import database, errors, pages, request_limits
 from service.api import api, use_authenticator, use_role_refusal_recorder
@@ -83,6 +83,11 @@ def _serve_api_doc_assets(app: Flask) -> None:
         return send_from_directory(assets, filename)
 
 
+def _to_the_desk() -> Any:
+    """The site's root: people arriving here want the desk pages."""
+    return redirect(url_for("auth_pages.home"))
+
+
 def _register_features(app: Flask) -> None:
     """Bind the features to ``app``: blueprints, error pages, the API's token check, commands.
 
@@ -91,23 +96,28 @@ def _register_features(app: Flask) -> None:
     """
     from service import policy
     from service.audit import cli as audit_cli
+    from service.audit import pages as audit_pages
     from service.audit import trail as audit_trail
     from service.audit.routes import blp as audit_blp
+    from service.auth import admin_pages, oidc_pages, web_sessions
     from service.auth import cli as auth_cli
     from service.auth import pages as auth_pages
-    from service.auth import web_sessions
     from service.auth.routes import blp as auth_blp
     from service.auth.tokens import authenticate_request
     from service.cases import cli as cases_cli
     from service.cases.routes import blp as cases_blp
     from service.core_system import cli as outbox_cli
     from service.core_system import outbox
+    from service.core_system import pages as outbox_pages
     from service.core_system.routes import blp as outbox_blp
     from service.demo import cli as demo_cli
+    from service.devices import pages as devices_pages
     from service.devices.routes import blp as devices_blp
     from service.evidence import cli as evidence_cli
     from service.evidence import operations as evidence
+    from service.evidence import pages as evidence_pages
     from service.evidence.routes import blp as evidence_blp
+    from service.feedback import manager_pages as feedback_manager_pages
     from service.feedback import pages as feedback_pages
     from service.feedback.routes import blp as feedback_blp
     from service.health import blp as health_blp
@@ -117,6 +127,7 @@ def _register_features(app: Flask) -> None:
     from service.retention import cli as retention_cli
     from service.retention import operations as retention
     from service.retention.routes import blp as retention_blp
+    from service.reviews import pages as reviews_pages
     from service.reviews.routes import blp as reviews_blp
     from service.subject_access import cli as subject_access_cli
     from service.subject_access.routes import blp as subject_access_blp
@@ -124,6 +135,7 @@ def _register_features(app: Flask) -> None:
     from service.sync.routes import blp as sync_blp
     from service.visits import cli as visits_cli
     from service.visits import derived, lifecycle, trail
+    from service.visits import pages as visits_pages
     from service.visits.routes import blp as visits_blp
 
     use_authenticator(app, authenticate_request)
@@ -152,9 +164,23 @@ def _register_features(app: Flask) -> None:
     app.register_blueprint(health_blp)
     app.register_blueprint(feedback_pages.blp)
     # The desk pages (service/pages.py): the navigation lists them in this order.
-    page_blueprints = (auth_pages.blp, oversight_pages.blp)
+    oidc_pages.init_app(app)
+    page_blueprints = (
+        auth_pages.blp,
+        oidc_pages.blp,
+        reviews_pages.blp,
+        oversight_pages.blp,
+        visits_pages.blp,
+        evidence_pages.blp,
+        feedback_manager_pages.blp,
+        audit_pages.blp,
+        admin_pages.blp,
+        devices_pages.blp,
+        outbox_pages.blp,
+    )
     for page_blueprint in page_blueprints:
         app.register_blueprint(page_blueprint)
+    app.add_url_rule("/", "root", _to_the_desk)
     errors.register_error_pages(app, "/feedback", feedback_pages.error_page)
     for cli_group in (
         auth_cli.users,

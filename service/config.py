@@ -183,6 +183,14 @@ class Settings:
     JWT_OIDC_ROLES_CLAIM: str = "roles"
     JWT_OIDC_USERNAME_CLAIM: str = "preferred_username"
     JWT_OIDC_ROLE_MAP: dict[str, str] = field(default_factory=dict)
+    # "Sign in with <council>" on the desk pages: the council's OpenID provider (issuer, client
+    # id and secret together, or none); roles and usernames come from the JWT_OIDC_* claims above.
+    OIDC_ISSUER: str | None = None
+    OIDC_CLIENT_ID: str | None = None
+    OIDC_CLIENT_SECRET: str | None = None
+    OIDC_DISPLAY_NAME: str = "your council"
+    OIDC_SCOPES: str = "openid profile"
+    OIDC_TIMEOUT_SECONDS: int = 10
     ARGON2_TIME_COST: int = 3
     ARGON2_MEMORY_COST_KIB: int = 65536
     LOGIN_RATE_LIMIT: str = "10 per minute"
@@ -293,6 +301,12 @@ def load_settings(
         JWT_OIDC_ROLES_CLAIM=_env_str(env, "JWT_OIDC_ROLES_CLAIM", "roles"),
         JWT_OIDC_USERNAME_CLAIM=_env_str(env, "JWT_OIDC_USERNAME_CLAIM", "preferred_username"),
         JWT_OIDC_ROLE_MAP=_env_mapping(env, "JWT_OIDC_ROLE_MAP"),
+        OIDC_ISSUER=_env_url(env, "OIDC_ISSUER", ("https", "http")),
+        OIDC_CLIENT_ID=env.get("OIDC_CLIENT_ID", "").strip() or None,
+        OIDC_CLIENT_SECRET=env.get("OIDC_CLIENT_SECRET", "").strip() or None,
+        OIDC_DISPLAY_NAME=_env_str(env, "OIDC_DISPLAY_NAME", "your council"),
+        OIDC_SCOPES=_env_str(env, "OIDC_SCOPES", "openid profile"),
+        OIDC_TIMEOUT_SECONDS=_env_int(env, "OIDC_TIMEOUT_SECONDS", 10, 1, 60),
         ARGON2_TIME_COST=_env_int(env, "ARGON2_TIME_COST", 3, 1, 20),
         ARGON2_MEMORY_COST_KIB=_env_int(env, "ARGON2_MEMORY_COST_KIB", 65536, 1024, 1048576),
         LOGIN_RATE_LIMIT=_env_str(env, "LOGIN_RATE_LIMIT", "10 per minute"),
@@ -392,12 +406,29 @@ def _check_consistency(settings: Settings) -> None:
         raise ConfigError("JWT_OIDC_ISSUER must differ from JWT_ISSUER")
     if any(alg.upper().startswith("HS") or alg == "none" for alg in settings.JWT_OIDC_ALGORITHMS):
         raise ConfigError("JWT_OIDC_ALGORITHMS must be asymmetric (RS*, PS*, ES*)")
+    _check_sign_in(settings)
     _check_core_system(settings)
     from service.timescales import PLAN_TYPES
 
     unknown_plans = set(settings.TIMESCALES) - set(PLAN_TYPES)
     if unknown_plans:
         raise ConfigError(f"TIMESCALES has unknown plan types: {', '.join(sorted(unknown_plans))}")
+
+
+def _check_sign_in(settings: Settings) -> None:
+    oidc = (settings.OIDC_ISSUER, settings.OIDC_CLIENT_ID, settings.OIDC_CLIENT_SECRET)
+    if any(oidc) and not all(oidc):
+        raise ConfigError("OIDC_ISSUER, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET go together")
+    if not settings.OIDC_ISSUER:
+        return
+    if "openid" not in settings.OIDC_SCOPES.split():
+        raise ConfigError("OIDC_SCOPES must include openid")
+    if len(settings.OIDC_DISPLAY_NAME) > 80:
+        raise ConfigError("OIDC_DISPLAY_NAME must be at most 80 characters")
+    if settings.ENVIRONMENT == "production":
+        for name in ("OIDC_ISSUER", "SERVICE_URL"):
+            if not getattr(settings, name).startswith("https://"):
+                raise ConfigError(f"{name} must be https:// in production")
 
 
 def _check_core_system(settings: Settings) -> None:

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
@@ -229,6 +231,14 @@ def navigation() -> list[dict[str, Any]]:
     ]
 
 
+def local_time(moment: datetime | None, empty: str = "") -> str:
+    """A moment as people at the council read it: ``3 March 2026, 14:05`` in local time."""
+    if moment is None:
+        return empty
+    local = moment.astimezone(ZoneInfo(current_app.config["LOCAL_TIMEZONE"]))
+    return f"{local.day} {local:%B %Y, %H:%M}"
+
+
 def _template_context() -> dict[str, Any]:
     return {"navigation": navigation, "signed_in": g.get("user")}
 
@@ -241,3 +251,4 @@ def init_app(app: Flask) -> None:
     csrf.init_app(app)
     register_error_pages(app, PREFIX, error_page)
     app.context_processor(_template_context)
+    app.add_template_filter(local_time, "local_time")

@@ -42,6 +42,12 @@ class Action(StrEnum):
     HOLD = "hold"
     RELEASE = "release"
     PURGE = "purge"
+    # Accounts, by an admin (never a password in the details)
+    USER_CREATE = "user_create"
+    USER_UPDATE = "user_update"
+    USER_DISABLE = "user_disable"
+    USER_ENABLE = "user_enable"
+    PASSWORD_RESET = "password_reset"  # noqa: S105 - an action's name, not a secret
     # Refusals: a record that exists but is not the caller's to see or change, or a role refused
     DENIED = "denied"
 

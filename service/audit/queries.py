@@ -6,7 +6,7 @@ import csv
 import io
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -107,3 +107,12 @@ def access_log_entry(
         "user_agent": event.user_agent,
         "read": event.action in READS,
     }
+
+
+def actor_names(actor_ids: Iterable[uuid.UUID | None]) -> dict[uuid.UUID, str]:
+    """The display names of the users who did what a page of events shows."""
+    wanted = {actor_id for actor_id in actor_ids if actor_id is not None}
+    if not wanted:
+        return {}
+    rows = db.session.execute(select(User.id, User.display_name).where(User.id.in_(wanted)))
+    return {user_id: name for user_id, name in rows}

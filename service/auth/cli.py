@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import click
 from flask.cli import with_appcontext
-from sqlalchemy import select
 
-from service.auth.models import ROLES, Team, User
-from service.auth.passwords import MIN_PASSWORD_LENGTH, hash_password, password_problems
+from service.auth import operations
+from service.auth.models import ROLES
+from service.auth.passwords import MIN_PASSWORD_LENGTH
+from service.errors import ValidationFailed
 from service.extensions import db
+
+# How each field's problems begin on the command line.
+FIELD_LABELS = {"password": "password not accepted"}
 
 
 @click.group()
@@ -30,23 +34,23 @@ def create_user(
     username: str, display_name: str | None, role: str, teams: tuple[str, ...], password: str
 ) -> None:
     """Create a local account with an argon2-hashed password that meets the password rule."""
-    if db.session.scalar(select(User).where(User.username == username)):
-        raise click.ClickException(f"user {username!r} already exists")
-    found = list(db.session.scalars(select(Team).where(Team.name.in_(teams))))
-    missing = set(teams) - {team.name for team in found}
-    if missing:
-        raise click.ClickException(f"no such team: {', '.join(sorted(missing))}")
-    problems = password_problems(username, password)
-    if problems:
-        raise click.ClickException(f"password not accepted: {'; '.join(problems)}")
-    db.session.add(
-        User(
+    try:
+        operations.create_user(
+            None,
             username=username,
-            display_name=display_name or username,
+            display_name=display_name,
             role=role,
-            password_hash=hash_password(password),
-            teams=found,
+            team_names=teams,
+            password=password,
         )
-    )
+    except ValidationFailed as refused:
+        db.session.rollback()
+        problems = refused.errors or {}
+        raise click.ClickException(
+            "; ".join(
+                f"{FIELD_LABELS.get(field, field)}: {'; '.join(messages)}"
+                for field, messages in problems.items()
+            )
+        ) from None
     db.session.commit()
     click.echo(f"created {role} {username}")

@@ -46,14 +46,32 @@ def mapped_role(claims: dict[str, Any]) -> str | None:
     return next((role for role in ROLE_PRECEDENCE if role in roles), None)
 
 
+class IdentityRefused(Exception):
+    """The identity provider vouched for someone this service will not let in.
+
+    ``reason`` is ``"no_username"`` (no usable username claim), ``"no_role"`` (no claim value
+    maps to a role) or ``"inactive"`` (the local account is disabled). The API and the desk pages
+    each say this in their own way (:func:`user_for_token`, ``service.auth.oidc_pages``).
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 def provision_user(claims: dict[str, Any]) -> User:
-    """Find (or create on first sign-in) the user a verified identity-provider token names."""
+    """Find (or create on first sign-in) the active user verified identity-provider claims name.
+
+    One rule for both ways in: an API bearer token and the desk pages' OpenID Connect sign-in.
+    The role is mapped afresh each time (a changed role claim changes the local role); a new
+    user gets the claim's ``name``. Raises :class:`IdentityRefused`.
+    """
     username = claims.get(current_app.config["JWT_OIDC_USERNAME_CLAIM"])
     if not isinstance(username, str) or not 0 < len(username) <= 150:
-        raise Unauthorized("auth.invalid_token", "The access token names no user.")
+        raise IdentityRefused("no_username")
     role = mapped_role(claims)
     if role is None:
-        raise Forbidden("auth.no_role", "Your account has no role in this service.")
+        raise IdentityRefused("no_role")
     user = db.session.scalar(select(User).where(User.username == username))
     if user is None:
         display_name = claims.get("name") if isinstance(claims.get("name"), str) else username
@@ -61,7 +79,20 @@ def provision_user(claims: dict[str, Any]) -> User:
         db.session.add(user)
         db.session.flush()
     elif not user.active:
-        raise Unauthorized("auth.invalid_token", "The access token is not valid.")
+        raise IdentityRefused("inactive")
     elif user.role != role:
         user.role = role
     return user
+
+
+def user_for_token(claims: dict[str, Any]) -> User:
+    """The user a verified bearer token from the identity provider names, for the API.
+
+    No role is a 403 (``auth.no_role``); no username or a disabled account, a 401.
+    """
+    try:
+        return provision_user(claims)
+    except IdentityRefused as refused:
+        if refused.reason == "no_role":
+            raise Forbidden("auth.no_role", "Your account has no role in this service.") from None
+        raise Unauthorized("auth.invalid_token", "The access token is not valid.") from None

@@ -1,22 +1,29 @@
-"""Sign-in, refresh-token rotation and sign-out. Functions flush; the request boundary commits."""
+"""Sign-in, refresh-token rotation and sign-out, and an admin's work on accounts (create,
+disable, re-enable, reset a password, change role and teams). Functions flush; the request
+boundary (or the command line) commits.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
-from service.auth.models import AuthSession, Device, RefreshToken, User
-from service.auth.passwords import hash_password, needs_rehash, verify_password
+from service.audit.events import Action, Subject
+from service.audit.trail import record
+from service.auth.models import ROLES, AuthSession, Device, RefreshToken, Team, User
+from service.auth.passwords import hash_password, needs_rehash, password_problems, verify_password
 from service.auth.tokens import issue_access_token
-from service.columns import utcnow
+from service.columns import is_storable, utcnow
 from service.database import keep_changes_on_error
-from service.errors import Forbidden, NotFound, Unauthorized
+from service.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
 from service.extensions import db
 
 
@@ -152,3 +159,194 @@ def logout(user: User, session_id: uuid.UUID | None) -> None:
         .where(AuthSession.device_id == session.device_id, AuthSession.revoked_at.is_(None))
         .values(revoked_at=utcnow(), revoked_reason="logout")
     )
+
+
+# An admin's work on accounts. Each change is audited with ids, roles and team names only.
+
+USERNAME_MAX = 150
+DISPLAY_NAME_MAX = 200
+
+
+def _refused(errors: dict[str, list[str]]) -> ValidationFailed:
+    return ValidationFailed("user.invalid", "The account was not saved.", errors=errors)
+
+
+def _teams_named(names: Iterable[str], errors: dict[str, list[str]]) -> list[Team]:
+    wanted = set(names)
+    found = list(db.session.scalars(select(Team).where(Team.name.in_(wanted)).order_by(Team.name)))
+    missing = wanted - {team.name for team in found}
+    if missing:
+        errors["teams"] = [f"no such team: {', '.join(sorted(missing))}"]
+    return found
+
+
+def _check_role(role: str, errors: dict[str, list[str]]) -> None:
+    if role not in ROLES:
+        errors["role"] = [f"choose one of: {', '.join(ROLES)}"]
+
+
+def create_user(
+    actor: User | None,
+    *,
+    username: str,
+    display_name: str | None,
+    role: str,
+    team_names: Iterable[str],
+    password: str,
+) -> User:
+    """Create a local account whose password meets the password rule (``password_problems``).
+
+    Every problem is reported at once, by field (``ValidationFailed.errors``).
+    """
+    username = username.strip()
+    name = (display_name or "").strip() or username
+    errors: dict[str, list[str]] = {}
+    if not username:
+        errors["username"] = ["enter a username"]
+    elif len(username) > USERNAME_MAX or not is_storable(username) or " " in username:
+        errors["username"] = [f"use up to {USERNAME_MAX} characters, without spaces"]
+    elif db.session.scalar(select(User.id).where(User.username == username)):
+        errors["username"] = [f"user {username!r} already exists"]
+    if len(name) > DISPLAY_NAME_MAX or not is_storable(name):
+        errors["display_name"] = [f"use up to {DISPLAY_NAME_MAX} characters"]
+    _check_role(role, errors)
+    teams = _teams_named(team_names, errors)
+    problems = password_problems(username, password)
+    if problems:
+        errors["password"] = problems
+    if errors:
+        raise _refused(errors)
+    user = User(
+        username=username,
+        display_name=name,
+        role=role,
+        password_hash=hash_password(password),
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(user)
+    except IntegrityError:  # created at the same moment by another admin
+        raise _refused({"username": [f"user {username!r} already exists"]}) from None
+    user.teams = teams
+    db.session.flush()
+    record(
+        Action.USER_CREATE,
+        Subject("user", user.id),
+        actor=actor,
+        role=role,
+        teams=[team.name for team in teams],
+    )
+    return user
+
+
+def _account(user_id: uuid.UUID) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound("user.not_found", "No such user.")
+    return user
+
+
+def _revoke_every_session(user: User, reason: str) -> int:
+    """End every session of ``user`` (desk, API and tablet): their tokens stop working now."""
+    sessions = db.session.scalars(
+        select(AuthSession).where(AuthSession.user_id == user.id, AuthSession.revoked_at.is_(None))
+    ).all()
+    for session in sessions:
+        revoke_session(session, reason)
+    db.session.flush()
+    return len(sessions)
+
+
+def _other_active_admins(user: User) -> int:
+    """How many active admins besides ``user`` (their rows locked, so two admins demoting each
+    other at once cannot leave none).
+    """
+    others = db.session.scalars(
+        select(User.id)
+        .where(User.role == "admin", User.active.is_(True), User.id != user.id)
+        .with_for_update()
+    ).all()
+    return len(others)
+
+
+def _keep_an_admin(user: User, what: str) -> None:
+    if user.role == "admin" and user.active and not _other_active_admins(user):
+        raise Conflict("user.last_admin", f"{what}: this is the last active admin.")
+
+
+def disable_user(actor: User | None, user_id: uuid.UUID) -> User:
+    """Disable an account: it cannot sign in, and every session and device token ends at once.
+
+    An admin cannot disable themselves, and the last active admin stays.
+    """
+    user = _account(user_id)
+    if actor is not None and user.id == actor.id:
+        raise Conflict("user.cannot_disable_self", "You cannot disable your own account.")
+    _keep_an_admin(user, "Not disabled")
+    ended = _revoke_every_session(user, "user_disabled")
+    if user.active:
+        user.active = False
+        db.session.flush()
+        record(Action.USER_DISABLE, Subject("user", user.id), actor=actor, sessions_ended=ended)
+    return user
+
+
+def enable_user(actor: User | None, user_id: uuid.UUID) -> User:
+    """Re-enable a disabled account; it signs in afresh (its old sessions stay ended)."""
+    user = _account(user_id)
+    if not user.active:
+        user.active = True
+        db.session.flush()
+        record(Action.USER_ENABLE, Subject("user", user.id), actor=actor)
+    return user
+
+
+def reset_password(actor: User | None, user_id: uuid.UUID, password: str) -> User:
+    """Set a new password meeting the rule; every session of the account ends at once."""
+    user = _account(user_id)
+    if user.password_hash is None:
+        raise Conflict(
+            "user.no_local_password",
+            "This account signs in through the council's identity provider; it has no password "
+            "here.",
+        )
+    problems = password_problems(user.username, password)
+    if problems:
+        raise _refused({"password": problems})
+    user.password_hash = hash_password(password)
+    ended = _revoke_every_session(user, "password_reset")
+    record(Action.PASSWORD_RESET, Subject("user", user.id), actor=actor, sessions_ended=ended)
+    return user
+
+
+def change_role_and_teams(
+    actor: User | None, user_id: uuid.UUID, role: str, team_names: Iterable[str]
+) -> User:
+    """Give an account another role or other teams (what it may see follows at once).
+
+    The last active admin keeps the admin role.
+    """
+    user = _account(user_id)
+    errors: dict[str, list[str]] = {}
+    _check_role(role, errors)
+    teams = _teams_named(team_names, errors)
+    if errors:
+        raise _refused(errors)
+    if role != "admin":
+        _keep_an_admin(user, "The role was not changed")
+    before = {"role": user.role, "teams": sorted(team.name for team in user.teams)}
+    after = {"role": role, "teams": [team.name for team in teams]}
+    changed = [field for field in before if before[field] != after[field]]
+    if changed:
+        user.role = role
+        user.teams = teams
+        db.session.flush()
+        record(
+            Action.USER_UPDATE,
+            Subject("user", user.id),
+            actor=actor,
+            changed_fields=changed,
+            before=before,
+            after=after,
+        )
+    return user

@@ -42,6 +42,8 @@ def needs_rehash(password_hash: str) -> bool:
 
 
 MIN_PASSWORD_LENGTH = 12
+# The desk's sign-in form takes up to 200 characters: a longer password could never be typed there.
+MAX_PASSWORD_LENGTH = 200
 # Too well known to protect anything: the top of breached-password lists, keyboard walks, and
 # this service's own names (the demo password among them). Compared without regard to case.
 COMMON_PASSWORDS = frozenset(
@@ -101,13 +103,15 @@ COMMON_PASSWORDS = frozenset(
 def password_problems(username: str, password: str) -> list[str]:
     """What is wrong with ``password`` as a new password for ``username``; empty when it is fine.
 
-    At least :data:`MIN_PASSWORD_LENGTH` characters, not holding the username (any case; a
-    username of one or two characters is left out, as almost any password would hold it), and
-    not one of :data:`COMMON_PASSWORDS`.
+    At least :data:`MIN_PASSWORD_LENGTH` characters and at most :data:`MAX_PASSWORD_LENGTH`, not
+    holding the username (any case; a username of one or two characters is left out, as almost
+    any password would hold it), and not one of :data:`COMMON_PASSWORDS`.
     """
     problems = []
     if len(password) < MIN_PASSWORD_LENGTH:
         problems.append(f"use at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        problems.append(f"use at most {MAX_PASSWORD_LENGTH} characters")
     name = username.strip().casefold()
     if len(name) >= 3 and name in password.casefold():
         problems.append("do not include the username")

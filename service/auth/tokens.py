@@ -68,10 +68,10 @@ def authenticate_request() -> User:
     if issuer == config["JWT_ISSUER"]:
         return _local_user(_decode(token, config["JWT_SECRET"], [LOCAL_ALGORITHM], local=True))
     if config["JWT_JWKS_URL"] and issuer == config["JWT_OIDC_ISSUER"]:
-        from service.auth.identity_provider import provision_user, signing_key
+        from service.auth.identity_provider import signing_key, user_for_token
 
         key = signing_key(token)
-        return provision_user(_decode(token, key, list(config["JWT_OIDC_ALGORITHMS"]), local=False))
+        return user_for_token(_decode(token, key, list(config["JWT_OIDC_ALGORITHMS"]), local=False))
     raise _invalid("unknown issuer")
 
 

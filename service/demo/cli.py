@@ -6,6 +6,7 @@ every list, count and version agrees with what a user would have made.
 
 from __future__ import annotations
 
+import io
 import uuid
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -19,10 +20,14 @@ from service.auth.models import Team, User
 from service.auth.passwords import hash_password
 from service.cases.models import Case, Child
 from service.cases.operations import refresh_next_due, today
+from service.demo.evidence import drawing_png, photo_jpeg, recording_wav
+from service.evidence.operations import Upload, upload_attachment
 from service.extensions import db
+from service.feedback.models import Feedback
 from service.reviews.operations import review_visit
 from service.visits.lifecycle import etag
-from service.visits.operations import create_visit
+from service.visits.models import Visit
+from service.visits.operations import create_visit, put_visit
 from service.visits.submission import submit_visit
 
 TEAMS = {"north": "North Locality Team", "south": "South Locality Team"}
@@ -142,8 +147,12 @@ def _seed_visit(
     }
     visit, _ = create_visit(worker, visit_id, body)
     visit.recorded_at = started + timedelta(hours=3)
-    submit_visit(worker, visit_id, etag(visit), at=started + timedelta(hours=4))
     if days_ago < APPROVED_AFTER_DAYS:
+        _attach_evidence(worker, visit_id, child)
+    visit = submit_visit(worker, visit_id, etag(visit), at=started + timedelta(hours=4))
+    if days_ago < APPROVED_AFTER_DAYS:
+        if not alone:
+            _return_and_resubmit(worker, supervisor, visit, body, started)
         return
     decision: dict[str, Any] = {
         "decision": "approve",
@@ -156,6 +165,88 @@ def _seed_visit(
             "due_by": today() + timedelta(days=7),
         }
     review_visit(supervisor, visit_id, decision, etag(visit))
+
+
+EVIDENCE = (
+    ("drawing", "image/png", "house-drawing.png", drawing_png),
+    ("photo", "image/jpeg", "bedroom.jpg", photo_jpeg),
+    ("audio", "audio/x-wav", "in-her-words.wav", recording_wav),
+)
+
+
+def _attach_evidence(worker: User, visit_id: uuid.UUID, child: Child) -> None:
+    """The child's drawing, a photo of their bedroom and a recording, through the upload path."""
+    for kind, content_type, filename, make in EVIDENCE:
+        content = make()
+        upload = Upload(
+            attachment_id=uuid.uuid5(NAMESPACE, f"{visit_id}/{kind}"),
+            kind=kind,
+            child_id=child.id,
+            filename=filename,
+            declared_type=content_type,
+            declared_sha256=None,
+            declared_length=len(content),
+        )
+        upload_attachment(worker, visit_id, upload, io.BytesIO(content))
+
+
+def _return_and_resubmit(
+    worker: User, supervisor: User, visit: Visit, body: dict[str, Any], started: datetime
+) -> None:
+    """A supervisor returns the record for more detail; the worker adds it and submits again,
+    so the visit has two versions and a comment to show.
+    """
+    returned = {
+        "decision": "return",
+        "comment": "Say why she did not want to be seen alone.",
+        "management_decision": {
+            "action": "See her alone at school before the next core group.",
+            "due_by": today() + timedelta(days=10),
+        },
+    }
+    visit_id = visit.id
+    _, visit = review_visit(supervisor, visit_id, returned, etag(visit))
+    changed = {**body, "children": [dict(body["children"][0])]}
+    changed["children"][0]["not_seen_alone_detail"] = "Wanted her mum to stay in the room."
+    changed["analysis"] = "No new concerns; she was relaxed with her mother present."
+    visit, _ = put_visit(worker, visit_id, changed, etag(visit))
+    submit_visit(worker, visit_id, etag(visit), at=started + timedelta(days=1))
+
+
+FEEDBACK = (
+    {
+        "urgent": True,
+        "anything_else": "I have nowhere to stay after Friday.",
+        "wants_contact": True,
+        "contact_name": "J",
+        "contact_detail": "07700 900123",
+    },
+    {
+        "life_satisfaction": 6,
+        "worthwhile": 7,
+        "happy_yesterday": 5,
+        "anxious_yesterday": 4,
+        "settled": "mostly",
+        "anything_else": "My adviser helped me with college forms.",
+    },
+    {
+        "life_satisfaction": 3,
+        "worthwhile": 4,
+        "happy_yesterday": 3,
+        "anxious_yesterday": 8,
+        "settled": "not_really",
+        "coping_with_money": "struggling",
+    },
+)
+
+
+def _seed_feedback() -> int:
+    """A few care-leaver responses, one of them urgent, when there are none."""
+    if db.session.scalar(select(Feedback.id).limit(1)) is not None:
+        return 0
+    for answers in FEEDBACK:
+        db.session.add(Feedback(language="en", **answers))
+    return len(FEEDBACK)
 
 
 @click.group()
@@ -180,6 +271,7 @@ def seed() -> None:
         team = worker.teams[0]
         supervisor = users[f"supervisor.{team.name}"]
         created += _seed_caseload(worker, supervisor, team, index)
+    _seed_feedback()
     db.session.commit()
     click.echo(f"Demo data ready ({created} new cases). Sign in with password {password!r} as:")
     for username, display, role, team_names in USERS:

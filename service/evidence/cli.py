@@ -9,9 +9,10 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from service.columns import utcnow
-from service.evidence.models import Attachment
+from service.evidence.models import PICTURE_KINDS, Attachment, thumbnail_key
 from service.evidence.operations import evidence_store
 from service.extensions import db
+from storage import EvidenceStore
 
 
 @click.group()
@@ -27,6 +28,8 @@ def reconcile(grace_minutes: int, dry_run: bool) -> None:
     """Delete stored objects no record points at, and report records whose object is missing.
 
     Objects younger than the grace period are left alone: their upload may still be committing.
+    Thumbnails are removed, whatever their age, once their attachment is gone or erased (one
+    could have been cached while an erasure was committing).
     Exits with status 1 when a record's object is missing, so a scheduler notices.
     """
     store = evidence_store()
@@ -43,6 +46,7 @@ def reconcile(grace_minutes: int, dry_run: bool) -> None:
             if not dry_run:
                 store.delete(item.key)
                 removed += 1
+    removed += _remove_stray_thumbnails(store, dry_run)
     missing = sorted(known - stored)
     for key in missing:
         click.echo(f"MISSING object for record: {key}", err=True)
@@ -52,3 +56,24 @@ def reconcile(grace_minutes: int, dry_run: bool) -> None:
     )
     if missing:
         raise SystemExit(1)
+
+
+def _remove_stray_thumbnails(store: EvidenceStore, dry_run: bool) -> int:
+    """Delete cached thumbnails whose attachment is gone or erased; return how many."""
+    wanted = {
+        thumbnail_key(attachment_id, kind, content_type)
+        for attachment_id, kind, content_type in db.session.execute(
+            select(Attachment.id, Attachment.kind, Attachment.content_type).where(
+                Attachment.erased_at.is_(None), Attachment.kind.in_(PICTURE_KINDS)
+            )
+        )
+    }
+    removed = 0
+    for item in store.list("thumbnails/"):
+        if item.key in wanted:
+            continue
+        click.echo(f"stray thumbnail {item.key}{' (dry run)' if dry_run else ''}")
+        if not dry_run:
+            store.delete(item.key)
+            removed += 1
+    return removed

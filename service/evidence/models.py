@@ -12,6 +12,21 @@ from service.columns import UTCDateTime, utcnow
 from service.extensions import Base
 
 KINDS = ("photo", "drawing", "audio", "video", "document")
+PICTURE_KINDS = ("photo", "drawing")
+# The longest edge of a thumbnail, in pixels; part of its key, so a new size is a new object.
+THUMBNAIL_EDGE = 320
+# A photo's thumbnail is a JPEG, a drawing's keeps its PNG (and its transparency).
+THUMBNAIL_EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png"}
+
+
+def thumbnail_key(attachment_id: uuid.UUID, kind: str, content_type: str) -> str | None:
+    """Where the thumbnail of a photo or drawing is cached in the evidence store; None for
+    other evidence. Outside ``visits/``, so ``evidence reconcile`` tells the two apart.
+    """
+    extension = THUMBNAIL_EXTENSIONS.get(content_type)
+    if kind not in PICTURE_KINDS or extension is None:
+        return None
+    return f"thumbnails/{attachment_id}-{THUMBNAIL_EDGE}.{extension}"
 
 
 class Attachment(Base):
@@ -48,6 +63,16 @@ class Attachment(Base):
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     erased_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     erased_reason: Mapped[str | None] = mapped_column(Text)
+
+    @property
+    def thumbnail_key(self) -> str | None:
+        """Where its thumbnail is cached, if it is a picture (see :func:`thumbnail_key`)."""
+        return thumbnail_key(self.id, self.kind, self.content_type)
+
+    @property
+    def stored_keys(self) -> list[str]:
+        """Every object kept for it: the file, and a picture's cached thumbnail."""
+        return [self.store_key] + ([self.thumbnail_key] if self.thumbnail_key else [])
 
     @property
     def in_record(self) -> bool:

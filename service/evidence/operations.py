@@ -216,6 +216,11 @@ def _delete_quietly(key: str) -> None:
         log.warning("could not delete %s after a failed upload: %s", key, error)
 
 
+def _delete_all_quietly(keys: list[str]) -> None:
+    for key in keys:
+        _delete_quietly(key)
+
+
 def list_attachments(user: User, visit_id: uuid.UUID) -> list[Attachment]:
     """The visit's attachments, oldest first."""
     visit = get_visit(user, visit_id)
@@ -266,10 +271,10 @@ def delete_attachment(user: User, attachment_id: uuid.UUID) -> None:
                 "attachment.in_record",
                 "A submitted version holds this evidence: withdraw it, with a reason, instead.",
             )
-        key = attachment.store_key
+        keys = attachment.stored_keys
         db.session.delete(attachment)
         db.session.flush()
-    after_commit(lambda: _delete_quietly(key))
+    after_commit(lambda: _delete_all_quietly(keys))
 
 
 def withdraw_attachment(user: User, attachment_id: uuid.UUID, reason: str) -> Attachment:
@@ -313,8 +318,8 @@ def erase_attachment(user: User, attachment_id: uuid.UUID, reason: str) -> Attac
         attachment.erased_reason = reason
         attachment.filename = "erased"
         db.session.flush()
-    key = attachment.store_key
-    after_commit(lambda: _delete_quietly(key))
+    keys = attachment.stored_keys  # its thumbnail goes with it
+    after_commit(lambda: _delete_all_quietly(keys))
     return attachment
 
 
@@ -341,13 +346,8 @@ def remove_visit_evidence(visit: Visit) -> None:
     for attachment in attachments:
         db.session.delete(attachment)
     db.session.flush()
-    keys = [attachment.store_key for attachment in attachments]
-
-    def delete_objects() -> None:
-        for key in keys:
-            _delete_quietly(key)
-
-    after_commit(delete_objects)
+    keys = [key for attachment in attachments for key in attachment.stored_keys]
+    after_commit(lambda: _delete_all_quietly(keys))
 
 
 def on_visit_changed(event: VisitEvent) -> None:

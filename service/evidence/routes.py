@@ -5,9 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import Response, g, redirect, request
+from flask import g, redirect, request
 from marshmallow import ValidationError
-from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
 from api_schemas.evidence import (
     AttachmentSchema,
@@ -21,9 +20,9 @@ from service.audit.reads import audit_exempt, audited, describe
 from service.errors import ValidationFailed, flatten_errors
 from service.evidence import operations
 from service.evidence.models import Attachment
+from service.evidence.streaming import stream_attachment
 from service.extensions import db
 from service.visits.models import Visit
-from storage import StorageError
 
 blp = Blueprint("evidence", __name__, description="Photos, drawings, audio and documents.")
 
@@ -211,40 +210,13 @@ def attachment_content(query: dict[str, Any], attachment_id: uuid.UUID) -> Any:
         )
         if url:
             return redirect(url, 302)
-    return _stream(attachment)
+    return stream_attachment(attachment)
 
 
 def _presign_seconds() -> int:
     from flask import current_app
 
     return int(current_app.config["PRESIGNED_URL_SECONDS"])
-
-
-def _stream(attachment: Attachment) -> Response:
-    size = attachment.stored_size
-    start, stop, status = 0, size, 200
-    if request.range is not None:
-        bounds = request.range.range_for_length(size)
-        if bounds is None:
-            raise RequestedRangeNotSatisfiable(length=size)
-        (start, stop), status = bounds, 206
-    try:
-        body = operations.evidence_store().open(attachment.store_key, start, stop)
-    except FileNotFoundError:
-        raise operations.store_unavailable(StorageError("object missing")) from None
-    except StorageError as error:
-        raise operations.store_unavailable(error) from None
-    response = Response(
-        body, status=status, mimetype=attachment.content_type, direct_passthrough=True
-    )
-    response.headers["Content-Length"] = str(stop - start)
-    response.headers["Accept-Ranges"] = "bytes"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "private, no-store"
-    response.headers.set("Content-Disposition", "attachment", filename=attachment.filename)
-    if status == 206:
-        response.headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
-    return response
 
 
 @blp.delete("/attachments/<uuid:attachment_id>")

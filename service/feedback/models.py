@@ -12,6 +12,7 @@ from service.columns import UTCDateTime, utcnow
 from service.extensions import Base
 
 TRIAGE_STATUSES = ("new", "contacted", "closed")
+TRIAGE_NOTE_MAX = 2000  # characters in one triage note
 # The answer options of the non-scale questions, in the order the form shows them.
 CHOICES = {
     "settled": ("yes", "mostly", "not_really", "no"),
@@ -71,3 +72,25 @@ class Feedback(Base):
     triage_note: Mapped[str | None] = mapped_column(Text)
     triaged_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     triaged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class FeedbackTriageNote(Base):
+    """One step of a response's triage: the status it moved to, the note, who and when.
+
+    Appended at every triage and never changed, so an earlier note is never lost when a later
+    one is written (``Feedback.triage_note`` holds only the latest). Only retention purge
+    removes them, with the response they belong to.
+    """
+
+    __tablename__ = "feedback_triage_notes"
+    __table_args__ = (
+        CheckConstraint(f"status IN {TRIAGE_STATUSES!r}", name="status"),
+        Index("ix_feedback_triage_notes_feedback_id_at", "feedback_id", "at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    feedback_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("feedback.id"))
+    status: Mapped[str] = mapped_column(String(10))
+    note: Mapped[str | None] = mapped_column(Text)
+    by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

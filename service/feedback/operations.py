@@ -16,7 +16,13 @@ from service.cases.operations import get_child
 from service.columns import utcnow
 from service.errors import NotFound, ValidationFailed
 from service.extensions import db
-from service.feedback.models import CHOICES, SCALES, Feedback, FeedbackInvite
+from service.feedback.models import (
+    CHOICES,
+    SCALES,
+    Feedback,
+    FeedbackInvite,
+    FeedbackTriageNote,
+)
 
 SMALLEST_GROUP = 5
 
@@ -105,18 +111,41 @@ def feedback_query(filters: dict[str, Any]) -> Select[Any]:
     return query.order_by(Feedback.urgent.desc(), Feedback.submitted_at.desc(), Feedback.id)
 
 
-def triage(user: User, feedback_id: uuid.UUID, status: str, note: str | None) -> Feedback:
-    """Record where a response is in triage, and who moved it."""
+def get_feedback(feedback_id: uuid.UUID) -> Feedback:
+    """One response, for a manager (the only role the feedback views allow)."""
     feedback = db.session.get(Feedback, feedback_id)
     if feedback is None:
         raise NotFound("feedback.not_found", "No such feedback.")
+    return feedback
+
+
+def triage(user: User, feedback_id: uuid.UUID, status: str, note: str | None) -> Feedback:
+    """Record where a response is in triage, and who moved it; the step joins its history."""
+    feedback = get_feedback(feedback_id)
+    moment = utcnow()
     feedback.triage_status = status
     if note is not None:
         feedback.triage_note = note
     feedback.triaged_by_id = user.id
-    feedback.triaged_at = utcnow()
+    feedback.triaged_at = moment
+    db.session.add(
+        FeedbackTriageNote(
+            feedback_id=feedback.id, status=status, note=note, by_id=user.id, at=moment
+        )
+    )
     db.session.flush()
     return feedback
+
+
+def triage_history(feedback_id: uuid.UUID) -> list[tuple[FeedbackTriageNote, str]]:
+    """Every triage step of a response, oldest first, with the name of who took it."""
+    rows = db.session.execute(
+        select(FeedbackTriageNote, User.display_name)
+        .join(User, User.id == FeedbackTriageNote.by_id)
+        .where(FeedbackTriageNote.feedback_id == feedback_id)
+        .order_by(FeedbackTriageNote.at, FeedbackTriageNote.id)
+    )
+    return [(step, name) for step, name in rows]
 
 
 def summary(months: int) -> list[dict[str, Any]]:

@@ -18,12 +18,20 @@ from api_schemas.feedback import (
 )
 from service.api import Blueprint, paginate_select
 from service.audit.events import Action, Subject
-from service.audit.reads import audit_exempt, audited
+from service.audit.reads import audit_exempt, audited, describe
 from service.audit.trail import record
 from service.feedback import operations
 from service.feedback.models import Feedback
 
 blp = Blueprint("feedback", __name__, description="Care-leaver feedback: invites, triage, summary.")
+
+
+@describe.register
+def _feedback_subjects(feedback: Feedback) -> list[Subject]:
+    """A response is about the care leaver it came from (through an invite), or about nobody
+    known; either way showing it is a read the trail records.
+    """
+    return [Subject("feedback", feedback.id, feedback.child_id)]
 
 
 @blp.post("/feedback/invites")

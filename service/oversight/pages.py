@@ -24,6 +24,7 @@ from service.oversight import chronology, dashboard, inspection, operations, wor
 from service.pages import PageBlueprint, download, render
 from service.policy import case_scope
 from service.timescales import PLAN_TYPES, local_date
+from service.visits import labels
 
 blp = PageBlueprint("oversight_pages", __name__)
 
@@ -160,9 +161,7 @@ def child(child_id: uuid.UUID) -> Any:
         day_text=wording.day_text,
         when_text=lambda moment: wording.moment_text(moment, zone),
         kind_labels=wording.KIND_LABELS,
-        visit_type_labels=wording.VISIT_TYPE_LABELS,
-        status_labels=wording.STATUS_LABELS,
-        decision_labels=wording.DECISION_LABELS,
+        value_label=labels.value_label,
     )
 
 

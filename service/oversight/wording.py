@@ -1,4 +1,7 @@
-"""The words people read on the oversight pages: plan types, kinds of event, dates."""
+"""The words people read on the oversight pages: plan types, kinds of event, dates.
+
+A visit's own fields and codes have their words in ``service.visits.labels``.
+"""
 
 from __future__ import annotations
 
@@ -13,14 +16,6 @@ PLAN_LABELS = {
     "care_leaver": "Care leaver",
 }
 KIND_LABELS = {"visit": "Visit", "review": "Decision", "plan": "Plan"}
-VISIT_TYPE_LABELS = {
-    "statutory": "Statutory",
-    "review": "Review",
-    "core_group": "Core group",
-    "other": "Other",
-}
-STATUS_LABELS = {"submitted": "awaiting review"}
-DECISION_LABELS = {"approve": "Approved", "return": "Returned", "escalate": "Escalated"}
 
 
 def day_text(day: date | str) -> str:

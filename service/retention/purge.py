@@ -8,7 +8,8 @@ half-deleted and no object orphaned:
    (a conditional UPDATE, so a hold and a purge racing cannot both win). From this commit the
    case is absent everywhere (the policy layer answers 404; no list shows it), and its
    undelivered messages for the core system are deleted, so none is delivered afterwards.
-2. **Objects**: every stored evidence object of the case's visits is deleted from the store.
+2. **Objects**: every stored evidence object of the case's visits (and every cached thumbnail
+   of one) is deleted from the store.
    Deleting a missing object is not an error, so a re-run simply deletes again.
 3. **Rows and tombstone** (one transaction): the case's rows are deleted and the tombstone
    written; either all of it commits or none of it. Objects uploaded since step 2 (an upload
@@ -40,9 +41,9 @@ from service.auth.models import User
 from service.cases.models import Case, CaseAllocation, Child, ChildPlanEvent, case_children
 from service.columns import utcnow
 from service.core_system.models import LocalDelivery, MessageStatus, OutboxMessage
-from service.evidence.models import Attachment
+from service.evidence.models import Attachment, thumbnail_key
 from service.extensions import db
-from service.feedback.models import Feedback, FeedbackInvite
+from service.feedback.models import Feedback, FeedbackInvite, FeedbackTriageNote
 from service.retention.models import LegalHold
 from service.retention.operations import is_due, record_counts
 from service.reviews.models import Review
@@ -172,19 +173,27 @@ def mark(case_id: uuid.UUID, as_of: date | None = None) -> bool:
 
 
 def _object_keys(visit_ids: list[uuid.UUID]) -> list[str]:
+    """The stored objects of these visits' evidence, with any cached thumbnails."""
     if not visit_ids:
         return []
-    return list(
-        db.session.scalars(
-            select(Attachment.store_key)
-            .where(Attachment.visit_id.in_(visit_ids))
-            .order_by(Attachment.store_key)
-        )
+    rows = db.session.execute(
+        select(Attachment.store_key, Attachment.id, Attachment.kind, Attachment.content_type)
+        .where(Attachment.visit_id.in_(visit_ids))
+        .order_by(Attachment.store_key)
     )
+    keys: list[str] = []
+    for store_key, attachment_id, kind, content_type in rows:
+        keys.append(store_key)
+        thumbnail = thumbnail_key(attachment_id, kind, content_type)
+        if thumbnail:
+            keys.append(thumbnail)
+    return keys
 
 
 def delete_objects(case_id: uuid.UUID, store: EvidenceStore) -> int:
-    """Step 2: delete every stored object of the case's visits (a missing one is fine)."""
+    """Step 2: delete every stored object of the case's visits, thumbnails included (a missing
+    one is fine); return how many keys were deleted.
+    """
     keys = _object_keys(_visit_ids(case_id))
     db.session.rollback()  # no transaction held open while the store works
     for key in keys:
@@ -277,15 +286,19 @@ def _delete_sync_receipts(visit_ids: Iterable[uuid.UUID]) -> None:
 
 
 def _delete_children(child_ids: list[uuid.UUID]) -> None:
-    """Children on no remaining case: their plan history, feedback linked to them, and them."""
+    """Children on no remaining case: their plan history, feedback linked to them (with its
+    triage notes), and them.
+    """
     if not child_ids:
         return
     invites = select(FeedbackInvite.id).where(FeedbackInvite.child_id.in_(child_ids))
+    linked = or_(Feedback.child_id.in_(child_ids), Feedback.invite_id.in_(invites))
     db.session.execute(
-        delete(Feedback).where(
-            or_(Feedback.child_id.in_(child_ids), Feedback.invite_id.in_(invites))
+        delete(FeedbackTriageNote).where(
+            FeedbackTriageNote.feedback_id.in_(select(Feedback.id).where(linked))
         )
     )
+    db.session.execute(delete(Feedback).where(linked))
     db.session.execute(delete(FeedbackInvite).where(FeedbackInvite.child_id.in_(child_ids)))
     db.session.execute(delete(ChildPlanEvent).where(ChildPlanEvent.child_id.in_(child_ids)))
     db.session.execute(delete(Child).where(Child.id.in_(child_ids)))

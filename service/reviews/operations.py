@@ -83,11 +83,12 @@ def needs_management_decision(visit: Visit) -> bool:
     )
 
 
-def _check_reviewer(user: User, visit: Visit) -> None:
+def reviewer_refusal(user: User, visit: Visit) -> Forbidden | None:
+    """Why ``user`` may not decide on ``visit`` (their own, or escalated past them), or None."""
     if visit.worker_id == user.id:
-        raise Forbidden("review.own_visit", "You cannot review a visit you recorded.")
+        return Forbidden("review.own_visit", "You cannot review a visit you recorded.")
     if visit.escalated_at is None:
-        return
+        return None
     escalated_by = db.session.scalar(
         select(Review.reviewer_id)
         .where(Review.visit_id == visit.id, Review.decision == "escalate")
@@ -95,9 +96,19 @@ def _check_reviewer(user: User, visit: Visit) -> None:
         .limit(1)
     )
     if user.role != "manager" or user.id == escalated_by:
-        raise Forbidden(
+        return Forbidden(
             "review.escalated",
             "This visit was escalated: a manager other than the one who escalated it decides.",
+        )
+    return None
+
+
+def _check_comment(body: dict[str, Any]) -> None:
+    if body["decision"] == "return" and not (body.get("comment") or "").strip():
+        raise ValidationFailed(
+            "review.comment_required",
+            "Say what needs to change when returning a visit.",
+            errors={"comment": ["Say what needs to change when returning a visit."]},
         )
 
 
@@ -131,14 +142,18 @@ def review_visit(
     """Record a decision on the visit's latest submission and move the visit on.
 
     ``If-Match`` must name the visit's current version with a strong ETag: a decision is never
-    made on a version the supervisor has not seen. Of two decisions made from one version, one
+    made on a version the supervisor has not seen. A return needs a comment saying what to
+    change. Of two decisions made from one version, one
     is kept and the other gets 412.
     """
     visit = get_visit(user, visit_id, wanted="review")
-    _check_reviewer(user, visit)
+    refusal = reviewer_refusal(user, visit)
+    if refusal is not None:
+        raise refusal
     expected = lifecycle.expected_version(visit, if_match, required=True)
     if visit.status != Status.SUBMITTED:
         raise lifecycle.refusal(visit, Action.APPROVE)
+    _check_comment(body)
     management = body.get("management_decision")
     _check_management_decision(visit, management)
     action = DECISION_ACTIONS[body["decision"]]

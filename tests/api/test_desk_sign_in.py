@@ -172,3 +172,9 @@ def test_sign_in_shares_the_api_rate_limit(app, world):
     assert blocked.status_code == 429
     assert "Too many attempts" in blocked.get_data(as_text=True)
     assert client.post("/api/v1/auth/token", json=wrong).status_code == 429
+
+
+def test_the_root_leads_to_the_desk(client):
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/desk/"

@@ -1,5 +1,6 @@
 """The command line: demo seed, case import, user creation."""
 
+import io
 import json
 from datetime import date, timedelta
 
@@ -266,3 +267,27 @@ def test_users_create_refuses_a_weak_password(app, client, registry, password, p
     assert problem in result.output
     with app.app_context():
         assert db.session.scalar(select(User).where(User.username == "new.sup")) is None
+
+
+def test_demo_seed_gives_every_desk_page_something_to_show(app):
+    from PIL import Image
+
+    from service.evidence.models import Attachment
+    from service.feedback.models import Feedback
+    from service.visits.models import Visit, VisitVersion
+
+    assert app.test_cli_runner().invoke(args=["demo", "seed"]).exit_code == 0
+    with app.app_context():
+        kinds = {row.kind for row in db.session.scalars(select(Attachment))}
+        assert kinds == {"drawing", "photo", "audio"}
+        store = app.extensions["evidence_store"]
+        photo = db.session.scalars(select(Attachment).where(Attachment.kind == "photo")).first()
+        stored = io.BytesIO(b"".join(store.open(photo.store_key)))
+        assert not Image.open(stored).getexif().get_ifd(0x8825)  # no GPS left
+        awaiting = db.session.scalars(select(Visit).where(Visit.status == "submitted")).all()
+        versions = {
+            visit.id: db.session.query(VisitVersion).filter_by(visit_id=visit.id).count()
+            for visit in awaiting
+        }
+        assert awaiting and max(versions.values()) == 2
+        assert db.session.query(Feedback).filter_by(urgent=True).count() == 1

@@ -357,3 +357,25 @@ def test_an_import_that_corrects_a_date_of_birth_moves_the_disposal_date(app, tm
         with app.app_context():
             case = db.session.scalar(select(Case).where(Case.core_ref == "C-9"))
             assert (case.retention_class, case.disposal_date) == ("looked_after", expected)
+
+
+def test_feedback_linked_to_a_purged_child_goes_with_its_triage_notes(app, world):
+    from service.auth.models import User
+    from service.feedback import operations
+    from service.feedback.models import Feedback, FeedbackTriageNote
+
+    make_due(app, world.case_ids["a2"])
+    (child_id,) = world.child_ids["a2"]
+    with app.app_context():
+        feedback = Feedback(child_id=uuid.UUID(child_id), anything_else="About me")
+        db.session.add(feedback)
+        db.session.flush()
+        manager = db.session.get(User, uuid.UUID(world.user_ids["manager"]))
+        operations.triage(manager, feedback.id, "contacted", "Rang them")
+        operations.triage(manager, feedback.id, "closed", "Sorted")
+        db.session.commit()
+    result = _purge(app)
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        assert db.session.scalar(select(db.func.count()).select_from(Feedback)) == 0
+        assert db.session.scalar(select(db.func.count()).select_from(FeedbackTriageNote)) == 0

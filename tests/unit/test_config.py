@@ -40,6 +40,28 @@ def test_postgres_urls_get_the_psycopg_driver():
         ({"TIMESCALES": '{"care_leaver": {"first": "1w"}}'}, "needs an 'every'"),
         ({"JWT_JWKS_URL": "https://idp/jwks"}, "JWT_OIDC_ISSUER"),
         ({"JWT_OIDC_ROLE_MAP": "csc-worker"}, "claim_value=role"),
+        ({"OIDC_ISSUER": "https://login.council.test"}, "go together"),
+        ({"OIDC_ISSUER": "login.council.test"}, "OIDC_ISSUER must be a URL"),
+        (
+            {
+                "OIDC_ISSUER": "https://login.council.test",
+                "OIDC_CLIENT_ID": "desk",
+                "OIDC_CLIENT_SECRET": "s",
+                "OIDC_SCOPES": "profile email",
+            },
+            "must include openid",
+        ),
+        (
+            {
+                "SEEN_HEARD_ENV": "production",
+                "SECRET_KEY": "x" * 40,
+                "AUDIT_SIGNING_KEY": SIGNING_KEY,
+                "OIDC_ISSUER": "http://login.council.test",
+                "OIDC_CLIENT_ID": "desk",
+                "OIDC_CLIENT_SECRET": "s",
+            },
+            "OIDC_ISSUER must be https",
+        ),
         ({"CORE_SYSTEM_URL": "https://core.council.test"}, "needs CORE_SYSTEM_TOKEN"),
         ({"CORE_SYSTEM_TOKEN_URL": "https://idp/token"}, "go together"),
         (

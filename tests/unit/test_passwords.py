@@ -13,6 +13,7 @@ def test_a_long_unusual_password_is_fine():
     ("username", "password", "problem"),
     [
         ("jo.worker", "short pass", "use at least 12 characters"),
+        ("jo.worker", "a" * 201, "use at most 200 characters"),
         ("jo.worker", "my-JO.WORKER-password", "do not include the username"),
         ("jo.worker", "QwertyUiop12", "it is one of the most common passwords; choose another"),
         ("jo.worker", "demo-password", "it is one of the most common passwords; choose another"),
