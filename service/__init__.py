@@ -122,6 +122,7 @@ def _register_features(app: Flask) -> None:
     from service.feedback.routes import blp as feedback_blp
     from service.health import blp as health_blp
     from service.oversight import copies
+    from service.oversight import pages as oversight_pages
     from service.oversight.routes import blp as oversight_blp
     from service.retention import cli as retention_cli
     from service.retention import operations as retention
@@ -168,6 +169,7 @@ def _register_features(app: Flask) -> None:
         auth_pages.blp,
         oidc_pages.blp,
         reviews_pages.blp,
+        oversight_pages.blp,
         visits_pages.blp,
         evidence_pages.blp,
         feedback_manager_pages.blp,

@@ -190,8 +190,8 @@ def as_csv(entries: list[dict[str, Any]]) -> str:
                 entry["at"].isoformat(),
                 entry["kind"],
                 entry["visit_id"] or "",
-                _cell(entry["summary"]),
-                _cell(details),
+                spreadsheet_safe(entry["summary"]),
+                spreadsheet_safe(details),
             ]
         )
     return out.getvalue()
@@ -203,6 +203,6 @@ def _plain(value: Any) -> str:
     return str(value)
 
 
-def _cell(text: str) -> str:
+def spreadsheet_safe(text: str) -> str:
     """Neutralise spreadsheet formulas: a child's words must never run as one."""
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

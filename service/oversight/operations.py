@@ -7,17 +7,22 @@ is scanned to answer it. The summary adds up counts kept on each visit at submis
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 
 from service.auth.models import Team, User
 from service.cases.models import Case, Child, case_children
 from service.cases.operations import today
 from service.columns import utcnow
 from service.extensions import db
+from service.oversight.chronology import spreadsheet_safe
 from service.policy import caseload_entry_scope, visit_team_scope
+from service.timescales import local_date
 from service.visits.models import Visit
 
 
@@ -43,8 +48,25 @@ def _overdue_entries(user: User, filters: dict[str, Any], as_of: date, *columns:
     return query
 
 
-def overdue_query(user: User, filters: dict[str, Any], as_of: date) -> Any:
-    """(child, case) pairs in scope overdue (or due within N days), most overdue first.
+def _orders() -> dict[str, tuple[Any, ...]]:
+    entry = case_children.c
+    return {
+        "most_overdue": (entry.next_visit_due, entry.child_id, entry.case_id),
+        "least_overdue": (entry.next_visit_due.desc(), entry.child_id, entry.case_id),
+        "name": (Child.name, entry.next_visit_due, entry.child_id, entry.case_id),
+        "name_desc": (Child.name.desc(), entry.next_visit_due, entry.child_id, entry.case_id),
+    }
+
+
+# The orders the overdue list can be read in; the first is the API's, from one index.
+OVERDUE_ORDERS = ("most_overdue", "least_overdue", "name", "name_desc")
+
+
+def overdue_query(
+    user: User, filters: dict[str, Any], as_of: date, order: str = "most_overdue"
+) -> Any:
+    """(child, case) pairs in scope overdue (or due within N days), most overdue first (or in
+    another of :data:`OVERDUE_ORDERS`).
 
     Driven by ``case_children``, which carries each case's team, worker and open flag and each
     child's next due date: a team's or a worker's page is read in order from one index.
@@ -54,7 +76,7 @@ def overdue_query(user: User, filters: dict[str, Any], as_of: date) -> Any:
     if not filters.get("plan_type"):
         query = query.join(Child, Child.id == entry.child_id)
     query = query.join(Case, Case.id == entry.case_id)
-    return query.order_by(entry.next_visit_due, entry.child_id, entry.case_id)
+    return query.order_by(*_orders()[order])
 
 
 def overdue_count(user: User, filters: dict[str, Any], as_of: date) -> int:
@@ -62,37 +84,116 @@ def overdue_count(user: User, filters: dict[str, Any], as_of: date) -> int:
     return int(db.session.scalar(_overdue_entries(user, filters, as_of, func.count())) or 0)
 
 
-def overdue_page(user: User, filters: dict[str, Any], pagination: Any) -> list[dict[str, Any]]:
+def overdue_page(
+    user: User, filters: dict[str, Any], pagination: Any, order: str = "most_overdue"
+) -> list[dict[str, Any]]:
     """One page of the overdue list, with the total in ``pagination.item_count``."""
     as_of = today()
-    query = overdue_query(user, filters, as_of)
+    query = overdue_query(user, filters, as_of, order)
     pagination.item_count = overdue_count(user, filters, as_of)
     if pagination.first_item >= pagination.item_count:
         return []
     rows = db.session.execute(query.limit(pagination.page_size).offset(pagination.first_item))
-    return [
-        {
-            "child_id": child.id,
-            "child_name": child.name,
-            "date_of_birth": child.date_of_birth,
-            "plan_type": child.plan_type,
-            "plan_start_date": child.plan_start_date,
-            "case_id": case.id,
-            "core_ref": case.core_ref,
-            "team": case.team,
-            "allocated_worker": case.allocated_worker,
-            "last_seen_at": child.last_seen_at,
-            "last_seen_alone_at": child.last_seen_alone_at,
-            "next_visit_due": child.next_visit_due,
-            "days_overdue": (as_of - child.next_visit_due).days,
-            "never_seen": child.last_statutory_seen_at is None,
-        }
-        for child, case in rows
-    ]
+    return [_overdue_row(child, case, as_of) for child, case in rows]
+
+
+def overdue_rows(
+    user: User, filters: dict[str, Any], order: str = "most_overdue"
+) -> Iterator[dict[str, Any]]:
+    """Every row of the overdue list, read in batches (for a download)."""
+    as_of = today()
+    query = overdue_query(user, filters, as_of, order).execution_options(yield_per=500)
+    for child, case in db.session.execute(query):
+        yield _overdue_row(child, case, as_of)
+
+
+OVERDUE_CSV = (
+    "child_name",
+    "core_person_ref",
+    "date_of_birth",
+    "plan_type",
+    "core_ref",
+    "team",
+    "allocated_worker",
+    "last_seen",
+    "next_visit_due",
+    "days_overdue",
+    "never_seen",
+)
+
+
+def overdue_as_csv(rows: Iterable[dict[str, Any]], zone: str) -> str:
+    """Overdue rows as CSV for a spreadsheet: dates as ISO dates (last seen where the council
+    works), no cell able to run as a formula.
+    """
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(OVERDUE_CSV)
+    for row in rows:
+        last, worker = row["last_seen_at"], row["allocated_worker"]
+        values = (
+            row["child_name"],
+            row["core_person_ref"],
+            row["date_of_birth"].isoformat() if row["date_of_birth"] else "",
+            row["plan_type"],
+            row["core_ref"],
+            row["team"].name,
+            worker.display_name if worker else "",
+            local_date(last, zone).isoformat() if last else "",
+            row["next_visit_due"].isoformat(),
+            str(row["days_overdue"]),
+            "yes" if row["never_seen"] else "no",
+        )
+        writer.writerow([spreadsheet_safe(value) for value in values])
+    return out.getvalue()
+
+
+def _overdue_row(child: Child, case: Case, as_of: date) -> dict[str, Any]:
+    return {
+        "child_id": child.id,
+        "child_name": child.name,
+        "core_person_ref": child.core_person_ref,
+        "date_of_birth": child.date_of_birth,
+        "plan_type": child.plan_type,
+        "plan_start_date": child.plan_start_date,
+        "case_id": case.id,
+        "core_ref": case.core_ref,
+        "team": case.team,
+        "allocated_worker": case.allocated_worker,
+        "last_seen_at": child.last_seen_at,
+        "last_seen_alone_at": child.last_seen_alone_at,
+        "next_visit_due": child.next_visit_due,
+        "days_overdue": (as_of - child.next_visit_due).days,
+        "never_seen": child.last_statutory_seen_at is None,
+    }
 
 
 def _pct(part: int, whole: int) -> float | None:
     return round(100.0 * part / whole, 1) if whole else None
+
+
+def statutory_visits(user: User, since: datetime) -> tuple[ColumnElement[bool], ...]:
+    """Submitted statutory visits since ``since`` counted for the caller's teams: what the
+    seen and seen-alone rates add up (their counts kept on each visit at submission).
+    """
+    return (
+        visit_team_scope(user),
+        Visit.visit_type == "statutory",
+        Visit.submitted_at.is_not(None),
+        Visit.started_at >= since,
+    )
+
+
+def awaiting_review(user: User) -> tuple[ColumnElement[bool], ...]:
+    """Visits of the caller's teams submitted and waiting for a decision."""
+    return (visit_team_scope(user), Visit.status == "submitted")
+
+
+def late_recordings(user: User, since: datetime) -> tuple[ColumnElement[bool], ...]:
+    """Visits of the caller's teams first submitted since ``since`` and flagged recorded late
+    (the flag is set once, at first submission, by the visit's own rule).
+    """
+    return (visit_team_scope(user), Visit.recorded_late.is_(True), Visit.submitted_at >= since)
 
 
 def summary(user: User, days: int) -> dict[str, Any]:
@@ -116,25 +217,19 @@ def summary(user: User, days: int) -> dict[str, Any]:
         .where(*in_scope, Child.visits_without_views >= 3)
         .group_by(entry.team_id)
     ).all()
-    visits = visit_team_scope(user)
     seen = db.session.execute(
         select(Visit.team_id, func.sum(Visit.children_seen), func.sum(Visit.children_seen_alone))
-        .where(
-            visits,
-            Visit.visit_type == "statutory",
-            Visit.submitted_at.is_not(None),
-            Visit.started_at >= since,
-        )
+        .where(*statutory_visits(user, since))
         .group_by(Visit.team_id)
     ).all()
     waiting = db.session.execute(
         select(Visit.team_id, func.count(), func.min(Visit.last_submitted_at))
-        .where(visits, Visit.status == "submitted")
+        .where(*awaiting_review(user))
         .group_by(Visit.team_id)
     ).all()
     late = db.session.execute(
         select(Visit.team_id, func.count())
-        .where(visits, Visit.recorded_late.is_(True), Visit.submitted_at >= since)
+        .where(*late_recordings(user, since))
         .group_by(Visit.team_id)
     ).all()
     return _assemble(days, children, without_views, seen, waiting, late)

@@ -24,6 +24,9 @@ def is_working_day(day: date) -> bool:
     return day.weekday() < 5 and day not in _bank_holidays()
 
 
+# Remembered: a dashboard asks for the due date of every visit in a year, from a few hundred
+# distinct days.
+@lru_cache(maxsize=8192)
 def add_working_days(start: date, count: int) -> date:
     """Return the date ``count`` working days after ``start`` (``start`` itself never counts)."""
     if count < 0:

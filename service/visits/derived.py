@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import event, func, select
+from sqlalchemy import ColumnElement, and_, event, func, select
 from sqlalchemy.orm import Session
 
 from service.cases.models import Child
@@ -28,6 +28,13 @@ from service.visits.models import RecordedChild
 VIEWS_WINDOW = 3
 PENDING = "children_to_refresh"
 _UTC = UTCDateTime()
+
+
+def counts_for_timescales() -> ColumnElement[bool]:
+    """The one rule for which recorded visits count for a child's timescales (DESIGN.md §4):
+    statutory visits at which the child was seen. A core group meeting never counts.
+    """
+    return and_(RecordedChild.seen.is_(True), RecordedChild.visit_type == "statutory")
 
 
 def _aware(value: Any) -> Any:
@@ -47,9 +54,7 @@ def refresh_children(child_ids: Iterable[uuid.UUID]) -> None:
                 RecordedChild.child_id,
                 func.max(RecordedChild.started_at).filter(RecordedChild.seen.is_(True)),
                 func.max(RecordedChild.started_at).filter(RecordedChild.seen_alone.is_(True)),
-                func.max(RecordedChild.started_at).filter(
-                    RecordedChild.seen.is_(True), RecordedChild.visit_type == "statutory"
-                ),
+                func.max(RecordedChild.started_at).filter(counts_for_timescales()),
             )
             .where(RecordedChild.child_id.in_(ids))
             .group_by(RecordedChild.child_id)
