@@ -2,16 +2,13 @@
 
 Every figure asks the rule where it lives: the seen and seen-alone counts and the late flag are
 the ones the oversight summary adds up (``operations.statutory_visits``, ``late_recordings``,
-``awaiting_review``); which visits count for timescales is ``visits.derived``'s rule; when a
-visit was due is the timescale rule in force (``cases.operations.timescale_rules``). Months are
-the council's calendar months; rows are grouped here rather than in SQL so that SQLite and
-PostgreSQL agree on where a month ends.
+``awaiting_review``); whether a visit was made within timescale is the flag ``visits.derived``
+keeps on the record (``visit_record_children.in_time``, from ``timescales.timeliness``), added
+up here in SQL. Months are the council's calendar months.
 """
 
 from __future__ import annotations
 
-import bisect
-import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -21,17 +18,15 @@ from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from service.auth.models import Team, User
-from service.cases.models import Child, ChildPlanEvent
-from service.cases.operations import timescale_rules, today
-from service.columns import UTCDateTime, utcnow
+from service.cases.operations import today
+from service.columns import utcnow
 from service.extensions import db
 from service.oversight.operations import awaiting_review, late_recordings, statutory_visits
 from service.policy import visit_team_scope
 from service.timescales import local_date
-from service.visits.derived import counts_for_timescales
 from service.visits.models import RecordedChild, Visit
 
 MONTHS = 12
@@ -128,10 +123,10 @@ def dashboard(user: User) -> dict[str, Any]:
     ):
         if submitted_at and (figures := month_of(team_id, submitted_at)):
             figures.late_recordings += 1
-    for team_id, started_at, in_time in _timeliness(user, since, zone):
-        if figures := month_of(team_id, started_at):
-            figures.timed_visits += 1
-            figures.in_time += in_time
+    for team_id, month, timed, in_time in _timeliness(user, months, zone):
+        figures = team_months(team_id)[month]
+        figures.timed_visits += timed
+        figures.in_time += in_time
     waits = _waits(user)
     for team_id in waits:
         team_months(team_id)  # a team whose only visits wait for review still shows
@@ -163,88 +158,40 @@ def _waits(user: User) -> dict[Any, list[int]]:
     return waits
 
 
-def _timeliness(user: User, since: datetime, zone: str) -> Iterable[tuple[Any, datetime, bool]]:
-    """For each child seen on a statutory visit since ``since`` (as the record has it): the
-    visit's team, when it started, and whether it was made by the date the child was due,
-    counted from their previous such visit (or their plan's start) under the plan then in force.
+def _timeliness(user: User, months: list[date], zone: str) -> Iterable[tuple[Any, date, int, int]]:
+    """Per team and month: how many children were seen on statutory visits counted for
+    timescales, and at how many of those visits the child was seen by their due date (the flag
+    ``visits.derived`` keeps on the record). Added up in SQL: each month is the range between
+    the council's local midnights on its first day and the next month's, taken to UTC here, so
+    SQLite and PostgreSQL agree on where a month ends.
     """
-    counted = counts_for_timescales()
-    previous = func.lag(RecordedChild.started_at, type_=UTCDateTime()).over(
-        partition_by=RecordedChild.child_id,
-        order_by=(RecordedChild.started_at, RecordedChild.visit_id),
-    )
-    recent = (
-        select(RecordedChild.child_id)
-        .join(Visit, Visit.id == RecordedChild.visit_id)
-        .where(visit_team_scope(user), counted, RecordedChild.started_at >= since)
-    )
-    history = (
-        select(
-            RecordedChild.child_id,
-            RecordedChild.visit_id,
-            RecordedChild.started_at,
-            previous.label("previous"),
-        )
-        .where(counted, RecordedChild.child_id.in_(recent))
-        .subquery()
-    )
+    local = ZoneInfo(zone)
+    edges = [
+        datetime.combine(start, time.min, tzinfo=local).astimezone(UTC)
+        for start in [*months, months[-1] + relativedelta(months=1)]
+    ]
+    month = case(
+        *((RecordedChild.started_at < edge, index) for index, edge in enumerate(edges[1:])),
+        else_=None,
+    ).label("month")
     query = (
         select(
-            history.c.child_id,
-            history.c.started_at,
-            history.c.previous,
             Visit.team_id,
-            Child.plan_type,
-            Child.plan_start_date,
+            month,
+            func.count(),
+            func.count().filter(RecordedChild.in_time.is_(True)),
         )
-        .join(Visit, Visit.id == history.c.visit_id)
-        .join(Child, Child.id == history.c.child_id)
-        .where(visit_team_scope(user), history.c.started_at >= since)
+        .join(Visit, Visit.id == RecordedChild.visit_id)
+        .where(
+            visit_team_scope(user),
+            RecordedChild.in_time.is_not(None),
+            RecordedChild.started_at >= edges[0],
+            RecordedChild.started_at < edges[-1],
+        )
+        .group_by(Visit.team_id, month)
     )
-    # Core rows, not ORM rows: a manager's year is hundreds of thousands of them.
-    rows = db.session.connection().execute(query).all()
-    rules = timescale_rules()
-    days = [local_date(row.started_at, zone) for row in rows]
-    # The child's plan as it is now was in force from its start on (it was set last); only a
-    # visit before that needs the plans that came before it.
-    earlier = _plan_history(
-        {row.child_id for row, day in zip(rows, days, strict=True) if day < row.plan_start_date}
-    )
-    for row, day in zip(rows, days, strict=True):
-        plan_type, plan_start = row.plan_type, row.plan_start_date
-        if day < plan_start:
-            plan_type, plan_start = _in_force(earlier.get(row.child_id, []), day, row)
-        last_seen = local_date(row.previous, zone) if row.previous else None
-        due = rules[plan_type].next_due(plan_start, last_seen)
-        yield row.team_id, row.started_at, day <= due
-
-
-def _in_force(plans: list[tuple[date, str]], day: date, current: Any) -> tuple[str, date]:
-    """The plan type and start in force on ``day`` from the child's plans in date order (the
-    current plan when none had started by then).
-    """
-    index = bisect.bisect_right(plans, day, key=lambda item: item[0])
-    if index == 0:
-        return current.plan_type, current.plan_start_date
-    start, plan_type = plans[index - 1]
-    return plan_type, start
-
-
-def _plan_history(child_ids: set[uuid.UUID]) -> dict[uuid.UUID, list[tuple[date, str]]]:
-    """Each child's plans as the record holds them now, in date order."""
-    history: dict[uuid.UUID, list[tuple[date, str]]] = defaultdict(list)
-    if not child_ids:
-        return history
-    for child_id, plan_type, start in db.session.execute(
-        select(ChildPlanEvent.child_id, ChildPlanEvent.plan_type, ChildPlanEvent.plan_start_date)
-        .where(ChildPlanEvent.child_id.in_(sorted(child_ids)))
-        .order_by(ChildPlanEvent.recorded_at, ChildPlanEvent.id)
-    ):
-        # A plan set later replaces whatever the record said from its start date on (a new
-        # plan, or a start date corrected backwards), so the list stays in date order.
-        kept = [item for item in history[child_id] if item[0] < start]
-        history[child_id] = [*kept, (start, plan_type)]
-    return history
+    for team_id, index, timed, in_time in db.session.execute(query):
+        yield team_id, months[index], timed, in_time
 
 
 def month_label(month: date) -> str:

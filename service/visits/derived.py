@@ -1,9 +1,13 @@
-"""What the record says about each child: last seen, last seen alone, next due, and how many
-of their latest visits in a row recorded none of their views.
+"""What the record says about each child: last seen, last seen alone, next due, how many of
+their latest visits in a row recorded none of their views, and whether each of their statutory
+visits was made within timescale (``visit_record_children.in_time``).
 
 Always recomputed from ``visit_record_children`` (the latest submitted version of every
 visit), never nudged and never read from a draft, so a resubmission that takes a child off a
-visit, or an amendment that changes what happened, moves the dates back as well as forward.
+visit, or an amendment that changes what happened, moves the dates back as well as forward. A
+child's whole history is recomputed each time: a visit synced late changes whether the next one
+was in time, and so does a change to their plan (noted here whenever a child's plan type or
+start date changes, however it was changed).
 """
 
 from __future__ import annotations
@@ -13,20 +17,23 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from flask import Flask
-from sqlalchemy import ColumnElement, and_, event, func, select
+from flask import Flask, current_app
+from sqlalchemy import ColumnElement, and_, event, func, inspect, select, update
 from sqlalchemy.orm import Session
 
-from service.cases.models import Child
-from service.cases.operations import refresh_next_due
+from service.cases.models import Child, ChildPlanEvent
+from service.cases.operations import refresh_next_due, timescale_rules
 from service.columns import UTCDateTime
 from service.extensions import db
+from service.timescales import local_date
+from service.timescales.timeliness import Plan, plans_by_date, visits_in_time
 from service.visits.lifecycle import VisitEvent, visit_changed
 from service.visits.models import RecordedChild
 
 # Children whose last visits in a row recorded none of their views are counted up to this.
 VIEWS_WINDOW = 3
 PENDING = "children_to_refresh"
+PLAN_FIELDS = ("plan_type", "plan_start_date")
 _UTC = UTCDateTime()
 
 
@@ -43,7 +50,9 @@ def _aware(value: Any) -> Any:
 
 
 def refresh_children(child_ids: Iterable[uuid.UUID]) -> None:
-    """Recompute the derived fields of each child from the record, in three queries."""
+    """Recompute the derived fields of each child from the record, in five queries, and the
+    in-time flag of each of their visits (writing only the flags that changed).
+    """
     ids = sorted(set(child_ids))
     if not ids:
         return
@@ -76,6 +85,7 @@ def refresh_children(child_ids: Iterable[uuid.UUID]) -> None:
         .subquery()
     )
     latest: defaultdict[uuid.UUID, list[tuple[bool, bool]]] = defaultdict(list)
+    plans: dict[uuid.UUID, Plan] = {}
     for child_id, seen, viewed, _ in db.session.execute(
         select(newest_first)
         .where(newest_first.c.place <= VIEWS_WINDOW)
@@ -89,6 +99,60 @@ def refresh_children(child_ids: Iterable[uuid.UUID]) -> None:
         child.last_statutory_seen_at = _aware(last_statutory)
         child.visits_without_views = _streak(latest[child.id])
         refresh_next_due(child)
+        plans[child.id] = (child.plan_start_date, child.plan_type)
+    _refresh_in_time(plans)
+
+
+def plan_histories(child_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Plan]]:
+    """Each child's plans as the record holds them now, in date order."""
+    recorded: defaultdict[uuid.UUID, list[Plan]] = defaultdict(list)
+    for child_id, start, plan_type in db.session.execute(
+        select(ChildPlanEvent.child_id, ChildPlanEvent.plan_start_date, ChildPlanEvent.plan_type)
+        .where(ChildPlanEvent.child_id.in_(child_ids))
+        .order_by(ChildPlanEvent.child_id, ChildPlanEvent.recorded_at, ChildPlanEvent.id)
+    ):
+        recorded[child_id].append((start, plan_type))
+    return {child_id: plans_by_date(items) for child_id, items in recorded.items()}
+
+
+def _refresh_in_time(current: dict[uuid.UUID, Plan]) -> None:
+    """Recompute ``in_time`` for every visit of these children (their current plans given):
+    the timescale rule's answer on each counted visit, NULL on every other.
+    """
+    ids = sorted(current)
+    if not ids:
+        return
+    zone = current_app.config["LOCAL_TIMEZONE"]
+    rules = timescale_rules()
+    histories = plan_histories(ids)
+    rows = db.session.execute(
+        select(
+            RecordedChild.child_id,
+            RecordedChild.visit_id,
+            RecordedChild.started_at,
+            RecordedChild.in_time,
+            counts_for_timescales().label("counts"),
+        )
+        .where(RecordedChild.child_id.in_(ids))
+        .order_by(RecordedChild.child_id, RecordedChild.started_at, RecordedChild.visit_id)
+    ).all()
+    counted: defaultdict[uuid.UUID, list[Any]] = defaultdict(list)
+    changes = []
+    for row in rows:
+        if row.counts:
+            counted[row.child_id].append(row)
+        elif row.in_time is not None:
+            changes.append({"visit_id": row.visit_id, "child_id": row.child_id, "in_time": None})
+    for child_id, visits in counted.items():
+        days = [local_date(row.started_at, zone) for row in visits]
+        flags = visits_in_time(days, histories.get(child_id, []), current[child_id], rules)
+        changes.extend(
+            {"visit_id": row.visit_id, "child_id": child_id, "in_time": flag}
+            for row, flag in zip(visits, flags, strict=True)
+            if row.in_time is not flag
+        )
+    if changes:
+        db.session.execute(update(RecordedChild), changes)
 
 
 def _streak(newest_first: list[tuple[bool, bool]]) -> int:
@@ -115,8 +179,22 @@ def settle() -> None:
     refresh_children(db.session.info.pop(PENDING, ()))
 
 
+def _note_plan_changes(session: Session, *args: Any) -> None:
+    """A child whose plan type or start date changed needs their visits' in-time flags again
+    (before each flush, and before settling: a commit settles before its last flush).
+    """
+    for obj in session.dirty:
+        if isinstance(obj, Child) and obj.id is not None:
+            state = inspect(obj)
+            if any(state.attrs[name].history.has_changes() for name in PLAN_FIELDS):
+                session.info.setdefault(PENDING, set()).add(obj.id)
+
+
 def _settle_before_commit(session: Session) -> None:
-    if not session.in_nested_transaction() and session.info.get(PENDING):
+    if session.in_nested_transaction():
+        return
+    _note_plan_changes(session)
+    if session.info.get(PENDING):
         settle()
 
 
@@ -132,4 +210,5 @@ def init_app(app: Flask) -> None:
     visit_changed.connect(on_visit_changed)
     if not event.contains(Session, "before_commit", _settle_before_commit):
         event.listen(Session, "before_commit", _settle_before_commit, insert=True)
+        event.listen(Session, "before_flush", _note_plan_changes)
         event.listen(Session, "after_rollback", _forget)

@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -203,6 +204,15 @@ class RecordedChild(Base):
     __tablename__ = "visit_record_children"
     __table_args__ = (
         Index("ix_visit_record_children_child_id_started_at", "child_id", "started_at"),
+        # The dashboard's twelve months: only the visits counted for timescales, with what it adds.
+        Index(
+            "ix_visit_record_children_timed",
+            "started_at",
+            "visit_id",
+            "in_time",
+            postgresql_where=text("in_time IS NOT NULL"),
+            sqlite_where=text("in_time IS NOT NULL"),
+        ),
     )
 
     visit_id: Mapped[uuid.UUID] = mapped_column(
@@ -217,5 +227,9 @@ class RecordedChild(Base):
     seen: Mapped[bool]
     seen_alone: Mapped[bool]
     has_views: Mapped[bool]
+    # Whether the visit was made by the date the child was due (service/timescales/timeliness.py);
+    # NULL where it does not count for timescales. Kept by service.visits.derived, never copied
+    # from the version: a later plan change or a visit synced late can change it.
+    in_time: Mapped[bool | None]
     # The child's entry in the snapshot: what they said and how they were seen, as submitted.
     entry: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -2,9 +2,10 @@
 
 The recomputation here is deliberately a second, independent path: it reads every visit's
 latest submitted snapshot and works the children's dates out in Python, where the service keeps
-them up to date with SQL over ``visit_record_children``. ``flask --app wsgi visits
-verify-record`` runs it (``--repair`` rewrites what differs); the property-based tests run it
-after every step.
+them up to date with SQL over ``visit_record_children`` (the in-time flags share only the
+timescale rule itself, ``service.timescales.timeliness``, and the plans the record holds).
+``flask --app wsgi visits verify-record`` runs it (``--repair`` rewrites what differs); the
+property-based tests run it after every step.
 """
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import delete, func, insert, select
 
 from service.cases.models import Child
-from service.cases.operations import refresh_next_due
+from service.cases.operations import refresh_next_due, timescale_rules
 from service.extensions import db
-from service.visits.derived import VIEWS_WINDOW
+from service.timescales import local_date
+from service.timescales.timeliness import visits_in_time
+from service.visits.derived import VIEWS_WINDOW, plan_histories
 from service.visits.models import RecordedChild, Visit, VisitVersion
 from service.visits.submission import record_rows
 
@@ -32,6 +36,7 @@ RECORD_COLUMNS = (
     "seen",
     "seen_alone",
     "has_views",
+    "in_time",
     "entry",
 )
 CHILD_DERIVED = (
@@ -59,12 +64,41 @@ def latest_versions() -> Iterator[VisitVersion]:
 
 
 def expected_record() -> dict[tuple[uuid.UUID, uuid.UUID], dict[str, Any]]:
-    """``visit_record_children`` as the versions say it should be, by (visit, child)."""
+    """``visit_record_children`` as the versions say it should be, by (visit, child), with
+    each counted visit's in-time flag worked out from the child's plans.
+    """
     rows = {}
     for version in latest_versions():
         for row in record_rows(version.visit_id, version):
-            rows[(row["visit_id"], row["child_id"])] = row
+            rows[(row["visit_id"], row["child_id"])] = {**row, "in_time": None}
+    _in_time(rows)
     return rows
+
+
+def _in_time(rows: dict[tuple[uuid.UUID, uuid.UUID], dict[str, Any]]) -> None:
+    """Set ``in_time`` on each statutory visit at which the child was seen, child by child."""
+    counted: defaultdict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows.values():
+        if row["seen"] and row["visit_type"] == "statutory":
+            counted[row["child_id"]].append(row)
+    if not counted:
+        return
+    zone = current_app.config["LOCAL_TIMEZONE"]
+    ids = sorted(counted)
+    histories = plan_histories(ids)
+    current = {
+        child_id: (start, plan_type)
+        for child_id, start, plan_type in db.session.execute(
+            select(Child.id, Child.plan_start_date, Child.plan_type).where(Child.id.in_(ids))
+        )
+    }
+    for child_id, visits in counted.items():
+        visits.sort(key=lambda row: (row["started_at"], row["visit_id"]))
+        days = [local_date(row["started_at"], zone) for row in visits]
+        plans = histories.get(child_id, [])
+        flags = visits_in_time(days, plans, current[child_id], timescale_rules())
+        for row, flag in zip(visits, flags, strict=True):
+            row["in_time"] = flag
 
 
 def _dates(rows: list[dict[str, Any]]) -> dict[str, Any]:

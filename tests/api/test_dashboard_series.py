@@ -2,13 +2,13 @@
 
 import uuid
 from datetime import UTC, date, datetime, timedelta
-from types import SimpleNamespace
 
 from service.auth.models import User
 from service.cases.models import Case, Child
 from service.cases.operations import refresh_next_due
 from service.extensions import db
 from service.oversight import dashboard
+from service.timescales.timeliness import plan_in_force
 from tests.factories import new_id, visit_body
 
 
@@ -94,9 +94,9 @@ def test_twelve_months_by_team(app, world, worker, sign_in):
 
 
 def test_the_plan_in_force_on_the_day():
+    # The rule moved out of the dashboard (it now adds up a stored flag): plans are (start, type).
     plans = [(date(2026, 1, 1), "child_in_need"), (date(2026, 3, 1), "child_protection")]
-    current = SimpleNamespace(plan_type="care_leaver", plan_start_date=date(2026, 6, 1))
-    in_force = dashboard._in_force
-    assert in_force(plans, date(2026, 2, 1), current) == ("child_in_need", date(2026, 1, 1))
-    assert in_force(plans, date(2026, 3, 1), current) == ("child_protection", date(2026, 3, 1))
-    assert in_force(plans, date(2025, 12, 1), current) == ("care_leaver", date(2026, 6, 1))
+    current = (date(2026, 6, 1), "care_leaver")
+    assert plan_in_force(plans, date(2026, 2, 1), current) == (date(2026, 1, 1), "child_in_need")
+    assert plan_in_force(plans, date(2026, 3, 1), current) == (date(2026, 3, 1), "child_protection")
+    assert plan_in_force(plans, date(2025, 12, 1), current) == (date(2026, 6, 1), "care_leaver")

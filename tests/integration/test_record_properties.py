@@ -2,9 +2,11 @@
 
 A hypothesis state machine lives random visit lives through the API: create, edit, submit,
 return, approve, escalate, amend, take a child off, add, delete, withdraw and erase evidence,
-delete a draft. Most steps are valid; a few are not on purpose (a stale ETag, the wrong status,
+delete a draft, change a child's plan. Visits start at random times, so a later submission is
+often an earlier visit (as a tablet syncing late makes it), which changes whether the visits
+after it were in time. Most steps are valid; a few are not on purpose (a stale ETag, the wrong status,
 the wrong reviewer) and must be refused with a 4xx and change nothing. After every step the
-derived values are checked against ``check_record()`` and against the machine's own model,
+derived values (the in-time flags too) are checked against ``check_record()`` and against the machine's own model,
 which it keeps from the latest version of each visit as ``GET /visits/{id}/versions/{n}``
 returns it: the children's last seen dates, their chronologies and the review queue's flags.
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import io
 import os
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -32,6 +35,7 @@ from hypothesis.stateful import (
 )
 from PIL import Image
 
+from service.cases.models import Child
 from service.extensions import db
 from service.visits.models import NOT_SEEN_ALONE_REASONS, NOT_SEEN_REASONS, VISIT_TYPES
 from service.visits.verify import check_record
@@ -607,6 +611,18 @@ class RecordMachine(RuleBasedStateMachine):
         )
         if self.answered(response, True, f"erase {item.label} of {item.visit.label}"):
             item.erased = True
+
+    @rule(slot=st.integers(0, 2), plan=st.sampled_from(PLAN_TYPES), days=st.integers(0, 60))
+    def change_plan(self, slot: int, plan: str, days: int) -> None:
+        """The core system moves a child onto another plan, or corrects its start date: every
+        in-time flag of theirs is worked out again (checked by the invariants).
+        """
+        child_id = self.child_ids[slot % len(self.child_ids)]
+        with self.app.app_context():
+            child = db.session.get(Child, uuid.UUID(child_id))
+            child.plan_type, child.plan_start_date = plan, date.today() - timedelta(days=days)
+            db.session.commit()
+            db.session.remove()
 
     # --- what must always hold -----------------------------------------------------------
 
