@@ -123,11 +123,24 @@ def _plan_history(child_ids: set[uuid.UUID]) -> dict[uuid.UUID, list[tuple[date,
     history: dict[uuid.UUID, list[tuple[date, str]]] = defaultdict(list)
     if not child_ids:
         return history
-    for child_id, plan_type, start in db.session.execute(
-        select(ChildPlanEvent.child_id, ChildPlanEvent.plan_type, ChildPlanEvent.plan_start_date)
-        .where(ChildPlanEvent.child_id.in_(sorted(child_ids)))
-        .order_by(ChildPlanEvent.recorded_at, ChildPlanEvent.id)
-    ):
+    # Chunked here: the dashboard's own single IN (...) failed for the manager at this scale
+    # (over 65,535 bound parameters: PostgreSQL refuses the query).
+    wanted = sorted(child_ids)
+    rows = [
+        row
+        for start in range(0, len(wanted), 10000)
+        for row in db.session.execute(
+            select(
+                ChildPlanEvent.child_id,
+                ChildPlanEvent.plan_type,
+                ChildPlanEvent.plan_start_date,
+                ChildPlanEvent.recorded_at,
+                ChildPlanEvent.id,
+            ).where(ChildPlanEvent.child_id.in_(wanted[start : start + 10000]))
+        )
+    ]
+    rows.sort(key=lambda row: (row[3], row[4]))
+    for child_id, plan_type, start, _, _ in rows:
         # A plan set later replaces whatever the record said from its start date on (a new
         # plan, or a start date corrected backwards), so the list stays in date order.
         kept = [item for item in history[child_id] if item[0] < start]
