@@ -61,7 +61,25 @@ class Visit(Base):
         Index("ix_visits_worker_id_status", "worker_id", "status"),
         Index("ix_visits_status_last_submitted_at", "status", "last_submitted_at"),
         Index("ix_visits_started_at", "started_at"),
-        Index("ix_visits_recorded_late_submitted_at", "recorded_late", "submitted_at"),
+        # The dashboard's late recordings by team, and a team's statutory visits by month,
+        # read from the index alone on PostgreSQL (see migration 0014).
+        Index(
+            "ix_visits_recorded_late_submitted_at",
+            "recorded_late",
+            "submitted_at",
+            postgresql_include=["team_id"],
+        ),
+        Index(
+            "ix_visits_team_id_started_at",
+            "team_id",
+            "started_at",
+            postgresql_include=[
+                "visit_type",
+                "submitted_at",
+                "children_seen",
+                "children_seen_alone",
+            ],
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)

@@ -1,9 +1,13 @@
-"""the visit's team on each recorded child: the dashboard reads a team's in-time flags alone
+"""the visit's team on each recorded child, and the dashboard's series read from indexes
 
 Adds ``visit_record_children.team_id``, a copy of ``visits.team_id`` (set when the visit is
 created, never changed; written with every submission's rows), and indexes the in-time flags by
 team and month in place of by month alone. Without it, adding up a team's year joined every one
 of its visits to the record one at a time (over a second at 250,000 children).
+
+On ``visits``: a team's visits by start (with what the seen counts add up), and the late flag's
+index carrying the team, so a team's seen and late figures are read from the index alone on
+PostgreSQL instead of a scan of every visit (a quarter of a second each at that scale).
 
 Revision ID: 0014_record_team
 Revises: 0013_visit_in_time
@@ -37,6 +41,7 @@ def upgrade():
             '(SELECT team_id FROM visits WHERE visits.id = visit_record_children.visit_id)'
         )
     op.drop_index('ix_visit_record_children_timed', table_name='visit_record_children')
+    _visit_indexes(include=True)
     op.create_index(
         'ix_visit_record_children_team_timed', 'visit_record_children',
         ['team_id', 'started_at', 'in_time'], unique=False,
@@ -45,7 +50,23 @@ def upgrade():
     )
 
 
+def _visit_indexes(include):
+    op.drop_index('ix_visits_recorded_late_submitted_at', table_name='visits')
+    op.create_index(
+        'ix_visits_recorded_late_submitted_at', 'visits', ['recorded_late', 'submitted_at'],
+        unique=False, postgresql_include=['team_id'] if include else [],
+    )
+    if include:
+        op.create_index(
+            'ix_visits_team_id_started_at', 'visits', ['team_id', 'started_at'], unique=False,
+            postgresql_include=['visit_type', 'submitted_at', 'children_seen', 'children_seen_alone'],
+        )
+    else:
+        op.drop_index('ix_visits_team_id_started_at', table_name='visits')
+
+
 def downgrade():
+    _visit_indexes(include=False)
     op.drop_index('ix_visit_record_children_team_timed', table_name='visit_record_children')
     op.create_index(
         'ix_visit_record_children_timed', 'visit_record_children',
