@@ -3,8 +3,9 @@
 Every figure asks the rule where it lives: the seen and seen-alone counts and the late flag are
 the ones the oversight summary adds up (``operations.statutory_visits``, ``late_recordings``,
 ``awaiting_review``); whether a visit was made within timescale is the flag ``visits.derived``
-keeps on the record (``visit_record_children.in_time``, from ``timescales.timeliness``), added
-up here in SQL. Months are the council's calendar months.
+keeps on the record (``visit_record_children.in_time``, from ``timescales.timeliness``).
+Every series is added up in SQL by team and month, each month the range between the council's
+local midnights on its first day and the next month's (:func:`month_edges`); no visit is loaded.
 """
 
 from __future__ import annotations
