@@ -59,12 +59,16 @@ def caseload_entry_scope(user: User) -> ColumnElement[bool]:
     return false()
 
 
-def visit_team_scope(user: User) -> ColumnElement[bool]:
-    """Visits counted for the caller's teams (by the team holding the case at the visit)."""
+def visit_team_scope(user: User, team_id: Any = None) -> ColumnElement[bool]:
+    """Visits counted for the caller's teams (by the team holding the case at the visit).
+
+    ``team_id`` is the column holding that team: the visit's own, or the copy on its record
+    (``visit_record_children.team_id``).
+    """
     if user.role == "manager":
         return true()
     if user.role == "supervisor" and user.team_ids:
-        return Visit.team_id.in_(user.team_ids)
+        return (Visit.team_id if team_id is None else team_id).in_(user.team_ids)
     return false()
 
 

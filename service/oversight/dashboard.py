@@ -3,8 +3,9 @@
 Every figure asks the rule where it lives: the seen and seen-alone counts and the late flag are
 the ones the oversight summary adds up (``operations.statutory_visits``, ``late_recordings``,
 ``awaiting_review``); whether a visit was made within timescale is the flag ``visits.derived``
-keeps on the record (``visit_record_children.in_time``, from ``timescales.timeliness``), added
-up here in SQL. Months are the council's calendar months.
+keeps on the record (``visit_record_children.in_time``, from ``timescales.timeliness``).
+Every series is added up in SQL by team and month, each month the range between the council's
+local midnights on its first day and the next month's (:func:`month_edges`); no visit is loaded.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,7 +27,6 @@ from service.columns import utcnow
 from service.extensions import db
 from service.oversight.operations import awaiting_review, late_recordings, statutory_visits
 from service.policy import visit_team_scope
-from service.timescales import local_date
 from service.visits.models import RecordedChild, Visit
 
 MONTHS = 12
@@ -90,46 +90,74 @@ def month_starts(as_of: date, count: int = MONTHS) -> list[date]:
     return [this_month - relativedelta(months=back) for back in range(count - 1, -1, -1)]
 
 
+def month_edges(months: list[date], zone: str) -> list[datetime]:
+    """Where each of ``months`` begins and the last one ends: the council's local midnights on
+    their first days, in UTC, so that SQLite and PostgreSQL agree on where a month ends.
+    """
+    local = ZoneInfo(zone)
+    return [
+        datetime.combine(start, time.min, tzinfo=local).astimezone(UTC)
+        for start in [*months, months[-1] + relativedelta(months=1)]
+    ]
+
+
+def _month(moment: Any, edges: list[datetime]) -> Any:
+    """In SQL: which of the months ``moment`` falls in (0 the oldest), NULL after the last;
+    for rows already limited to ``moment >= edges[0]``.
+    """
+    return case(
+        *((moment < edge, index) for index, edge in enumerate(edges[1:])), else_=None
+    ).label("month")
+
+
 def dashboard(user: User) -> dict[str, Any]:
     """The caller's teams' last twelve months and today's review waits.
 
     Returns ``months`` (first days, oldest first), ``teams`` (a :class:`TeamSeries` each,
-    by name) and ``wait_bands`` (the labels of the wait counts).
+    by name) and ``wait_bands`` (the labels of the wait counts). Every series is added up in
+    SQL by team and month; a team shows if it has a visit counted since the oldest month
+    began (even one whose month is not among the twelve) or one waiting for review.
     """
     zone = current_app.config["LOCAL_TIMEZONE"]
     months = month_starts(today())
-    since = datetime.combine(months[0], time.min, tzinfo=ZoneInfo(zone)).astimezone(UTC)
+    edges = month_edges(months, zone)
     series: dict[Any, dict[date, Month]] = {}
 
-    def team_months(team_id: Any) -> dict[date, Month]:
+    def month_of(team_id: Any, index: int | None) -> Month | None:
+        """The team's figures for month ``index``; None outside the twelve."""
         if team_id not in series:
             series[team_id] = {start: Month(start) for start in months}
-        return series[team_id]
+        return None if index is None else series[team_id][months[index]]
 
-    def month_of(team_id: Any, moment: datetime) -> Month | None:
-        """The team's figures for the month of ``moment``; None outside the twelve."""
-        return team_months(team_id).get(local_date(moment, zone).replace(day=1))
-
-    seen = db.session.execute(
-        select(Visit.team_id, Visit.started_at, Visit.children_seen, Visit.children_seen_alone)
-        .where(*statutory_visits(user, since))
-    )  # fmt: skip
-    for team_id, started_at, children_seen, alone in seen:
-        if figures := month_of(team_id, started_at):
-            figures.children_seen += children_seen
-            figures.seen_alone += alone
-    for team_id, submitted_at in db.session.execute(
-        select(Visit.team_id, Visit.submitted_at).where(*late_recordings(user, since))
+    started = _month(Visit.started_at, edges)
+    for team_id, index, children_seen, alone in db.session.execute(
+        select(
+            Visit.team_id,
+            started,
+            func.sum(Visit.children_seen),
+            func.sum(Visit.children_seen_alone),
+        )
+        .where(*statutory_visits(user, edges[0]))
+        .group_by(Visit.team_id, started)
     ):
-        if submitted_at and (figures := month_of(team_id, submitted_at)):
-            figures.late_recordings += 1
-    for team_id, month, timed, in_time in _timeliness(user, months, zone):
-        figures = team_months(team_id)[month]
-        figures.timed_visits += timed
-        figures.in_time += in_time
+        if figures := month_of(team_id, index):
+            figures.children_seen += int(children_seen or 0)
+            figures.seen_alone += int(alone or 0)
+    submitted = _month(Visit.submitted_at, edges)
+    for team_id, index, count in db.session.execute(
+        select(Visit.team_id, submitted, func.count())
+        .where(*late_recordings(user, edges[0]))
+        .group_by(Visit.team_id, submitted)
+    ):
+        if figures := month_of(team_id, index):
+            figures.late_recordings += count
+    for team_id, index, timed, in_time in _timeliness(user, edges):
+        if figures := month_of(team_id, index):
+            figures.timed_visits += timed
+            figures.in_time += in_time
     waits = _waits(user)
     for team_id in waits:
-        team_months(team_id)  # a team whose only visits wait for review still shows
+        month_of(team_id, None)  # a team whose only visits wait for review still shows
     teams = {t.id: t for t in db.session.scalars(select(Team).where(Team.id.in_(list(series))))}
     result = [
         TeamSeries(teams.get(team_id), list(by_month.values()), waits.get(team_id, _no_waits()))
@@ -144,54 +172,54 @@ def _no_waits() -> list[int]:
 
 
 def _waits(user: User) -> dict[Any, list[int]]:
-    """Per team, how many visits have waited for a decision for how long (by band)."""
+    """Per team, how many visits have waited for a decision for how long (by band), counted
+    in SQL: a visit waiting ``days`` whole days (rounded down) falls in the first band whose
+    limit it is within, so submitted after ``now - (limit + 1) days``; one submitted in the
+    future, or with no submission time, in the first.
+    """
     now = utcnow()
+    since = Visit.last_submitted_at
+    band = case(
+        (since.is_(None), 0),
+        *(
+            (since > now - timedelta(days=upto + 1), index)
+            for index, (upto, _) in enumerate(WAIT_BANDS)
+            if upto is not None
+        ),
+        else_=len(WAIT_BANDS) - 1,
+    ).label("band")
     waits: dict[Any, list[int]] = defaultdict(_no_waits)
-    for team_id, submitted_at in db.session.execute(
-        select(Visit.team_id, Visit.last_submitted_at).where(*awaiting_review(user))
+    for team_id, index, count in db.session.execute(
+        select(Visit.team_id, band, func.count())
+        .where(*awaiting_review(user))
+        .group_by(Visit.team_id, band)
     ):
-        days = (now - submitted_at).days if submitted_at else 0
-        band = next(
-            index for index, (upto, _) in enumerate(WAIT_BANDS) if upto is None or days <= upto
-        )
-        waits[team_id][band] += 1
+        waits[team_id][index] += count
     return waits
 
 
-def _timeliness(user: User, months: list[date], zone: str) -> Iterable[tuple[Any, date, int, int]]:
-    """Per team and month: how many children were seen on statutory visits counted for
-    timescales, and at how many of those visits the child was seen by their due date (the flag
-    ``visits.derived`` keeps on the record). Added up in SQL: each month is the range between
-    the council's local midnights on its first day and the next month's, taken to UTC here, so
-    SQLite and PostgreSQL agree on where a month ends.
+def _timeliness(user: User, edges: list[datetime]) -> Iterable[tuple[Any, int | None, int, int]]:
+    """Per team and month (its index in the twelve): how many children were seen on statutory
+    visits counted for timescales, and at how many of those visits the child was seen by their
+    due date (the flag ``visits.derived`` keeps on the record, beside the visit's team).
     """
-    local = ZoneInfo(zone)
-    edges = [
-        datetime.combine(start, time.min, tzinfo=local).astimezone(UTC)
-        for start in [*months, months[-1] + relativedelta(months=1)]
-    ]
-    month = case(
-        *((RecordedChild.started_at < edge, index) for index, edge in enumerate(edges[1:])),
-        else_=None,
-    ).label("month")
+    month = _month(RecordedChild.started_at, edges)
     query = (
         select(
-            Visit.team_id,
+            RecordedChild.team_id,
             month,
             func.count(),
             func.count().filter(RecordedChild.in_time.is_(True)),
         )
-        .join(Visit, Visit.id == RecordedChild.visit_id)
         .where(
-            visit_team_scope(user),
+            visit_team_scope(user, RecordedChild.team_id),
             RecordedChild.in_time.is_not(None),
             RecordedChild.started_at >= edges[0],
             RecordedChild.started_at < edges[-1],
         )
-        .group_by(Visit.team_id, month)
+        .group_by(RecordedChild.team_id, month)
     )
-    for team_id, index, timed, in_time in db.session.execute(query):
-        yield team_id, months[index], timed, in_time
+    yield from db.session.execute(query)
 
 
 def month_label(month: date) -> str:

@@ -125,8 +125,12 @@ def _make_version(user: User, visit: Visit, now: datetime) -> VisitVersion:
     return version
 
 
-def record_rows(visit_id: uuid.UUID, version: VisitVersion) -> list[dict[str, Any]]:
-    """The ``visit_record_children`` rows a version makes: one per child it records."""
+def record_rows(
+    visit_id: uuid.UUID, team_id: uuid.UUID | None, version: VisitVersion
+) -> list[dict[str, Any]]:
+    """The ``visit_record_children`` rows a version makes: one per child it records (with the
+    visit's team, which the version does not hold).
+    """
     snapshot = version.snapshot
     started_at = datetime.fromisoformat(snapshot["started_at"])
     return [
@@ -135,6 +139,7 @@ def record_rows(visit_id: uuid.UUID, version: VisitVersion) -> list[dict[str, An
             "child_id": uuid.UUID(entry["child_id"]),
             "version_number": version.number,
             "worker_id": uuid.UUID(snapshot["worker_id"]),
+            "team_id": team_id,
             "visit_type": snapshot["visit_type"],
             "announced": snapshot["announced"],
             "started_at": started_at,
@@ -158,7 +163,7 @@ def _keep_record(visit: Visit, version: VisitVersion) -> set[uuid.UUID]:
                 .returning(RecordedChild.child_id)
             )
         )
-    rows = record_rows(visit.id, version)
+    rows = record_rows(visit.id, visit.team_id, version)
     if rows:
         db.session.execute(insert(RecordedChild), rows)
     return previous | {row["child_id"] for row in rows}

@@ -30,6 +30,7 @@ from service.visits.submission import record_rows
 RECORD_COLUMNS = (
     "version_number",
     "worker_id",
+    "team_id",
     "visit_type",
     "announced",
     "started_at",
@@ -68,8 +69,12 @@ def expected_record() -> dict[tuple[uuid.UUID, uuid.UUID], dict[str, Any]]:
     each counted visit's in-time flag worked out from the child's plans.
     """
     rows = {}
+    teams = {
+        visit_id: team_id
+        for visit_id, team_id in db.session.execute(select(Visit.id, Visit.team_id))
+    }
     for version in latest_versions():
-        for row in record_rows(version.visit_id, version):
+        for row in record_rows(version.visit_id, teams.get(version.visit_id), version):
             rows[(row["visit_id"], row["child_id"])] = {**row, "in_time": None}
     _in_time(rows)
     return rows
