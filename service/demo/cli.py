@@ -210,7 +210,7 @@ def _return_and_resubmit(
     changed["children"][0]["not_seen_alone_detail"] = "Wanted her mum to stay in the room."
     changed["analysis"] = "No new concerns; she was relaxed with her mother present."
     visit, _ = put_visit(worker, visit_id, changed, etag(visit))
-    submit_visit(worker, visit_id, etag(visit), at=started + timedelta(days=1))
+    submit_visit(worker, visit_id, etag(visit))  # after the return, as it happened
 
 
 FEEDBACK = (

@@ -142,6 +142,7 @@ class VisitEvent:
 signals = Namespace()
 visit_changed = signals.signal("visit-changed")
 CREATED = "visits_created_in_transaction"
+EVIDENCED = "visits_given_evidence_in_transaction"
 
 
 def etag(visit: Visit) -> str:
@@ -217,9 +218,17 @@ def created_here(visit: Visit) -> bool:
     return visit in db.session.info.get(CREATED, ())
 
 
+def holds_no_evidence(visit: Visit) -> bool:
+    """Whether the visit surely holds no evidence: this transaction created it and attached
+    none to it (a demo seed or a test may create, attach and submit in one transaction).
+    """
+    return created_here(visit) and visit not in db.session.info.get(EVIDENCED, ())
+
+
 def _forget_created(session: Session, *args: Any) -> None:
     if not session.in_transaction():
         session.info.pop(CREATED, None)
+        session.info.pop(EVIDENCED, None)
 
 
 def _claim(visit: Visit, action: Action, expected: int | None, at: datetime) -> None:
@@ -297,6 +306,8 @@ def transition(
         db.session.expire(visit)
         raise
     change.child_ids |= {row.child_id for row in visit.children if row.child_id}
+    if action is Action.ADD_EVIDENCE and created_here(visit):
+        db.session.info.setdefault(EVIDENCED, WeakSet()).add(visit)
     visit_changed.send(change)
 
 

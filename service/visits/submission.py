@@ -86,7 +86,7 @@ def evidence_held(visit_id: uuid.UUID) -> list[dict[str, Any]]:
 
 
 def _make_version(user: User, visit: Visit, now: datetime) -> VisitVersion:
-    evidence = [] if lifecycle.created_here(visit) else evidence_held(visit.id)
+    evidence = [] if lifecycle.holds_no_evidence(visit) else evidence_held(visit.id)
     snapshot = record.snapshot(visit, evidence)
     case_child_ids = [child.id for child in visit.case.children]
     raise_if_invalid(submission_errors(visit, snapshot, case_child_ids, now), "visit.incomplete")

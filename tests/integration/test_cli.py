@@ -290,4 +290,12 @@ def test_demo_seed_gives_every_desk_page_something_to_show(app):
             for visit in awaiting
         }
         assert awaiting and max(versions.values()) == 2
+        for visit in awaiting:  # the evidence is in the record, not only in the store
+            latest = (
+                db.session.query(VisitVersion)
+                .filter_by(visit_id=visit.id)
+                .order_by(VisitVersion.number.desc())
+                .first()
+            )
+            assert {item["kind"] for item in latest.snapshot["evidence"]} == kinds
         assert db.session.query(Feedback).filter_by(urgent=True).count() == 1
