@@ -27,6 +27,7 @@ from service.errors import (
 )
 from service.extensions import db
 from service.pages import PageBlueprint, render
+from service.paging import carried_query
 from service.reviews import operations
 from service.reviews.models import DECISIONS
 from service.reviews.reading import REVIEWERS, read_visit
@@ -119,9 +120,7 @@ def queue() -> Response:
     workers = db.session.execute(
         select(User.id, User.display_name).where(User.id.in_(everyone)).order_by(User.display_name)
     ).all()
-    kept: dict[str, Any] = {
-        key: value for key, value in request.args.items() if key != "page" and value
-    }
+    kept: dict[str, Any] = {key: value for key, value in carried_query("page").items() if value}
     return render(
         "desk/reviews/queue.html",
         shows=visits,
