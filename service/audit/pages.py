@@ -18,7 +18,7 @@ from flask import redirect, request, url_for
 from service.audit import queries, unusual
 from service.audit.events import Action, Subject
 from service.audit.trail import record
-from service.columns import is_storable, utcnow
+from service.columns import is_storable, utcnow, whole_number
 from service.local_time import local_time, start_of_day
 from service.pages import PageBlueprint, download, render
 from service.paging import carried_query, page_number, page_of, page_url
@@ -185,7 +185,7 @@ def unusual_access() -> Any:
     GET /audit/unusual reports it.
     """
     given = request.args.get("days", "7")
-    days = int(given) if given.isdigit() and int(given) in UNUSUAL_DAYS else 7
+    days = number if (number := whole_number(given)) in UNUSUAL_DAYS else 7
     hits = unusual.report(utcnow() - timedelta(days=days))
     return render(
         "desk/audit/unusual.html",

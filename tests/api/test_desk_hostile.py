@@ -4,9 +4,16 @@
 
 from __future__ import annotations
 
-import pytest
+from datetime import date
 
-from tests.desk import desk_sign_in
+import pytest
+from sqlalchemy import func, select
+
+from service.columns import UNSTORABLE_MESSAGE
+from service.extensions import db
+from service.reviews.models import Review
+from tests.desk import TOKEN, desk_post, desk_sign_in
+from tests.review_pages_support import submitted_visit
 
 FAR_OFF = "9999-12-31"
 
@@ -32,3 +39,101 @@ def test_the_api_refuses_a_date_too_far_off(sign_in, world):
     for path in ("/audit", f"/children/{world.child_ids['a1'][0]}/access-log"):
         response = manager.get(f"{path}?until={FAR_OFF}T23:59:59%2B00:00")
         assert response.status_code in (200, 422), (path, response.status_code)
+
+
+HUGE = "9" * 5000
+
+
+@pytest.fixture
+def worker(sign_in, world):
+    return sign_in(world.usernames["worker_a"], device_id="tablet-hostile")
+
+
+@pytest.fixture
+def supervisor(client, world):
+    desk_sign_in(client, world.usernames["supervisor_a"])
+    return client
+
+
+def decide(client, visit_id, **fields):
+    path = f"/desk/visits/{visit_id}"
+    return desk_post(client, f"{path}/review", fields, path)
+
+
+def test_an_etag_of_5000_digits_is_a_stale_form_not_a_500(app, worker, supervisor, world):
+    visit_id, _ = submitted_visit(app, worker, world.case_ids["a1"])
+    response = decide(supervisor, visit_id, decision="approve", etag=f'"{HUGE}"')
+    assert response.status_code == 409
+
+
+@pytest.mark.parametrize("tag", (f'"{HUGE}"', '"²"'))
+@pytest.mark.parametrize("action", ("submit", "review"))
+def test_the_api_takes_an_etag_of_any_length_as_no_version(
+    app, worker, sign_in, world, tag, action
+):
+    visit_id, etag = submitted_visit(app, worker, world.case_ids["a1"])
+    if action == "submit":
+        returned = sign_in(world.usernames["supervisor_a"]).post(
+            f"/visits/{visit_id}/review",
+            json={"decision": "return", "comment": "Say more."},
+            headers={"If-Match": etag},
+        )
+        assert returned.status_code == 201
+        caller = worker
+    else:
+        caller = sign_in(world.usernames["supervisor_a"])
+    response = caller.post(
+        f"/visits/{visit_id}/{action}", json={"decision": "approve"}, headers={"If-Match": tag}
+    )
+    assert response.status_code == 412, response.get_json()
+
+
+@pytest.mark.parametrize("typed", (HUGE, "²", "-1", "11"))
+def test_a_care_leavers_number_out_of_range_is_no_answer(client, typed):
+    page = client.get("/feedback")
+    token = TOKEN.search(page.get_data(as_text=True)).group(1)
+    response = client.post(
+        "/feedback",
+        data={"csrf_token": token, "life_satisfaction": typed, "worthwhile": "8"},
+    )
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize("day", ("9" * 30, HUGE, "²"))
+def test_a_due_date_of_many_digits_is_a_form_error(app, worker, supervisor, world, day):
+    visit_id, etag = submitted_visit(app, worker, world.case_ids["a1"], not_seen=True)
+    response = decide(
+        supervisor,
+        visit_id,
+        decision="approve",
+        management_action="Visit again on Monday.",
+        due_day=day,
+        due_month="1",
+        due_year="2027",
+        etag=etag,
+    )
+    assert response.status_code == 422
+    assert "as a real date" in response.get_data(as_text=True)
+
+
+# A form's body is UTF-8: a lone surrogate cannot be sent in one (werkzeug would read U+FFFD).
+NUL = "before\x00after"
+
+
+@pytest.mark.parametrize("field", ("comment", "management_action"))
+def test_a_nul_in_a_decision_is_a_form_error(app, worker, supervisor, world, field):
+    visit_id, etag = submitted_visit(app, worker, world.case_ids["a1"], not_seen=True)
+    fields = {
+        "decision": "return",
+        "comment": "Say more.",
+        "management_action": "Visit again on Monday.",
+        "due_day": str(date.today().day),
+        "due_month": str(date.today().month),
+        "due_year": str(date.today().year),
+        "etag": etag,
+    }
+    response = decide(supervisor, visit_id, **{**fields, field: NUL})
+    assert response.status_code == 422
+    assert UNSTORABLE_MESSAGE in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Review)) == 0
