@@ -9,6 +9,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
+from service.auth.models import User
 from service.columns import UNSTORABLE_MESSAGE
 from service.extensions import db
 from service.reviews.models import Review
@@ -137,3 +138,90 @@ def test_a_nul_in_a_decision_is_a_form_error(app, worker, supervisor, world, fie
     assert UNSTORABLE_MESSAGE in response.get_data(as_text=True)
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Review)) == 0
+
+
+@pytest.fixture
+def admin(client, world):
+    desk_sign_in(client, world.usernames["admin"])
+    return client
+
+
+STRONG = "a long and unusual passphrase"
+
+
+def new_user(admin, **fields):
+    form = {
+        "username": "carer.one",
+        "display_name": "Carer One",
+        "role": "social_worker",
+        "teams": "team-a",
+        "password": STRONG,
+    }
+    return desk_post(admin, "/desk/admin/users/new", {**form, **fields}, "/desk/admin/users/new")
+
+
+def users_named(app, name):
+    with app.app_context():
+        return db.session.scalar(
+            select(func.count()).select_from(User).where(func.lower(User.username) == name.lower())
+        )
+
+
+@pytest.mark.parametrize(
+    "fields",
+    (
+        {"password": f"{STRONG}{NUL}"},
+        {"teams": NUL},
+        {"display_name": NUL},
+        {"username": NUL},
+    ),
+)
+def test_a_nul_in_a_new_account_is_a_form_error(app, admin, fields):
+    response = new_user(admin, **fields)
+    assert response.status_code == 400
+    assert users_named(app, "carer.one") == 0
+
+
+def test_a_nul_in_a_new_password_is_a_form_error(app, admin, world):
+    path = f"/desk/admin/users/{world.user_ids['worker_a']}/password"
+    response = desk_post(admin, path, {"password": f"{STRONG}{NUL}"}, path)
+    assert response.status_code == 400
+    assert "use NUL characters" in response.get_data(as_text=True)
+    desk_sign_in(app.test_client(), world.usernames["worker_a"])  # the password is unchanged
+
+
+def test_a_username_in_other_capitals_is_taken(app, admin, world):
+    taken = world.usernames["supervisor_a"]
+    response = new_user(admin, username=taken.upper())
+    assert response.status_code == 400 and "already exists" in response.get_data(as_text=True)
+    assert users_named(app, taken) == 1
+
+
+@pytest.mark.parametrize(
+    "username",
+    ("evil\u202etxt.exe", "zero\u200bwidth", "\u0430dmin", "two words", "tab\tbed", "semi;colon"),
+)
+def test_a_username_outside_the_plain_characters_is_refused(app, admin, username):
+    response = new_user(admin, username=username)
+    assert response.status_code == 400
+    assert "letters a to z, digits" in response.get_data(as_text=True)
+
+
+def test_a_plain_username_is_made(app, admin):
+    assert new_user(admin, username="Carer_One-2@north.example").status_code == 302
+    assert users_named(app, "carer_one-2@north.example") == 1
+
+
+def test_the_command_line_keeps_the_same_rule(app, world):
+    from service.auth import operations
+    from service.errors import ValidationFailed
+
+    with app.app_context(), pytest.raises(ValidationFailed):
+        operations.create_user(
+            None,
+            username=world.usernames["manager"].upper(),
+            display_name=None,
+            role="manager",
+            team_names=[],
+            password=STRONG,
+        )
