@@ -11,9 +11,10 @@ cookie (:func:`use_page_authenticator`).
 from __future__ import annotations
 
 import functools
+import posixpath
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from flask import (
     Blueprint,
@@ -150,12 +151,30 @@ def _page_headers(response: Response) -> Response:
     return response
 
 
+def _unsafe(text: str) -> bool:
+    return "\\" in text or any(ord(char) < 32 or char == "\x7f" for char in text)
+
+
 def safe_next(target: str | None, default: str | None = None) -> str:
-    """A redirect target after sign-in: a path on this site under ``/desk``, never elsewhere."""
+    """A redirect target after sign-in: a path on this site under ``/desk``, never elsewhere.
+
+    Its path is judged as a browser and a server would read it, percent-decoded: no ``.`` or
+    ``..`` segment (``/desk/%2e%2e/%2e%2e//evil.com``), no ``//``, no backslash or control
+    character.
+    """
     fallback = default or f"{PREFIX}/"
-    if not target or not target.startswith(f"{PREFIX}/") or target.startswith("//"):
+    if not target or _unsafe(target):
         return fallback
-    if "\\" in target or any(ord(char) < 32 for char in target):
+    path = target.partition("?")[0].partition("#")[0]
+    for _ in range(3):  # %252e is %2e once decoded: decode until nothing changes
+        path, before = unquote(path), path
+        if path == before:
+            break
+    else:
+        return fallback
+    if not path.startswith(f"{PREFIX}/") or "//" in path or _unsafe(path):
+        return fallback
+    if posixpath.normpath(path) != path.rstrip("/"):  # a "." or ".." segment
         return fallback
     return target
 
