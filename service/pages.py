@@ -33,7 +33,7 @@ from flask_wtf.csrf import CSRFProtect
 from service.audit.events import Action, Subject
 from service.audit.reads import describe
 from service.audit.trail import record
-from service.errors import Forbidden, register_error_pages
+from service.errors import CORRELATION_HEADER, Forbidden, register_error_pages
 from service.local_time import local_time
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -228,9 +228,10 @@ def download(
 
 def error_page(status: int, headers: Mapping[str, str]) -> Response:
     """An error on a desk page, in the desk design; the same status and headers as the API's."""
-    response = Response(
-        render_template("desk/error.html", status=status), status=status, mimetype="text/html"
+    page = render_template(
+        "desk/error.html", status=status, correlation_id=headers.get(CORRELATION_HEADER)
     )
+    response = Response(page, status=status, mimetype="text/html")
     response.headers.update(SECURITY_HEADERS)
     response.headers.update(headers)
     return response

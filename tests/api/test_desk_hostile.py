@@ -225,3 +225,32 @@ def test_the_command_line_keeps_the_same_rule(app, world):
             team_names=[],
             password=STRONG,
         )
+
+
+def test_the_500_page_shows_the_reference_in_the_log(supervisor, monkeypatch, caplog):
+    from service.reviews import pages
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(pages.operations, "queue_query", explode)
+    with caplog.at_level("ERROR"):
+        response = supervisor.get("/desk/reviews")
+    assert response.status_code == 500 and response.mimetype == "text/html"
+    reference = response.headers["X-Correlation-Id"]
+    assert f"correlation_id={reference}" in caplog.text
+    html = response.get_data(as_text=True)
+    assert f"Quote this reference: <strong>{reference}</strong>" in html
+    assert "secret internals" not in html
+
+
+def test_an_api_500_has_the_reference_in_a_header(client, monkeypatch):
+    from service.auth import routes
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(routes.operations, "login", explode)
+    response = client.post("/api/v1/auth/token", json={"username": "a", "password": "b"})
+    assert response.status_code == 500
+    assert response.headers["X-Correlation-Id"] == response.get_json()["correlation_id"]
