@@ -254,3 +254,22 @@ def test_an_api_500_has_the_reference_in_a_header(client, monkeypatch):
     response = client.post("/api/v1/auth/token", json={"username": "a", "password": "b"})
     assert response.status_code == 500
     assert response.headers["X-Correlation-Id"] == response.get_json()["correlation_id"]
+
+
+def test_a_nul_in_a_triage_note_is_a_form_error(app, client, world):
+    from service.feedback.models import Feedback
+
+    with app.app_context():
+        feedback = Feedback(language="en", urgent=False, anything_else="Hello")
+        db.session.add(feedback)
+        db.session.commit()
+        path = f"/desk/feedback/{feedback.id}"
+    desk_sign_in(client, world.usernames["manager"])
+    response = desk_post(client, f"{path}/triage", {"status": "in_progress", "note": NUL}, path)
+    assert response.status_code == 400
+
+
+def test_a_nul_in_a_team_on_the_role_form_is_a_form_error(admin, world):
+    path = f"/desk/admin/users/{world.user_ids['worker_a']}/role"
+    response = desk_post(admin, path, {"role": "social_worker", "teams": NUL}, path)
+    assert response.status_code == 400
