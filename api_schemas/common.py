@@ -7,14 +7,13 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
-from service.columns import is_storable
+from service.columns import UNSTORABLE_MESSAGE, is_storable
 
 SHORT_TEXT = 200
 LONG_TEXT = 20_000
 
 # PostgreSQL text cannot hold NUL, and a lone UTF-16 surrogate (JSON may spell one "\ud800")
 # cannot be encoded as UTF-8 at all: neither can be stored, so neither is accepted.
-UNSTORABLE_MESSAGE = "Must not contain NUL characters or unpaired surrogates (U+D800-U+DFFF)."
 
 
 def refuse_unstorable(value: object) -> None:

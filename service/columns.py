@@ -10,6 +10,25 @@ from sqlalchemy import DateTime, Dialect, TypeDecorator
 
 # No database stores these in text: PostgreSQL refuses NUL, and a lone surrogate is not UTF-8.
 UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+UNSTORABLE_MESSAGE = "Must not contain NUL characters or unpaired surrogates (U+D800-U+DFFF)."
+
+
+DIGITS = re.compile("[0-9]{1,18}")
+
+
+def whole_number(text: str | None, most: int = 10**18 - 1) -> int | None:
+    """The number ``text`` spells in ASCII digits (``"007"`` is 7), if it is at most ``most``;
+    None for anything else.
+
+    ``str.isdigit`` is no check before ``int``: it is true of "²" (which int refuses), and of
+    5,000 nines (which int refuses too, past 4,300 digits): each a 500. The length is bounded
+    before any conversion.
+    """
+    value = (text or "").strip()
+    if not DIGITS.fullmatch(value):
+        return None
+    number = int(value)
+    return number if number <= most else None
 
 
 def is_storable(text: str) -> bool:

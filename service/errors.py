@@ -154,6 +154,9 @@ def register_error_pages(
     app.extensions.setdefault(ERROR_PAGES, []).append(ErrorPages(predicate, render))
 
 
+CORRELATION_HEADER = "X-Correlation-Id"
+
+
 def error_page_renderer() -> ErrorPageRenderer | None:
     """The renderer registered for this request, if it is for a page; ``None`` for the API."""
     if not has_request_context():
@@ -261,7 +264,11 @@ def http_exception_problem(error: HTTPException) -> Response:
 
 
 def internal_error_problem(error: BaseException) -> Response:
-    """Log an unexpected error under a fresh correlation id and answer a bare 500 problem."""
+    """Log an unexpected error under a fresh correlation id and answer a bare 500 problem.
+
+    The id is in the body and in the ``X-Correlation-Id`` header, so an error page (which gets
+    the status and headers) can show it too.
+    """
     correlation_id = uuid.uuid4().hex
     log.error("unhandled error, correlation_id=%s", correlation_id, exc_info=error)
     return problem(
@@ -269,6 +276,7 @@ def internal_error_problem(error: BaseException) -> Response:
         "internal_error",
         "Internal error",
         "Something went wrong on our side. Quote the correlation id if you report it.",
+        headers={CORRELATION_HEADER: correlation_id},
         correlation_id=correlation_id,
     )
 

@@ -11,9 +11,10 @@ cookie (:func:`use_page_authenticator`).
 from __future__ import annotations
 
 import functools
+import posixpath
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from flask import (
     Blueprint,
@@ -32,7 +33,7 @@ from flask_wtf.csrf import CSRFProtect
 from service.audit.events import Action, Subject
 from service.audit.reads import describe
 from service.audit.trail import record
-from service.errors import Forbidden, register_error_pages
+from service.errors import CORRELATION_HEADER, Forbidden, register_error_pages
 from service.local_time import local_time
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -150,12 +151,30 @@ def _page_headers(response: Response) -> Response:
     return response
 
 
+def _unsafe(text: str) -> bool:
+    return "\\" in text or any(ord(char) < 32 or char == "\x7f" for char in text)
+
+
 def safe_next(target: str | None, default: str | None = None) -> str:
-    """A redirect target after sign-in: a path on this site under ``/desk``, never elsewhere."""
+    """A redirect target after sign-in: a path on this site under ``/desk``, never elsewhere.
+
+    Its path is judged as a browser and a server would read it, percent-decoded: no ``.`` or
+    ``..`` segment (``/desk/%2e%2e/%2e%2e//evil.com``), no ``//``, no backslash or control
+    character.
+    """
     fallback = default or f"{PREFIX}/"
-    if not target or not target.startswith(f"{PREFIX}/") or target.startswith("//"):
+    if not target or _unsafe(target):
         return fallback
-    if "\\" in target or any(ord(char) < 32 for char in target):
+    path = target.partition("?")[0].partition("#")[0]
+    for _ in range(3):  # %252e is %2e once decoded: decode until nothing changes
+        path, before = unquote(path), path
+        if path == before:
+            break
+    else:
+        return fallback
+    if not path.startswith(f"{PREFIX}/") or "//" in path or _unsafe(path):
+        return fallback
+    if posixpath.normpath(path) != path.rstrip("/"):  # a "." or ".." segment
         return fallback
     return target
 
@@ -209,9 +228,10 @@ def download(
 
 def error_page(status: int, headers: Mapping[str, str]) -> Response:
     """An error on a desk page, in the desk design; the same status and headers as the API's."""
-    response = Response(
-        render_template("desk/error.html", status=status), status=status, mimetype="text/html"
+    page = render_template(
+        "desk/error.html", status=status, correlation_id=headers.get(CORRELATION_HEADER)
     )
+    response = Response(page, status=status, mimetype="text/html")
     response.headers.update(SECURITY_HEADERS)
     response.headers.update(headers)
     return response

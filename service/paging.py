@@ -13,6 +13,7 @@ from typing import Any
 from flask import request, url_for
 from sqlalchemy import Select, func, select
 
+from service.columns import whole_number
 from service.extensions import db
 
 PAGE_SIZE = 50
@@ -46,7 +47,7 @@ class Page:
 def page_number(arguments: Mapping[str, str]) -> int:
     """The page asked for in the query string (``page``); the first for anything unusable."""
     given = arguments.get("page", "")
-    return int(given) if given.isdigit() and 0 < int(given) < 1_000_000 else 1
+    return whole_number(given, 999_999) or 1
 
 
 def page_of(
@@ -64,7 +65,22 @@ def page_of(
     return Page(rows, number, size, total)
 
 
+def carried_query(*dropping: str) -> dict[str, Any]:
+    """The query string's arguments, to carry the same filters to another address.
+
+    Never one named as a path argument of the page (``?child_id=`` on a child's page) or as one
+    of ``url_for``'s own (``_scheme``, ``_external``...): given twice, ``url_for`` fails, a 500.
+    Nor any named in ``dropping``.
+    """
+    taken = set(request.view_args or {}) | set(dropping)
+    return {
+        key: value
+        for key, value in request.args.items()
+        if key not in taken and not key.startswith("_")
+    }
+
+
 def page_url(number: int) -> str:
     """The address of page ``number`` of the list being shown, with the same filters."""
-    arguments: dict[str, Any] = {**request.args.to_dict(), "page": str(number)}
+    arguments: dict[str, Any] = {**carried_query("page"), "page": str(number)}
     return url_for(str(request.endpoint), **(request.view_args or {}), **arguments)

@@ -18,10 +18,10 @@ from flask import redirect, request, url_for
 from service.audit import queries, unusual
 from service.audit.events import Action, Subject
 from service.audit.trail import record
-from service.columns import is_storable, utcnow
+from service.columns import is_storable, utcnow, whole_number
 from service.local_time import local_time, start_of_day
 from service.pages import PageBlueprint, download, render
-from service.paging import page_number, page_of, page_url
+from service.paging import carried_query, page_number, page_of, page_url
 
 blp = PageBlueprint("audit_desk", __name__)
 
@@ -29,6 +29,7 @@ AUDITORS = ("admin", "manager")
 ACTIONS = tuple(str(action) for action in Action)
 TEXT_FILTERS = {"record_type": 30, "record_id": 64}
 UNUSUAL_DAYS = (1, 7, 14, 30, 90)
+EARLIEST, LATEST = date(1900, 1, 1), date(9998, 12, 31)
 RULES = {
     "not_allocated": "Read a child not allocated to them",
     "out_of_hours": "Out of hours",
@@ -39,11 +40,6 @@ RULES = {
 }
 
 
-def _arguments() -> dict[str, Any]:
-    """The query string as it came, to carry the same filters to another address."""
-    return request.args.to_dict()
-
-
 def _uuid(value: str) -> uuid.UUID | None:
     try:
         return uuid.UUID(value)
@@ -52,10 +48,14 @@ def _uuid(value: str) -> uuid.UUID | None:
 
 
 def _day(value: str) -> date | None:
+    """A date typed in a filter; None for one that is no date, or that is too far off to be a
+    day of the record (the day after 9999-12-31 is no date: an OverflowError, a 500).
+    """
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         return None
+    return day if EARLIEST <= day <= LATEST else None
 
 
 def _time_filters(errors: dict[str, str]) -> dict[str, Any]:
@@ -67,7 +67,7 @@ def _time_filters(errors: dict[str, str]) -> dict[str, Any]:
             continue
         day = _day(given)
         if day is None:
-            errors[name] = "Enter a real date, like 2026-11-27"
+            errors[name] = f"Enter a real date between {EARLIEST} and {LATEST}, like 2026-11-27"
             continue
         found[name] = start_of_day(day + timedelta(days=1) if name == "until" else day)
     return found
@@ -115,7 +115,7 @@ def audit_trail() -> Any:
         chosen=request.args,
         actions=ACTIONS,
         page_url=page_url,
-        csv_url=url_for("audit_desk.audit_trail_csv", **_arguments()),
+        csv_url=url_for("audit_desk.audit_trail_csv", **carried_query()),
         local_time=local_time,
     )
 
@@ -126,7 +126,7 @@ def audit_trail_csv() -> Any:
     """Every event the filters match, as CSV, streamed in batches (no pages)."""
     filters, errors = _trail_filters()
     if errors:  # the trail page says what is wrong with them
-        return redirect(url_for("audit_desk.audit_trail", **_arguments()))
+        return redirect(url_for("audit_desk.audit_trail", **carried_query()))
     record(Action.EXPORT, Subject("audit_trail", None), format="csv")
     stamp = f"{utcnow():%Y%m%d-%H%M%S}"
     return download(
@@ -185,7 +185,7 @@ def unusual_access() -> Any:
     GET /audit/unusual reports it.
     """
     given = request.args.get("days", "7")
-    days = int(given) if given.isdigit() and int(given) in UNUSUAL_DAYS else 7
+    days = number if (number := whole_number(given)) in UNUSUAL_DAYS else 7
     hits = unusual.report(utcnow() - timedelta(days=days))
     return render(
         "desk/audit/unusual.html",

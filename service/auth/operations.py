@@ -6,6 +6,7 @@ boundary (or the command line) commits.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import uuid
 from collections.abc import Iterable
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from service.audit.events import Action, Subject
@@ -164,6 +165,10 @@ def logout(user: User, session_id: uuid.UUID | None) -> None:
 # An admin's work on accounts. Each change is audited with ids, roles and team names only.
 
 USERNAME_MAX = 150
+# A new username is plain: no look-alike letters of other scripts, no invisible or right-to-left
+# characters to make one name read as another in a list. (Sign-in does not apply it: accounts
+# made before the rule, or by an identity provider, keep their names.)
+USERNAME = re.compile(r"[A-Za-z0-9._@-]+")
 DISPLAY_NAME_MAX = 200
 
 
@@ -173,6 +178,9 @@ def _refused(errors: dict[str, list[str]]) -> ValidationFailed:
 
 def _teams_named(names: Iterable[str], errors: dict[str, list[str]]) -> list[Team]:
     wanted = set(names)
+    if not all(is_storable(name) for name in wanted):  # no team's name; nor a query's parameter
+        errors["teams"] = ["choose teams by their names"]
+        return []
     found = list(db.session.scalars(select(Team).where(Team.name.in_(wanted)).order_by(Team.name)))
     missing = wanted - {team.name for team in found}
     if missing:
@@ -203,10 +211,14 @@ def create_user(
     errors: dict[str, list[str]] = {}
     if not username:
         errors["username"] = ["enter a username"]
-    elif len(username) > USERNAME_MAX or not is_storable(username) or " " in username:
-        errors["username"] = [f"use up to {USERNAME_MAX} characters, without spaces"]
-    elif db.session.scalar(select(User.id).where(User.username == username)):
-        errors["username"] = [f"user {username!r} already exists"]
+    elif len(username) > USERNAME_MAX or not USERNAME.fullmatch(username):
+        errors["username"] = [
+            f"use up to {USERNAME_MAX} characters: letters a to z, digits, and . _ - @"
+        ]
+    elif db.session.scalar(
+        select(User.id).where(func.lower(User.username) == username.lower()).limit(1)
+    ):
+        errors["username"] = [f"user {username!r} already exists (in some mix of capitals)"]
     if len(name) > DISPLAY_NAME_MAX or not is_storable(name):
         errors["display_name"] = [f"use up to {DISPLAY_NAME_MAX} characters"]
     _check_role(role, errors)

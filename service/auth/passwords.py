@@ -6,6 +6,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 
+from service.columns import is_storable
+
 
 def _hasher() -> PasswordHasher:
     hasher = current_app.extensions.get("password_hasher")
@@ -112,6 +114,8 @@ def password_problems(username: str, password: str) -> list[str]:
         problems.append(f"use at least {MIN_PASSWORD_LENGTH} characters")
     if len(password) > MAX_PASSWORD_LENGTH:
         problems.append(f"use at most {MAX_PASSWORD_LENGTH} characters")
+    if not is_storable(password):  # the sign-in form refuses them: the account could not be used
+        problems.append("do not use NUL characters or unpaired surrogates")
     name = username.strip().casefold()
     if len(name) >= 3 and name in password.casefold():
         problems.append("do not include the username")

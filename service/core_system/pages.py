@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import flash, g, redirect, request, url_for
 
+from service.columns import whole_number
 from service.core_system import outbox
 from service.core_system.models import MESSAGE_STATUSES, OutboxMessage
 from service.errors import Conflict, NotFound
@@ -38,7 +39,7 @@ def age(seconds: float | None) -> str:
 
 def _before() -> int | None:
     raw = request.args.get("before", "")
-    return int(raw) if raw.isdigit() and 0 < int(raw) <= MAX_ID else None
+    return whole_number(raw, MAX_ID) or None
 
 
 @blp.get("/admin/outbox")

@@ -14,6 +14,7 @@ from flask import flash, g, redirect, request, url_for
 from sqlalchemy import select
 
 from service.auth.models import Device, User
+from service.columns import whole_number
 from service.devices import operations
 from service.errors import NotFound
 from service.extensions import db
@@ -27,7 +28,7 @@ STATES = {"active": "In use", "revoked": "Revoked", "all": "All"}
 
 def _page_number() -> int:
     raw = request.args.get("page", "1")
-    return int(raw) if raw.isdigit() and 0 < int(raw) < 100_000 else 1
+    return whole_number(raw, 99_999) or 1
 
 
 def _owner_filter() -> User | None:

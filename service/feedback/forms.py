@@ -7,7 +7,7 @@ from typing import Any
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, StringField, TextAreaField
 
-from service.columns import is_storable
+from service.columns import is_storable, whole_number
 from service.feedback.models import CHOICES, SCALES
 
 MAX_TEXT = 2000
@@ -69,8 +69,7 @@ def check(form: FeedbackForm, words: dict[str, str]) -> tuple[dict[str, str], di
 
 def _scale(raw: str | None) -> int | None:
     """A 0-10 answer, or None when there is none (or it is not a number from 0 to 10)."""
-    value = (raw or "").strip()
-    return int(value) if value.isdigit() and 0 <= int(value) <= 10 else None
+    return whole_number(raw, 10)
 
 
 def _contact(form: FeedbackForm, answers: dict[str, Any], words: dict[str, str]) -> dict[str, str]:

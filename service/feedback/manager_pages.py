@@ -14,7 +14,7 @@ from flask import flash, g, redirect, request, url_for
 
 from service.audit.events import Action, Subject
 from service.audit.trail import record
-from service.columns import is_storable
+from service.columns import is_storable, whole_number
 from service.feedback import operations
 from service.feedback.models import CHOICES, SCALES, TRIAGE_NOTE_MAX, TRIAGE_STATUSES, Feedback
 from service.feedback.text import words
@@ -150,7 +150,7 @@ def triage(feedback_id: uuid.UUID) -> Any:
 def feedback_summary() -> Any:
     """Averages and answers by month; a month or an answer given by too few is not shown."""
     given = request.args.get("months", "12")
-    months = int(given) if given.isdigit() and int(given) in SUMMARY_MONTHS else 12
+    months = number if (number := whole_number(given)) in SUMMARY_MONTHS else 12
     text = words("en")
     return render(
         "desk/feedback/summary.html",

@@ -15,6 +15,7 @@ from service.feedback.forms import FeedbackForm, check
 from service.feedback.models import CHOICES, SCALES
 from service.feedback.text import LANGUAGES, words
 from service.pages import SECURITY_HEADERS
+from service.paging import carried_query
 
 blp = Blueprint("feedback_pages", __name__, template_folder="../templates")
 
@@ -29,7 +30,7 @@ def page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
     """Render a page with the language, its words and the language switch link."""
     lang = language()
     other = "cy" if lang == "en" else "en"
-    args: dict[str, Any] = {key: value for key, value in request.args.items() if key != "lang"}
+    args: dict[str, Any] = carried_query("lang")
     return (
         render_template(
             template,

@@ -18,7 +18,7 @@ from service.audit.trail import record
 from service.auth.models import Team, User
 from service.cases.models import Case
 from service.cases.operations import get_child, is_overdue
-from service.columns import utcnow
+from service.columns import utcnow, whole_number
 from service.extensions import db
 from service.oversight import chronology, dashboard, inspection, operations, wording
 from service.pages import PageBlueprint, download, render
@@ -90,10 +90,7 @@ def overdue() -> Any:
     sort by days overdue, next due or name, a page of 50 at a time.
     """
     filters, query, order = _overdue_query()
-    try:
-        page = max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        page = 1
+    page = whole_number(request.args.get("page"), 99_999) or 1
     pagination = PaginationParameters(page, PAGE_SIZE)
     rows = operations.overdue_page(g.user, filters, pagination, ORDERS[order][0])
     pages = max(1, -(-pagination.item_count // PAGE_SIZE))

@@ -11,7 +11,7 @@ from sqlalchemy import Select, exists, select
 from service.auth.models import User
 from service.cases.models import Child
 from service.cases.operations import today
-from service.columns import utcnow
+from service.columns import UNSTORABLE_MESSAGE, is_storable, utcnow
 from service.errors import Forbidden, ValidationFailed
 from service.extensions import db
 from service.policy import case_scope
@@ -103,6 +103,21 @@ def reviewer_refusal(user: User, visit: Visit) -> Forbidden | None:
     return None
 
 
+def _check_storable(body: dict[str, Any]) -> None:
+    """The comment and the management action hold nothing a database cannot store (the API's
+    schema refuses them too; a page's form comes here unchecked).
+    """
+    management = body.get("management_decision") or {}
+    for name, value in (
+        ("comment", body.get("comment")),
+        ("management_decision.action", management.get("action")),
+    ):
+        if value is not None and not is_storable(value):
+            raise ValidationFailed(
+                "review.invalid", UNSTORABLE_MESSAGE, errors={name: [UNSTORABLE_MESSAGE]}
+            )
+
+
 def _check_comment(body: dict[str, Any]) -> None:
     if body["decision"] == "return" and not (body.get("comment") or "").strip():
         raise ValidationFailed(
@@ -153,6 +168,7 @@ def review_visit(
     expected = lifecycle.expected_version(visit, if_match, required=True)
     if visit.status != Status.SUBMITTED:
         raise lifecycle.refusal(visit, Action.APPROVE)
+    _check_storable(body)
     _check_comment(body)
     management = body.get("management_decision")
     _check_management_decision(visit, management)

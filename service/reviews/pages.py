@@ -16,6 +16,7 @@ from sqlalchemy import Select, func, select
 
 from service.audit.events import Action
 from service.auth.models import User
+from service.columns import whole_number
 from service.database import keep_changes_on_error
 from service.errors import (
     Conflict,
@@ -27,6 +28,7 @@ from service.errors import (
 )
 from service.extensions import db
 from service.pages import PageBlueprint, render
+from service.paging import carried_query
 from service.reviews import operations
 from service.reviews.models import DECISIONS
 from service.reviews.reading import REVIEWERS, read_visit
@@ -71,8 +73,9 @@ def _queue_filters(args: Any) -> tuple[dict[str, Any], dict[str, str]]:
             errors["flag"] = "Choose a flag from the list."
     older = args.get("older_than_days", "").strip()
     if older:
-        if older.isdigit() and int(older) <= 3650:
-            filters["older_than_days"] = int(older)
+        days = whole_number(older, 3650)
+        if days is not None:
+            filters["older_than_days"] = days
         else:
             errors["older_than_days"] = "Enter a whole number of days, from 0 to 3650."
     return filters, errors
@@ -93,7 +96,7 @@ def page_links(current: int, pages: int) -> list[int | None]:
 
 def _page_number(args: Any) -> int:
     raw = args.get("page", "1")
-    return int(raw) if raw.isdigit() and 0 < int(raw) < 100_000 else 1
+    return whole_number(raw, 99_999) or 1
 
 
 @blp.get("/reviews")
@@ -119,9 +122,7 @@ def queue() -> Response:
     workers = db.session.execute(
         select(User.id, User.display_name).where(User.id.in_(everyone)).order_by(User.display_name)
     ).all()
-    kept: dict[str, Any] = {
-        key: value for key, value in request.args.items() if key != "page" and value
-    }
+    kept: dict[str, Any] = {key: value for key, value in carried_query("page").items() if value}
     return render(
         "desk/reviews/queue.html",
         shows=visits,
@@ -184,8 +185,10 @@ class DecisionForm:
             return None  # the operation says whether one is required
         if not 3 <= len(action) <= 2000:
             self.errors["management-action"] = "Say what happens next, in 3 to 2,000 characters."
+        day, month, year = (whole_number(part, 9999) for part in typed)
         try:
-            day, month, year = (int(part) for part in typed)
+            if day is None or month is None or year is None:
+                raise ValueError(typed)
             due_by = date(year, month, day)
         except ValueError:
             self.errors["management-due-by-day"] = "Enter the date it is due by, as a real date."

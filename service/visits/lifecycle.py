@@ -33,7 +33,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.http import parse_etags
 
 from service.auth.models import User
-from service.columns import utcnow
+from service.columns import utcnow, whole_number
 from service.errors import Conflict, NotFound, PreconditionFailed, PreconditionRequired
 from service.extensions import db
 from service.visits.models import Visit, VisitStatus, VisitVersion
@@ -163,7 +163,7 @@ def named_versions(if_match: str | None) -> set[int] | None:
             "visit.etag_required",
             "Send the visit's ETag in If-Match; '*' does not say which version you saw.",
         )
-    return {int(tag) for tag in etags.as_set() if tag.isdigit()}
+    return {version for tag in etags.as_set() if (version := whole_number(tag)) is not None}
 
 
 def expected_version(visit: Visit, if_match: str | None, *, required: bool) -> int:

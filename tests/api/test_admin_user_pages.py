@@ -149,7 +149,7 @@ def test_an_admin_creates_an_account_that_can_sign_in(app, client, world):
         ({"role": ""}, "Choose one of"),
         ({"teams": ["nowhere"]}, "No such team: nowhere"),
         ({"username": ""}, "Enter a username"),
-        ({"username": "two words"}, "without spaces"),
+        ({"username": "two words"}, "letters a to z, digits, and . _ - @"),
     ],
 )
 def test_the_rules_are_shown_on_the_form_and_nothing_is_saved(app, client, world, fields, shown):

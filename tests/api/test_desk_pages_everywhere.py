@@ -190,3 +190,35 @@ def test_pages_need_signing_in(app, records):
         assert response.status_code in (302, 400), (path, response.status_code)
         if response.status_code == 302:
             assert response.headers["Location"].startswith("/desk/sign-in"), path
+
+
+# Query arguments a page must ignore: its own path arguments, and url_for's own keywords.
+COLLIDING = ("child_id", "visit_id", "attachment_id", "feedback_id", "user_id", "device_id")
+COLLIDING += ("message_id", "number", "extension", "_scheme", "_external", "_anchor", "_method")
+
+
+# "²" is a digit to str.isdigit, and no number to int(); 5,000 digits are too many for int().
+SQUARED, HUGE = "%C2%B2", "9" * 5000
+NOT_NUMBERS = f"page={SQUARED}&days={HUGE}&months={SQUARED}&before={HUGE}"
+NOT_NUMBERS += f"&older_than_days={SQUARED}"
+# Every filter of every desk form, with a NUL (PostgreSQL refuses one in a query's parameter).
+NOT_NUMBERS += "".join(
+    f"&{name}=a%00b"
+    for name in (
+        *("status", "state", "user", "flag", "worker", "team", "plan", "order", "action"),
+        *("record_type", "record_id", "urgent", "since", "until", "lang", "invite"),
+    )
+)
+
+
+@pytest.mark.parametrize("role", ("supervisor_a", "manager", "admin"))
+def test_query_arguments_named_like_path_arguments_are_ignored(app, world, records, role):
+    client = app.test_client()
+    desk_sign_in(client, world.usernames[role])
+    hostile = "&".join(f"{name}=x" for name in COLLIDING)
+    for endpoint, arguments, methods in desk_pages(app):
+        if "GET" not in methods:
+            continue
+        path = path_for(app, endpoint, arguments, records)
+        response = client.get(f"{path}?{hostile}&{NOT_NUMBERS}")
+        assert response.status_code < 500, (role, path, response.status_code)

@@ -65,7 +65,18 @@ def test_a_form_without_its_csrf_token_is_refused(client, world):
 
 
 def test_next_never_leaves_the_desk(client, world):
-    for target in ("https://evil.example/", "//evil.example/desk/", "/api/v1/cases", "/desk\\x"):
+    for target in (
+        "https://evil.example/",
+        "//evil.example/desk/",
+        "/api/v1/cases",
+        "/desk\\x",
+        "/desk/../../evil",
+        "/desk/%2e%2e/%2e%2e//evil.com",
+        "/desk/%252e%252e/api/v1/cases",
+        "/desk//evil.example",
+        "/desk/./%2F%2Fevil.example",
+        "/desk/%0d%0aSet-Cookie:x=1",
+    ):
         token = csrf_token(client)
         response = client.post(
             "/desk/sign-in",
@@ -76,8 +87,23 @@ def test_next_never_leaves_the_desk(client, world):
                 "next": target,
             },
         )
-        if response.status_code == 302:
-            assert response.headers["Location"] == "/desk/"
+        assert response.status_code == 302, target
+        assert response.headers["Location"] == "/desk/", target
+        client.post("/desk/sign-out", data={"csrf_token": csrf_token(client, "/desk/")})
+
+
+def test_next_may_be_any_desk_page_with_its_query(client, world):
+    token = csrf_token(client)
+    response = client.post(
+        "/desk/sign-in",
+        data={
+            "username": world.usernames["manager"],
+            "password": PASSWORD,
+            "csrf_token": token,
+            "next": "/desk/audit?record_id=a//b&since=2026-01-01",
+        },
+    )
+    assert response.headers["Location"] == "/desk/audit?record_id=a//b&since=2026-01-01"
 
 
 def test_sign_out_ends_the_session_on_the_server(app, client, world):

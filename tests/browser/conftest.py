@@ -99,3 +99,22 @@ def signed_in(page):  # type: ignore[no-untyped-def]
         return page
 
     return _signed_in
+
+
+TABLES_OVERFLOWING = """() => [...document.querySelectorAll('main table.govuk-table')].filter(table => {
+  const box = table.closest('.app-table-scroll[role="region"][tabindex="0"][aria-label]');
+  return !box || getComputedStyle(box).overflowX !== 'auto';
+}).map(table => table.caption ? table.caption.innerText : table.id || table.className)"""
+
+
+def tables_scroll_in_their_boxes(tab, widths=(1280, 375)) -> None:  # type: ignore[no-untyped-def]
+    """At each width every table is in a focusable, labelled box that scrolls sideways, and the
+    page itself never does (the hidden text in a table's cells stays inside its box).
+    """
+    size = tab.viewport_size
+    for width in widths:
+        tab.set_viewport_size({"width": width, "height": 900})
+        assert tab.evaluate(TABLES_OVERFLOWING) == [], f"tables not in a scroll box at {width}"
+        page_width = tab.evaluate("document.documentElement.scrollWidth")
+        assert page_width <= width, f"the page scrolls sideways at {width}: {page_width}"
+    tab.set_viewport_size(size)

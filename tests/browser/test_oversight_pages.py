@@ -10,7 +10,7 @@ from openpyxl import load_workbook
 from service.cases.models import Case, Child
 from service.cases.operations import refresh_next_due
 from service.extensions import db
-from tests.browser.conftest import screenshot, serious_violations
+from tests.browser.conftest import screenshot, serious_violations, tables_scroll_in_their_boxes
 from tests.factories import new_id, visit_body
 
 DESKTOP = {"width": 1280, "height": 900}
@@ -100,6 +100,7 @@ def test_the_dashboard_draws_charts_with_their_numbers_in_tables(app, world, sig
     assert charts.first.get_attribute("aria-labelledby")
     alone = tab.locator("table", has_text="Children seen alone on statutory visits (%)")
     assert "Team-A" in alone.inner_text() and "33.3%" in alone.inner_text()
+    tables_scroll_in_their_boxes(tab)
     both_widths(tab, "dashboard")
 
 

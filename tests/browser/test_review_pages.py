@@ -11,7 +11,7 @@ import pytest
 
 from service.extensions import db
 from service.reviews.models import Review
-from tests.browser.conftest import screenshot, serious_violations
+from tests.browser.conftest import screenshot, serious_violations, tables_scroll_in_their_boxes
 from tests.factories import OWN_WORDS
 from tests.review_pages_support import submitted_visit
 
@@ -52,6 +52,7 @@ def test_the_queue_and_a_visit_with_its_evidence(page, signed_in, world, visits)
     page.wait_for_url("**/desk/reviews")
     assert "3 visits awaiting a decision" in page.inner_text("main")
     assert page.locator(".govuk-tag", has_text="Child not seen").count() == 1
+    tables_scroll_in_their_boxes(page)
     at_both_widths(page, "review-queue")
     page.click(f"a[href='/desk/visits/{visits['evidence']}']")
     page.wait_for_url(f"**/desk/visits/{visits['evidence']}")
