@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +30,14 @@ def whole_number(text: str | None, most: int = 10**18 - 1) -> int | None:
         return None
     number = int(value)
     return number if number <= most else None
+
+
+def uuid_or_none(text: str | None) -> uuid.UUID | None:
+    """The id ``text`` spells (a filter typed or chosen on a page); None for anything else."""
+    try:
+        return uuid.UUID(text) if text else None
+    except ValueError:
+        return None
 
 
 def is_storable(text: str) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import request
+from flask import current_app, request
 from flask_limiter import Limiter
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -57,3 +57,11 @@ migrate = Migrate(
     render_item=render_migration_type,
 )
 limiter = Limiter(key_func=client_address)
+# Signing in through the API's token endpoint, the desk's form or the council's identity
+# provider draws on one budget per address.
+SIGN_IN_SCOPE = "sign-in"
+
+
+def login_rate_limit() -> str:
+    """``LOGIN_RATE_LIMIT``, read when a request is counted (tests and councils change it)."""
+    return str(current_app.config["LOGIN_RATE_LIMIT"])

@@ -50,13 +50,18 @@ def page_number(arguments: Mapping[str, str]) -> int:
     return whole_number(given, 999_999) or 1
 
 
+def count_of(query: Select[*tuple[Any, ...]]) -> int:
+    """How many rows ``query`` selects."""
+    return int(
+        db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    )
+
+
 def page_of(
     query: Select[*tuple[Any, ...]], number: int, size: int = PAGE_SIZE, *, columns: bool = False
 ) -> Page:
     """Run one page of ``query``: model instances, or tuples of several ``columns``."""
-    total = int(
-        db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    )
+    total = count_of(query)
     offset = (number - 1) * size
     if offset >= total:
         return Page([], number, size, total)

@@ -18,7 +18,7 @@ from flask import redirect, request, url_for
 from service.audit import queries, unusual
 from service.audit.events import Action, Subject
 from service.audit.trail import record
-from service.columns import is_storable, utcnow, whole_number
+from service.columns import is_storable, utcnow, uuid_or_none, whole_number
 from service.local_time import local_time, start_of_day
 from service.pages import PageBlueprint, download, render
 from service.paging import carried_query, page_number, page_of, page_url
@@ -38,13 +38,6 @@ RULES = {
     "shared_surname": "A child who shares their surname",
     "refused": "Refused",
 }
-
-
-def _uuid(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None
 
 
 def _day(value: str) -> date | None:
@@ -79,7 +72,7 @@ def _trail_filters() -> tuple[dict[str, Any], dict[str, str]]:
     filters: dict[str, Any] = {}
     for name in ("actor_id", "child_id"):
         given = request.args.get(name, "").strip()
-        filters[name] = _uuid(given) if given else None
+        filters[name] = uuid_or_none(given)
         if given and filters[name] is None:
             errors[name] = "Enter an id like 3f2b8c1e-5d4a-4b7e-9c1d-2a6f0e8b7c5d"
     for name, longest in TEXT_FILTERS.items():
@@ -142,7 +135,7 @@ def audit_trail_csv() -> Any:
 def find_access_log() -> Any:
     """From the trail page's box: the access log of the child whose id was typed."""
     given = request.args.get("child_id", "").strip()
-    child_id = _uuid(given)
+    child_id = uuid_or_none(given)
     if child_id is None:  # the trail page says what is wrong with it
         return redirect(url_for("audit_desk.audit_trail", child_id=given[:100]))
     return redirect(url_for("audit_desk.child_access_log", child_id=child_id))

@@ -29,7 +29,7 @@ from werkzeug.wrappers import Response
 from service.auth import web_sessions
 from service.auth.identity_provider import IdentityRefused, provision_user
 from service.errors import NotFound
-from service.extensions import db, limiter
+from service.extensions import SIGN_IN_SCOPE, db, limiter, login_rate_limit
 from service.pages import PageBlueprint, render, safe_next
 
 log = logging.getLogger(__name__)
@@ -119,10 +119,6 @@ def _unavailable() -> SignInProblem:
     )
 
 
-def _login_limit() -> str:
-    return str(current_app.config["LOGIN_RATE_LIMIT"])
-
-
 def _problem_page(problem: SignInProblem) -> Response:
     response: Response = render(
         "desk/sign_in_problem.html",
@@ -136,7 +132,7 @@ def _problem_page(problem: SignInProblem) -> Response:
 
 
 @blp.get("/sign-in/oidc")
-@limiter.shared_limit(_login_limit, scope="sign-in")
+@limiter.shared_limit(login_rate_limit, scope=SIGN_IN_SCOPE)
 def start() -> Response:
     """Send the browser to the council's sign-in page (authorization code, PKCE S256)."""
     client = _client()

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, flash, g, redirect, request, url_for
+from flask import flash, g, redirect, request, url_for
 
 from service.auth import operations, web_sessions
 from service.columns import is_storable
 from service.errors import Unauthorized
-from service.extensions import limiter
+from service.extensions import SIGN_IN_SCOPE, limiter, login_rate_limit
 from service.pages import PageBlueprint, render, safe_next
 
 blp = PageBlueprint("auth_pages", __name__)
@@ -21,12 +21,8 @@ ENDED = {
 }
 
 
-def _login_limit() -> str:
-    return str(current_app.config["LOGIN_RATE_LIMIT"])
-
-
 @blp.route("/sign-in", methods=["GET", "POST"])
-@limiter.shared_limit(_login_limit, scope="sign-in", methods=["POST"])
+@limiter.shared_limit(login_rate_limit, scope=SIGN_IN_SCOPE, methods=["POST"])
 def sign_in() -> Any:
     """The sign-in form; after signing in, back to the page asked for (on this site only)."""
     target = safe_next(request.values.get("next"))

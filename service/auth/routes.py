@@ -4,25 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, g
+from flask import g
 
 from api_schemas.auth import MeSchema, RefreshRequestSchema, TokenRequestSchema, TokenResponseSchema
 from service.api import Blueprint
 from service.audit.reads import audit_exempt
 from service.auth import operations
 from service.auth.models import User
-from service.extensions import limiter
+from service.extensions import SIGN_IN_SCOPE, limiter, login_rate_limit
 
 blp = Blueprint("auth", __name__, description="Sign in, rotate tokens, sign out.")
 
 
-def _login_limit() -> str:
-    return str(current_app.config["LOGIN_RATE_LIMIT"])
-
-
 @blp.post("/auth/token")
 # One budget per address for signing in, through the API or the desk pages' form.
-@limiter.shared_limit(_login_limit, scope="sign-in")
+@limiter.shared_limit(login_rate_limit, scope=SIGN_IN_SCOPE)
 @blp.arguments(TokenRequestSchema)
 @blp.response(200, TokenResponseSchema)
 @blp.alt_response(401, description="Wrong username or password")
@@ -40,7 +36,7 @@ def issue_token(body: dict[str, Any]) -> operations.TokenPair:
 
 
 @blp.post("/auth/refresh")
-@limiter.limit(_login_limit)
+@limiter.limit(login_rate_limit)
 @blp.arguments(RefreshRequestSchema)
 @blp.response(200, TokenResponseSchema)
 @blp.alt_response(401, description="Invalid, expired, revoked or reused refresh token")

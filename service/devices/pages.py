@@ -14,21 +14,16 @@ from flask import flash, g, redirect, request, url_for
 from sqlalchemy import select
 
 from service.auth.models import Device, User
-from service.columns import whole_number
 from service.devices import operations
 from service.errors import NotFound
 from service.extensions import db
 from service.pages import PageBlueprint, render
+from service.paging import page_number
 
 blp = PageBlueprint("devices_desk", __name__)
 
 PER_PAGE = 50
 STATES = {"active": "In use", "revoked": "Revoked", "all": "All"}
-
-
-def _page_number() -> int:
-    raw = request.args.get("page", "1")
-    return whole_number(raw, 99_999) or 1
 
 
 def _owner_filter() -> User | None:
@@ -54,7 +49,7 @@ def devices() -> Any:
         query = query.where(Device.revoked_at.is_not(None))
     if owner is not None:
         query = query.where(Device.user_id == owner.id)
-    number = _page_number()
+    number = page_number(request.args)
     rows = list(db.session.scalars(query.limit(PER_PAGE + 1).offset((number - 1) * PER_PAGE)))
     owners = {
         user.id: user

@@ -18,7 +18,7 @@ from service.audit.trail import record
 from service.auth.models import Team, User
 from service.cases.models import Case
 from service.cases.operations import get_child, is_overdue
-from service.columns import utcnow, whole_number
+from service.columns import utcnow, uuid_or_none, whole_number
 from service.extensions import db
 from service.oversight import chronology, dashboard, inspection, operations, wording
 from service.pages import PageBlueprint, download, render
@@ -46,18 +46,12 @@ def _zone() -> str:
     return str(current_app.config["LOCAL_TIMEZONE"])
 
 
-def _uuid(text: str | None) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(text) if text else None
-    except ValueError:
-        return None
-
-
 def _overdue_query() -> tuple[dict[str, Any], dict[str, str], str]:
     """The overdue filters from the GET form (a value that is not one of the choices is no
     filter), the query to keep in links, and the order.
     """
-    team_id, worker_id = _uuid(request.args.get("team")), _uuid(request.args.get("worker"))
+    team_id = uuid_or_none(request.args.get("team"))
+    worker_id = uuid_or_none(request.args.get("worker"))
     plan = request.args.get("plan") if request.args.get("plan") in PLAN_TYPES else None
     order = request.args.get("order", "overdue_most")
     order = order if order in ORDERS else "overdue_most"

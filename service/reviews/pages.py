@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any
 
 from flask import Response, flash, g, redirect, request, url_for
-from sqlalchemy import Select, func, select
+from sqlalchemy import select
 
 from service.audit.events import Action
 from service.auth.models import User
@@ -28,7 +28,7 @@ from service.errors import (
 )
 from service.extensions import db
 from service.pages import PageBlueprint, render
-from service.paging import carried_query
+from service.paging import carried_query, count_of, page_number
 from service.reviews import operations
 from service.reviews.models import DECISIONS
 from service.reviews.reading import REVIEWERS, read_visit
@@ -49,12 +49,6 @@ ERROR_FIELDS = {
     "management_decision.action": "management-action",
     "management_decision.due_by": "management-due-by-day",
 }
-
-
-def _count(query: Select[Any]) -> int:
-    return int(
-        db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    )
 
 
 def _queue_filters(args: Any) -> tuple[dict[str, Any], dict[str, str]]:
@@ -94,11 +88,6 @@ def page_links(current: int, pages: int) -> list[int | None]:
     return links
 
 
-def _page_number(args: Any) -> int:
-    raw = args.get("page", "1")
-    return whole_number(raw, 99_999) or 1
-
-
 @blp.get("/reviews")
 @blp.in_navigation("Review queue", *REVIEWERS)
 @blp.signin_required(*REVIEWERS)
@@ -108,15 +97,16 @@ def queue() -> Response:
     """
     filters, errors = _queue_filters(request.args)
     query = operations.queue_query(g.user, filters)
-    total = _count(query)
+    total = count_of(query)
     pages = max(1, -(-total // PAGE_SIZE))
-    number = min(_page_number(request.args), pages)
+    number = min(page_number(request.args), pages)
     visits = operations.annotate(
         list(db.session.scalars(query.limit(PAGE_SIZE).offset((number - 1) * PAGE_SIZE)))
     )
     unflagged = {**filters, "flag": None}
     counts = {
-        flag: _count(operations.queue_query(g.user, {**unflagged, "flag": flag})) for flag in FLAGS
+        flag: count_of(operations.queue_query(g.user, {**unflagged, "flag": flag}))
+        for flag in FLAGS
     }
     everyone = operations.queue_query(g.user, {}).with_only_columns(Visit.worker_id).order_by(None)
     workers = db.session.execute(
