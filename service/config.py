@@ -202,6 +202,10 @@ class Settings:
     S3_ADDRESSING_STYLE: str = "auto"
     S3_SSE: str = "AES256"
     S3_KMS_KEY_ID: str | None = None
+    # Keys for a store outside AWS (SeaweedFS, MinIO, Ceph); unset, boto3's own chain is used
+    # (AWS_ACCESS_KEY_ID, a profile, an instance role).
+    S3_ACCESS_KEY_ID: str | None = None
+    S3_SECRET_ACCESS_KEY: str | None = None
     S3_CONNECT_TIMEOUT: int = 3
     S3_READ_TIMEOUT: int = 30
     S3_MAX_ATTEMPTS: int = 2
@@ -320,6 +324,8 @@ def load_settings(
         ),
         S3_SSE=_env_choice(env, "S3_SSE", "AES256", ("AES256", "aws:kms", "none")),
         S3_KMS_KEY_ID=env.get("S3_KMS_KEY_ID", "").strip() or None,
+        S3_ACCESS_KEY_ID=env.get("S3_ACCESS_KEY_ID", "").strip() or None,
+        S3_SECRET_ACCESS_KEY=env.get("S3_SECRET_ACCESS_KEY", "").strip() or None,
         S3_CONNECT_TIMEOUT=_env_int(env, "S3_CONNECT_TIMEOUT", 3, 1, 60),
         S3_READ_TIMEOUT=_env_int(env, "S3_READ_TIMEOUT", 30, 1, 600),
         S3_MAX_ATTEMPTS=_env_int(env, "S3_MAX_ATTEMPTS", 2, 1, 10),
@@ -408,6 +414,7 @@ def _check_consistency(settings: Settings) -> None:
         raise ConfigError("JWT_OIDC_ALGORITHMS must be asymmetric (RS*, PS*, ES*)")
     _check_sign_in(settings)
     _check_core_system(settings)
+    _check_evidence_store(settings)
     from service.timescales import PLAN_TYPES
 
     unknown_plans = set(settings.TIMESCALES) - set(PLAN_TYPES)
@@ -429,6 +436,11 @@ def _check_sign_in(settings: Settings) -> None:
         for name in ("OIDC_ISSUER", "SERVICE_URL"):
             if not getattr(settings, name).startswith("https://"):
                 raise ConfigError(f"{name} must be https:// in production")
+
+
+def _check_evidence_store(settings: Settings) -> None:
+    if bool(settings.S3_ACCESS_KEY_ID) != bool(settings.S3_SECRET_ACCESS_KEY):
+        raise ConfigError("S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together")
 
 
 def _check_core_system(settings: Settings) -> None:

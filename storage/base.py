@@ -50,6 +50,12 @@ class EvidenceStore(abc.ABC):
     def delete(self, key: str) -> None:
         """Delete ``key``; deleting a missing key is not an error."""
 
+    def discard(self, key: str) -> None:
+        """Delete ``key`` as clean-up after a failed upload: one quick try, since the store may
+        be the thing that failed. What it leaves, ``evidence reconcile`` removes later.
+        """
+        self.delete(key)
+
     @abc.abstractmethod
     def list(self, prefix: str = "") -> Iterator[StoredObject]:
         """Every object whose key starts with ``prefix``."""

@@ -1,18 +1,35 @@
-"""``S3Store``: evidence in an S3-compatible service (AWS S3, MinIO, Ceph) through boto3."""
+"""``S3Store``: evidence in an S3-compatible service (AWS S3, SeaweedFS, MinIO, Ceph) through boto3.
+
+Every upload and every part of a multipart upload carries a CRC32 checksum, which the store
+checks against the bytes it received (a corrupted body is refused with ``BadDigest``); downloads
+are checked against it too. How long a hung store can hold a request is bounded: see
+:func:`worst_case_seconds`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, BinaryIO, TypeVar
 
+import boto3
 from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
 from s3transfer.manager import TransferManager
 
 from storage.base import CHUNK_SIZE, EvidenceStore, StorageError, StorageUnavailable, StoredObject
 
 T = TypeVar("T")
+# botocore waits this long for a "100 Continue" before sending a body (PUT, UploadPart).
+EXPECT_CONTINUE_SECONDS = 1
+# Probes (/readyz) and clean-up after a failure get one try with these timeouts: a hung store
+# must not hold them as long as an upload, and what they leave behind `evidence reconcile` finds.
+QUICK_CONNECT_SECONDS = 1
+QUICK_READ_SECONDS = 1
+# botocore's standard mode backs off at most 0.05 s x 2^i between tries of a call that timed
+# out (throttling, where the store answers, is another matter); one second per retry bounds it.
+BACKOFF_BOUND_SECONDS = 1
 MISSING = {"404", "NoSuchKey", "NotFound"}
 TRANSIENT = {"500", "502", "503", "504", "SlowDown", "ServiceUnavailable", "InternalError"}
 
@@ -28,6 +45,79 @@ class _CountingReader:
         chunk = self.stream.read(size)
         self.count += len(chunk)
         return chunk
+
+
+def worst_case_seconds(connect: int, read: int, attempts: int) -> int:
+    """The longest an upload can wait on a store that accepts connections and never answers
+    before it fails (and the request answers 503).
+
+    The call that hangs is tried ``attempts`` times in all, each waiting for the connection, a
+    "100 Continue" and the read timeout; between tries a short back-off. Then one quick try
+    aborts a multipart upload and one quick try deletes what may have been stored. Parts upload
+    two at a time, so two parts hanging together cost no more than one.
+    """
+    per_try = connect + EXPECT_CONTINUE_SECONDS + read
+    cleanup = 2 * (QUICK_CONNECT_SECONDS + QUICK_READ_SECONDS)
+    return attempts * per_try + (attempts - 1) * BACKOFF_BOUND_SECONDS + cleanup
+
+
+def s3_clients(options: Mapping[str, Any]) -> tuple[Any, Any]:
+    """Two clients on one boto3 session of the store's own (never the process-wide default):
+    one for transfers (the configured timeouts and attempts), one for probes and clean-up
+    (one short try).
+
+    ``S3_MAX_ATTEMPTS`` counts every try, the first included (botocore's ``total_max_attempts``;
+    its ``max_attempts`` counts retries only, one more try than it says).
+    """
+    keys = {}
+    if options.get("S3_ACCESS_KEY_ID"):
+        keys = {
+            "aws_access_key_id": options["S3_ACCESS_KEY_ID"],
+            "aws_secret_access_key": options["S3_SECRET_ACCESS_KEY"],
+        }
+    session = boto3.session.Session(region_name=options.get("S3_REGION", "eu-west-2"), **keys)
+
+    def client(connect: int, read: int, attempts: int) -> Any:
+        return session.client(
+            "s3",
+            endpoint_url=options.get("S3_ENDPOINT_URL"),
+            config=Config(
+                s3={"addressing_style": options.get("S3_ADDRESSING_STYLE", "auto")},
+                connect_timeout=connect,
+                read_timeout=read,
+                retries={"total_max_attempts": attempts, "mode": "standard"},
+                signature_version="s3v4",
+                # Whatever AWS_REQUEST_CHECKSUM_CALCULATION says: checksums on every upload
+                # and part, and checked on every download that has one.
+                request_checksum_calculation="when_supported",
+                response_checksum_validation="when_supported",
+            ),
+        )
+
+    main = client(
+        options.get("S3_CONNECT_TIMEOUT", 3),
+        options.get("S3_READ_TIMEOUT", 30),
+        options.get("S3_MAX_ATTEMPTS", 2),
+    )
+    return main, client(QUICK_CONNECT_SECONDS, QUICK_READ_SECONDS, 1)
+
+
+class _TransferClient:
+    """The client s3transfer uploads with, except that aborting a failed multipart upload
+    gets one quick try: after a part timed out, the store is likely hung, and an upload left
+    incomplete is aborted later by ``evidence reconcile``.
+    """
+
+    def __init__(self, client: Any, quick_client: Any) -> None:
+        self._client = client
+        self._quick_client = quick_client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def abort_multipart_upload(self, **kwargs: Any) -> Any:
+        """Abort through the quick client."""
+        return self._quick_client.abort_multipart_upload(**kwargs)
 
 
 def _translate(call: Callable[[], T]) -> T:
@@ -59,11 +149,13 @@ class S3Store(EvidenceStore):
         encryption: str | None = "AES256",
         kms_key_id: str | None = None,
         part_size: int = 8 * 1024 * 1024,
+        quick_client: Any = None,
     ) -> None:
         self.client = client
+        self.quick_client = quick_client or client
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
-        self.extra_args: dict[str, str] = {}
+        self.extra_args: dict[str, str] = {"ChecksumAlgorithm": "CRC32"}
         if encryption:
             self.extra_args["ServerSideEncryption"] = encryption
             if kms_key_id:
@@ -79,7 +171,7 @@ class S3Store(EvidenceStore):
         config.max_in_memory_upload_chunks = 3
         # One manager (and so one set of threads) per process: boto3's upload_fileobj starts new
         # threads per call, and each new thread's allocator arena keeps its freed part buffers.
-        self.transfers = TransferManager(client, config)
+        self.transfers = TransferManager(_TransferClient(client, self.quick_client), config)
 
     def _key(self, key: str) -> str:
         return self.prefix + key
@@ -118,6 +210,10 @@ class S3Store(EvidenceStore):
         """Delete the object (S3 treats a missing key as deleted)."""
         _translate(lambda: self.client.delete_object(Bucket=self.bucket, Key=self._key(key)))
 
+    def discard(self, key: str) -> None:
+        """Delete with one quick try (clean-up after a failure; see :class:`EvidenceStore`)."""
+        _translate(lambda: self.quick_client.delete_object(Bucket=self.bucket, Key=self._key(key)))
+
     def put_locked(self, key: str, body: bytes, retain_until: datetime) -> None:
         """Put with Object Lock in COMPLIANCE mode until ``retain_until`` (the bucket must have
         Object Lock enabled): not even the account's root user can delete it before then.
@@ -129,8 +225,7 @@ class S3Store(EvidenceStore):
                 Body=body,
                 ObjectLockMode="COMPLIANCE",
                 ObjectLockRetainUntilDate=retain_until,
-                ChecksumAlgorithm="SHA256",
-                **self.extra_args,
+                **{**self.extra_args, "ChecksumAlgorithm": "SHA256"},
             )
         )
 
@@ -146,8 +241,8 @@ class S3Store(EvidenceStore):
                 yield StoredObject(key, int(item["Size"]), item["LastModified"])
 
     def check(self) -> None:
-        """The bucket answers a HEAD request."""
-        _translate(lambda: self.client.head_bucket(Bucket=self.bucket))
+        """The bucket answers a HEAD request, within one quick try."""
+        _translate(lambda: self.quick_client.head_bucket(Bucket=self.bucket))
 
     def presigned_url(self, key: str, filename: str, content_type: str, expires: int) -> str | None:
         """A GET URL valid for ``expires`` seconds that downloads as an attachment."""

