@@ -177,6 +177,9 @@ class Settings:
     JWT_ACCESS_TTL_SECONDS: int = 900
     JWT_REFRESH_TTL_DAYS: int = 30
     JWT_JWKS_URL: str | None = None
+    # Fetching the JWKS: its timeout, and how often a token naming an unknown key may refetch it.
+    JWT_JWKS_TIMEOUT_SECONDS: int = 5
+    JWT_JWKS_REFRESH_SECONDS: int = 30
     JWT_OIDC_ISSUER: str | None = None
     JWT_OIDC_AUDIENCE: str | None = None
     JWT_OIDC_ALGORITHMS: tuple[str, ...] = ("RS256",)
@@ -295,6 +298,8 @@ def load_settings(
         JWT_ACCESS_TTL_SECONDS=_env_int(env, "JWT_ACCESS_TTL_SECONDS", 900, 60, 3600),
         JWT_REFRESH_TTL_DAYS=_env_int(env, "JWT_REFRESH_TTL_DAYS", 30, 1, 365),
         JWT_JWKS_URL=jwks_url,
+        JWT_JWKS_TIMEOUT_SECONDS=_env_int(env, "JWT_JWKS_TIMEOUT_SECONDS", 5, 1, 30),
+        JWT_JWKS_REFRESH_SECONDS=_env_int(env, "JWT_JWKS_REFRESH_SECONDS", 30, 1, 300),
         JWT_OIDC_ISSUER=env.get("JWT_OIDC_ISSUER", "").strip() or None,
         JWT_OIDC_AUDIENCE=env.get("JWT_OIDC_AUDIENCE", "").strip() or None,
         JWT_OIDC_ALGORITHMS=_env_list(env, "JWT_OIDC_ALGORITHMS", ("RS256",)),
