@@ -169,6 +169,9 @@ class Settings:
     ENVIRONMENT: str = "development"
     SECRET_KEY: str = DEMO_SECRET
     SQLALCHEMY_DATABASE_URI: str = "sqlite://"
+    # How long a request waits for one answer from the database (or SQLite for a lock), and to
+    # connect; longer is a 503 (service/database.py).
+    DATABASE_TIMEOUT_SECONDS: int = 10
     # JSON request bodies; evidence uploads stream and have their own per-kind limits.
     MAX_CONTENT_LENGTH: int = 1024 * 1024
     JWT_SECRET: str = DEMO_SECRET
@@ -292,6 +295,7 @@ def load_settings(
         ENVIRONMENT=_env_choice(env, "SEEN_HEARD_ENV", "development", ENVIRONMENTS),
         SECRET_KEY=secret,
         SQLALCHEMY_DATABASE_URI=database_url(env.get("DATABASE_URL", "").strip(), instance_path),
+        DATABASE_TIMEOUT_SECONDS=_env_int(env, "DATABASE_TIMEOUT_SECONDS", 10, 2, 60),
         JWT_SECRET=_env_str(env, "JWT_SECRET", secret),
         JWT_ISSUER=_env_str(env, "JWT_ISSUER", "seen-and-heard"),
         JWT_AUDIENCE=_env_str(env, "JWT_AUDIENCE", "seen-and-heard-api"),
