@@ -199,3 +199,25 @@ def test_a_junk_key_set_is_503(app, provider):
     provider.serve_junk_jwks()
     assert_unavailable(me(api_app(app, provider), issued))
     assert provider.jwks_requests() == 1
+
+
+def test_readyz_answers_within_2_s_while_the_provider_hangs(app, provider):
+    api = api_app(app, provider).test_client()
+    assert api.get("/readyz").get_json()["checks"]["identity_provider"] == "ok"
+    hung = api_app(app, provider).test_client()
+    provider.pause()
+    try:
+        for _ in range(3):
+            started = time.monotonic()
+            reply = hung.get("/readyz")
+            assert time.monotonic() - started < 2
+            # Reported, but not unready: our own tokens and cached keys still work.
+            assert reply.status_code == 200
+            assert reply.get_json()["checks"] == {
+                "database": "ok",
+                "evidence_store": "ok",
+                "identity_provider": "unavailable",
+            }
+        assert api.get("/readyz").get_json()["checks"]["identity_provider"] == "ok"
+    finally:
+        provider.resume()

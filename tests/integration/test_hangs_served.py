@@ -88,3 +88,22 @@ def test_a_hung_database_is_503_with_retry_after_well_before_the_worker_timeout(
     # The hung connections were dropped, not returned to the pool: the next request works.
     reply = caller.get("/me")
     assert reply.status == 200, f"{reply.json}\n{served.log()}"
+
+
+def test_readyz_answers_within_2_s_while_the_database_hangs(proxied):
+    served = proxied.served
+    ready = served.api.send(Request("GET", "/readyz"))
+    assert ready.status == 200 and ready.json["checks"]["database"] == "ok"
+    proxied.proxy.pause()
+    try:
+        for _ in range(3):
+            reply, took = timed(lambda: served.api.send(Request("GET", "/readyz")))
+            assert took < 2, took
+            assert reply.status == 503 and int(reply.headers["retry-after"]) > 0
+            assert reply.json["checks"] == {"database": "unavailable", "evidence_store": "ok"}
+    finally:
+        proxied.proxy.resume()
+    deadline = time.monotonic() + 3 * DATABASE_TIMEOUT
+    while served.api.send(Request("GET", "/readyz")).status != 200:
+        assert time.monotonic() < deadline, served.log()
+        time.sleep(0.2)
