@@ -169,6 +169,9 @@ class Settings:
     ENVIRONMENT: str = "development"
     SECRET_KEY: str = DEMO_SECRET
     SQLALCHEMY_DATABASE_URI: str = "sqlite://"
+    # How long a request waits for one answer from the database (or SQLite for a lock), and to
+    # connect; longer is a 503 (service/database.py).
+    DATABASE_TIMEOUT_SECONDS: int = 10
     # JSON request bodies; evidence uploads stream and have their own per-kind limits.
     MAX_CONTENT_LENGTH: int = 1024 * 1024
     JWT_SECRET: str = DEMO_SECRET
@@ -177,6 +180,9 @@ class Settings:
     JWT_ACCESS_TTL_SECONDS: int = 900
     JWT_REFRESH_TTL_DAYS: int = 30
     JWT_JWKS_URL: str | None = None
+    # Fetching the JWKS: its timeout, and how often a token naming an unknown key may refetch it.
+    JWT_JWKS_TIMEOUT_SECONDS: int = 5
+    JWT_JWKS_REFRESH_SECONDS: int = 30
     JWT_OIDC_ISSUER: str | None = None
     JWT_OIDC_AUDIENCE: str | None = None
     JWT_OIDC_ALGORITHMS: tuple[str, ...] = ("RS256",)
@@ -293,12 +299,15 @@ def load_settings(
         ENVIRONMENT=_env_choice(env, "SEEN_HEARD_ENV", "development", ENVIRONMENTS),
         SECRET_KEY=secret,
         SQLALCHEMY_DATABASE_URI=database_url(env.get("DATABASE_URL", "").strip(), instance_path),
+        DATABASE_TIMEOUT_SECONDS=_env_int(env, "DATABASE_TIMEOUT_SECONDS", 10, 2, 60),
         JWT_SECRET=_env_str(env, "JWT_SECRET", secret),
         JWT_ISSUER=_env_str(env, "JWT_ISSUER", "seen-and-heard"),
         JWT_AUDIENCE=_env_str(env, "JWT_AUDIENCE", "seen-and-heard-api"),
         JWT_ACCESS_TTL_SECONDS=_env_int(env, "JWT_ACCESS_TTL_SECONDS", 900, 60, 3600),
         JWT_REFRESH_TTL_DAYS=_env_int(env, "JWT_REFRESH_TTL_DAYS", 30, 1, 365),
         JWT_JWKS_URL=jwks_url,
+        JWT_JWKS_TIMEOUT_SECONDS=_env_int(env, "JWT_JWKS_TIMEOUT_SECONDS", 5, 1, 30),
+        JWT_JWKS_REFRESH_SECONDS=_env_int(env, "JWT_JWKS_REFRESH_SECONDS", 30, 1, 300),
         JWT_OIDC_ISSUER=env.get("JWT_OIDC_ISSUER", "").strip() or None,
         JWT_OIDC_AUDIENCE=env.get("JWT_OIDC_AUDIENCE", "").strip() or None,
         JWT_OIDC_ALGORITHMS=_env_list(env, "JWT_OIDC_ALGORITHMS", ("RS256",)),

@@ -1,12 +1,21 @@
-"""One unit of work per request: commit once after success, roll back on any error."""
+"""One unit of work per request: commit once after success, roll back on any error.
+
+Also the database's time bound: a request never waits longer than ``DATABASE_TIMEOUT_SECONDS``
+for one answer from PostgreSQL (nor SQLite for a lock), so a database that hangs is a 503 with
+``Retry-After`` well before gunicorn kills the worker.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
-from flask import Flask, Response, g
+import psycopg
+from flask import Flask, Response, g, has_request_context
 from sqlalchemy import Engine, event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -100,11 +109,77 @@ def _sqlite_savepoints(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+_wait_bound: ContextVar[float | None] = ContextVar("database_wait_bound", default=None)
+
+
+@contextmanager
+def database_deadline(seconds: float) -> Iterator[None]:
+    """Within the block, wait at most ``seconds`` for each answer from PostgreSQL (a probe)."""
+    token = _wait_bound.set(seconds)
+    try:
+        yield
+    finally:
+        _wait_bound.reset(token)
+
+
+class BoundedConnection(psycopg.Connection[Any]):
+    """A psycopg connection that gives up on a server that does not answer.
+
+    PostgreSQL's ``statement_timeout`` cannot help when the server or the network hangs (nothing
+    comes back to say it was cancelled), and TCP keepalives see a live peer that merely never
+    answers. So the client bounds each wait for an answer: during a request (or within
+    :func:`database_deadline`), after ``request_timeout`` seconds the connection is closed, never
+    to be reused, and ``psycopg.OperationalError`` raised; SQLAlchemy counts a closed connection
+    as a disconnect and drops it from the pool. CLI commands and workers wait as long as it takes.
+    """
+
+    request_timeout: float | None = None
+
+    def wait(self, gen: Any, interval: float = 0.1, timeout: float | None = None) -> Any:
+        """Consume ``gen`` as psycopg does, within the request's bound."""
+        bound = _wait_bound.get()
+        if bound is None and has_request_context():
+            bound = self.request_timeout
+        if timeout is not None or bound is None:
+            return super().wait(gen, interval, timeout)
+        started = time.monotonic()
+        try:
+            return super().wait(gen, interval, bound)
+        except psycopg.OperationalError:
+            if time.monotonic() - started < bound:
+                raise
+            self.close()
+            raise psycopg.OperationalError(
+                f"the database did not answer within {bound:g} s"
+            ) from None
+
+
+def engine_options(url: str, timeout: int) -> dict[str, Any]:
+    """SQLAlchemy engine options: ``timeout`` bounds connecting, and SQLite's wait for a lock."""
+    options: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
+    if url.startswith("sqlite"):
+        options["connect_args"] = {"timeout": timeout}
+    elif url.startswith("postgresql"):
+        options["connect_args"] = {"connect_timeout": timeout}
+    return options
+
+
+def _bounded_postgresql(engine: Engine, timeout: int) -> None:
+    class Bounded(BoundedConnection):
+        request_timeout = timeout
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(dialect: Any, record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
+        return Bounded.connect(*cargs, **cparams)
+
+
 def init_app(app: Flask) -> None:
-    """Install the commit-at-the-boundary hook and the after-commit callbacks."""
+    """Install the commit-at-the-boundary hook, the after-commit callbacks and the time bound."""
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             _sqlite_savepoints(db.engine)
+        elif db.engine.dialect.driver == "psycopg":
+            _bounded_postgresql(db.engine, app.config["DATABASE_TIMEOUT_SECONDS"])
     app.after_request(commit_unit_of_work)
     if not event.contains(Session, "after_commit", _run_after_commit):
         event.listen(Session, "after_commit", _run_after_commit)

@@ -284,6 +284,7 @@ def fresh_postgres_database() -> Iterator[str]:
     """Create an empty PostgreSQL database, yield its SQLAlchemy URL, and drop it afterwards.
 
     Skips only where no PostgreSQL server answers and ``CI`` is not set: in CI it must run.
+    Its name starts with ``TEST_POSTGRES_DATABASE_PREFIX`` (default ``seen_heard_test``).
     """
     import psycopg
 
@@ -293,7 +294,8 @@ def fresh_postgres_database() -> Iterator[str]:
         if os.environ.get("CI"):
             raise
         pytest.skip(f"PostgreSQL not reachable: {error}")
-    name = f"seen_heard_test_{uuid.uuid4().hex[:12]}"
+    prefix = os.environ.get("TEST_POSTGRES_DATABASE_PREFIX", "seen_heard_test")
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin.execute(f'CREATE DATABASE "{name}"')
     base = PG_ADMIN_URL.rsplit("/", 1)[0]
     try:

@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import time
 import urllib.parse
@@ -62,6 +63,15 @@ def ensure_installed() -> None:
     )
 
 
+def signing_key(kid: str) -> dict[str, Any]:
+    """A new RSA private key as a JWK named ``kid``, for :class:`IdentityProvider` ``keys``."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from jwt.algorithms import RSAAlgorithm
+
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return {**json.loads(RSAAlgorithm.to_jwk(private)), "kid": kid}
+
+
 def desk_client(client_id: str, secret: str, redirect_uri: str) -> dict[str, Any]:
     """Client metadata for a web app using the authorization-code flow (PKCE is always required)."""
     return {
@@ -91,8 +101,10 @@ class IdentityProvider:
     ``clients`` is oidc-provider client metadata (see :func:`desk_client`,
     :func:`machine_client`); ``accounts`` maps a login name to its roles claim (other names get
     roles from their first part: ``supervisor.north`` -> ``["supervisor"]``, ``nobody`` -> none);
-    ``first_party`` lists the clients that skip the consent screen. It can be stopped and started
-    again on the same port (with new signing keys) to test an outage.
+    ``first_party`` lists the clients that skip the consent screen; ``keys`` are its signing keys
+    (private JWKs from :func:`signing_key`, the first signs; default: a fresh one per start). It
+    can be stopped and started again on the same port (:meth:`restart` with other keys, to
+    rotate them), paused to play a hung provider, and counts the fetches of its ``/jwks``.
     """
 
     def __init__(
@@ -104,6 +116,7 @@ class IdentityProvider:
         resource: str | None = None,
         conform_id_token_claims: bool = True,
         port: int | None = None,
+        keys: Sequence[Mapping[str, Any]] | None = None,
     ) -> None:
         self.port = port or free_port()
         self.issuer = f"http://127.0.0.1:{self.port}"
@@ -117,6 +130,8 @@ class IdentityProvider:
         }
         if resource is not None:
             self.config["resource"] = resource
+        if keys is not None:
+            self.config["keys"] = [dict(key) for key in keys]
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -152,6 +167,7 @@ class IdentityProvider:
     def stop(self) -> None:
         """Stop the provider (its sessions and keys go with it)."""
         if self.process is not None:
+            self.process.send_signal(signal.SIGCONT)
             self.process.terminate()
             try:
                 self.process.wait(timeout=10)
@@ -161,6 +177,41 @@ class IdentityProvider:
             if self.process.stderr:
                 self.process.stderr.close()
             self.process = None
+
+    @property
+    def jwks_url(self) -> str:
+        """Where the provider publishes its public keys."""
+        return f"{self.issuer}/jwks"
+
+    def restart(self, keys: Sequence[Mapping[str, Any]] | None = None) -> None:
+        """Stop and start again on the same port, with ``keys`` if given (a key rotation)."""
+        self.stop()
+        if keys is not None:
+            self.config["keys"] = [dict(key) for key in keys]
+        self.start()
+
+    def pause(self) -> None:
+        """SIGSTOP the provider: connections are still accepted (by the kernel), never answered."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT a paused provider."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
+    def _control(self, path: str, method: str = "GET") -> Any:
+        request = urllib.request.Request(f"{self.issuer}/__control/{path}", method=method)  # noqa: S310
+        with urllib.request.urlopen(request, timeout=5) as reply:  # noqa: S310 - loopback
+            return json.load(reply)
+
+    def jwks_requests(self) -> int:
+        """How many times ``/jwks`` was fetched since this start."""
+        return int(self._control("stats")["jwks_requests"])
+
+    def serve_junk_jwks(self, junk: bool = True) -> None:
+        """Make ``/jwks`` answer a truncated JSON body (or, with ``False``, its keys again)."""
+        self._control(f"jwks?mode={'junk' if junk else 'normal'}", method="POST")
 
     def sign_in(self, authorize_url: str, login: str, redirect_uri: str) -> str:
         """Be a browser at the provider: follow its redirects from ``authorize_url``, fill its

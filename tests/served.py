@@ -339,9 +339,13 @@ def served_app(
     workers: int = 4,
     threads: int = 2,
     timeout: int = 30,
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[ServedApp]:
-    """Migrate ``database_url``, serve the app on it with gunicorn (gthread), and stop it after."""
-    settings = served_settings(database_url, workdir / "evidence")
+    """Migrate ``database_url``, serve the app on it with gunicorn (gthread), and stop it after.
+
+    ``env`` adds to (or overrides) the served app's environment.
+    """
+    settings = {**served_settings(database_url, workdir / "evidence"), **(env or {})}
     seeder = create_app(
         {
             "SQLALCHEMY_DATABASE_URI": database_url,

@@ -9,6 +9,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from service.auth.models import ROLES, User
+from service.auth.provider_keys import KeysUnavailable, ProviderKeys, UnknownKey
 from service.errors import Forbidden, ServiceUnavailable, Unauthorized
 from service.extensions import db
 
@@ -16,23 +17,38 @@ from service.extensions import db
 ROLE_PRECEDENCE = ("manager", "supervisor", "social_worker", "admin")
 
 
-def _jwks_client() -> jwt.PyJWKClient:
-    client = current_app.extensions.get("jwks_client")
-    if client is None:
-        client = jwt.PyJWKClient(current_app.config["JWT_JWKS_URL"], cache_keys=True, timeout=5)
-        current_app.extensions["jwks_client"] = client
-    return client
+def provider_keys() -> ProviderKeys:
+    """The cache of the identity provider's keys, one per app in this process."""
+    keys: ProviderKeys | None = current_app.extensions.get("provider_keys")
+    if keys is None:
+        config = current_app.config
+        keys = current_app.extensions.setdefault(
+            "provider_keys",
+            ProviderKeys(
+                config["JWT_JWKS_URL"],
+                config["JWT_JWKS_TIMEOUT_SECONDS"],
+                refresh_every=config["JWT_JWKS_REFRESH_SECONDS"],
+            ),
+        )
+    return keys
 
 
 def signing_key(token: str) -> Any:
-    """Return the identity provider's public key for ``token`` (by its ``kid``)."""
+    """Return the identity provider's public key for ``token`` (by its ``kid``).
+
+    A key the provider does not publish is a 401; no key set to check against (the provider
+    down, hung or answering junk, and nothing cached) is a 503 with ``Retry-After``.
+    """
     try:
-        return _jwks_client().get_signing_key_from_jwt(token).key
-    except jwt.PyJWKClientConnectionError:
+        kid = jwt.get_unverified_header(token).get("kid")
+        return provider_keys().key_for(kid)
+    except KeysUnavailable as unavailable:
         raise ServiceUnavailable(
-            "auth.identity_provider_unavailable", "The council's sign-in service cannot be reached."
+            "auth.identity_provider_unavailable",
+            "The council's sign-in service cannot be reached.",
+            retry_after=unavailable.retry_after,
         ) from None
-    except (jwt.PyJWKClientError, jwt.InvalidTokenError):
+    except (UnknownKey, jwt.InvalidTokenError):
         raise Unauthorized("auth.invalid_token", "The access token is not valid.") from None
 
 

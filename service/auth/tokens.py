@@ -16,7 +16,7 @@ from flask import current_app, g, request
 
 from service.auth.models import AuthSession, User
 from service.columns import utcnow
-from service.errors import ServiceUnavailable, Unauthorized
+from service.errors import Unauthorized
 from service.extensions import db
 
 log = logging.getLogger(__name__)
@@ -91,8 +91,6 @@ def _decode(token: str, key: Any, algorithms: list[str], *, local: bool) -> dict
         raise Unauthorized(
             "auth.token_expired", "The access token has expired; refresh it."
         ) from None
-    except jwt.PyJWKClientError as error:
-        raise ServiceUnavailable("auth.identity_provider_unavailable", str(error)) from None
     except jwt.InvalidTokenError as error:
         raise _invalid(type(error).__name__) from None
 

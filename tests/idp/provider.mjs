@@ -13,8 +13,14 @@
 //     "accounts": {"some.login": ["supervisor"], "nobody": []},  // login name -> roles claim
 //     "resource": "https://api.example/",    // default resource (audience) of JWT access tokens
 //     "firstPartyClients": ["desk"],         // clients that skip the consent screen
-//     "conformIdTokenClaims": true           // true: profile/roles claims only from userinfo
+//     "conformIdTokenClaims": true,          // true: profile/roles claims only from userinfo
+//     "keys": [ ...private RSA JWKs with "kid" ] // signing keys, the first signs; default: a
+//                                            // fresh one per run. All are published at /jwks.
 //   }
+//
+// For the tests only, two control endpoints on the same port: GET /__control/stats answers
+// {"jwks_requests": n} (how often /jwks was fetched since start), and POST
+// /__control/jwks?mode=junk makes /jwks answer a junk body (mode=normal restores it).
 //
 // Sign-in uses oidc-provider's development interactions: a form where any login name (and any
 // password) signs in as the account of that name. Roles come from "accounts" first, then from
@@ -75,17 +81,16 @@ function accountClaims(accountId) {
   };
 }
 
-// A fresh signing key for every run: tokens from an earlier run never verify.
-const signingKey = {
+// A fresh signing key for every run unless the configuration names keys: tokens from an
+// earlier run never verify.
+const signingKeys = (config.keys ?? [{
   ...generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }),
   kid: randomBytes(8).toString('hex'),
-  use: 'sig',
-  alg: 'RS256',
-};
+}]).map((key) => ({ ...key, use: 'sig', alg: 'RS256' }));
 
 const provider = new Provider(issuer, {
   clients: config.clients ?? [],
-  jwks: { keys: [signingKey] },
+  jwks: { keys: signingKeys },
   cookies: { keys: [randomBytes(32).toString('hex')] },
   scopes: ['openid', 'profile', 'roles', 'offline_access'],
   claims: {
@@ -151,6 +156,29 @@ const provider = new Provider(issuer, {
     Session: 60 * 60,
     Grant: 60 * 60,
   },
+});
+
+let jwksRequests = 0;
+let jwksMode = 'normal';
+provider.use(async (ctx, next) => {
+  if (ctx.path === '/__control/stats' && ctx.method === 'GET') {
+    ctx.body = { jwks_requests: jwksRequests };
+    return;
+  }
+  if (ctx.path === '/__control/jwks' && ctx.method === 'POST') {
+    jwksMode = ctx.query.mode === 'junk' ? 'junk' : 'normal';
+    ctx.body = { mode: jwksMode };
+    return;
+  }
+  if (ctx.path === '/jwks') {
+    jwksRequests += 1;
+    if (jwksMode === 'junk') {
+      ctx.type = 'application/json';
+      ctx.body = '{"keys": [{"kty": "RSA", "kid": "junk", "n": "AQAB"';
+      return;
+    }
+  }
+  await next();
 });
 
 const server = provider.listen(port, '127.0.0.1', () => {
