@@ -102,6 +102,44 @@ def database_url(raw: str | None, instance_path: Path) -> str:
     raise ConfigError("DATABASE_URL must be a postgresql:// or sqlite:/// URL")
 
 
+def _check_rate_limit(name: str, value: str) -> None:
+    """Refuse a rate limit the limiter could not read (it would fail at the first sign-in)."""
+    from limits import parse_many
+
+    try:
+        parsed = parse_many(value)
+    except ValueError:
+        parsed = []
+    if not parsed or any(item.amount < 1 for item in parsed):
+        raise ConfigError(f"{name} must look like '60 per minute;600 per hour', got {value!r}")
+
+
+def _rate_limit_storage(env: Mapping[str, str]) -> str:
+    raw = _env_str(env, "RATELIMIT_STORAGE_URI", "memory://")
+    if raw == "memory://":
+        return raw
+    parsed = urlparse(raw)
+    try:
+        well_formed = int(parsed.path.strip("/") or 0) >= 0 and (parsed.port or 1) > 0
+    except ValueError:  # a database or port that is not a number
+        well_formed = False
+    if parsed.scheme not in ("redis", "rediss") or not parsed.hostname or not well_formed:
+        raise ConfigError(
+            "RATELIMIT_STORAGE_URI must be memory:// or redis://host:port/db (rediss:// for TLS)"
+        )
+    return raw
+
+
+_KEY_PREFIX = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+
+
+def _key_prefix(env: Mapping[str, str]) -> str:
+    value = _env_str(env, "RATELIMIT_KEY_PREFIX", "seen-heard")
+    if not _KEY_PREFIX.fullmatch(value):
+        raise ConfigError("RATELIMIT_KEY_PREFIX must be 1 to 64 letters, digits or . _ : -")
+    return value
+
+
 _INTERVAL = re.compile(r"^(\d{1,3})(wd|d|w|m)$")
 
 
@@ -193,8 +231,15 @@ class Settings:
     OIDC_TIMEOUT_SECONDS: int = 10
     ARGON2_TIME_COST: int = 3
     ARGON2_MEMORY_COST_KIB: int = 65536
-    LOGIN_RATE_LIMIT: str = "10 per minute"
+    # Sign-in limits (README "Sign-in limits"): per address, generous enough for an office behind
+    # one address; and failed attempts per account, whatever address they come from.
+    LOGIN_RATE_LIMIT: str = "60 per minute;600 per hour"
+    LOGIN_ACCOUNT_RATE_LIMIT: str = "10 per 15 minutes;100 per day"
+    # Where the counts live: memory:// (one process) or redis:// shared by every worker and
+    # instance; every key starts with the prefix; a Redis call gives up after the timeout.
     RATELIMIT_STORAGE_URI: str = "memory://"
+    RATELIMIT_KEY_PREFIX: str = "seen-heard"
+    RATELIMIT_STORAGE_TIMEOUT_MS: int = 1000
     RATELIMIT_ENABLED: bool = True
     EVIDENCE_STORE: str = "file://instance/evidence"
     S3_ENDPOINT_URL: str | None = None
@@ -309,8 +354,13 @@ def load_settings(
         OIDC_TIMEOUT_SECONDS=_env_int(env, "OIDC_TIMEOUT_SECONDS", 10, 1, 60),
         ARGON2_TIME_COST=_env_int(env, "ARGON2_TIME_COST", 3, 1, 20),
         ARGON2_MEMORY_COST_KIB=_env_int(env, "ARGON2_MEMORY_COST_KIB", 65536, 1024, 1048576),
-        LOGIN_RATE_LIMIT=_env_str(env, "LOGIN_RATE_LIMIT", "10 per minute"),
-        RATELIMIT_STORAGE_URI=_env_str(env, "RATELIMIT_STORAGE_URI", "memory://"),
+        LOGIN_RATE_LIMIT=_env_str(env, "LOGIN_RATE_LIMIT", "60 per minute;600 per hour"),
+        LOGIN_ACCOUNT_RATE_LIMIT=_env_str(
+            env, "LOGIN_ACCOUNT_RATE_LIMIT", "10 per 15 minutes;100 per day"
+        ),
+        RATELIMIT_STORAGE_URI=_rate_limit_storage(env),
+        RATELIMIT_KEY_PREFIX=_key_prefix(env),
+        RATELIMIT_STORAGE_TIMEOUT_MS=_env_int(env, "RATELIMIT_STORAGE_TIMEOUT_MS", 1000, 50, 10000),
         RATELIMIT_ENABLED=_env_bool(env, "RATELIMIT_ENABLED", True),
         EVIDENCE_STORE=_evidence_store(env, instance_path),
         S3_ENDPOINT_URL=_env_url(env, "S3_ENDPOINT_URL", ("https", "http")),
@@ -397,6 +447,12 @@ def _check_consistency(settings: Settings) -> None:
             raise ConfigError(
                 "AUDIT_SIGNING_KEY is required in production (the audit anchors' key)"
             )
+        if settings.RATELIMIT_STORAGE_URI == "memory://":
+            # Each worker would count alone: with 4 workers an address gets 4 times its budget.
+            raise ConfigError(
+                "RATELIMIT_STORAGE_URI must be redis:// in production, so every worker and "
+                "instance shares the sign-in limits"
+            )
     anchor_store = settings.AUDIT_ANCHOR_STORE or settings.EVIDENCE_STORE
     if settings.AUDIT_ANCHOR_LOCK_DAYS and not anchor_store.startswith("s3://"):
         raise ConfigError("AUDIT_ANCHOR_LOCK_DAYS needs an s3:// anchor store with Object Lock")
@@ -406,6 +462,8 @@ def _check_consistency(settings: Settings) -> None:
         raise ConfigError("JWT_OIDC_ISSUER must differ from JWT_ISSUER")
     if any(alg.upper().startswith("HS") or alg == "none" for alg in settings.JWT_OIDC_ALGORITHMS):
         raise ConfigError("JWT_OIDC_ALGORITHMS must be asymmetric (RS*, PS*, ES*)")
+    for name in ("LOGIN_RATE_LIMIT", "LOGIN_ACCOUNT_RATE_LIMIT", "FEEDBACK_RATE_LIMIT"):
+        _check_rate_limit(name, getattr(settings, name))
     _check_sign_in(settings)
     _check_core_system(settings)
     from service.timescales import PLAN_TYPES
