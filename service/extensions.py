@@ -102,7 +102,7 @@ def seconds_until_allowed() -> int | None:
     if breached is None or not breached.breached:
         return None
     try:
-        reset_at = breached.reset_at
+        reset_at = breached.window.reset_time
     except StorageError:  # the store went away since: fall back to the caller's default
         return None
     return max(1, math.ceil(reset_at - time.time()))
