@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from service.audit.events import Action, Subject
 from service.audit.trail import record
+from service.auth import throttle
 from service.auth.models import ROLES, AuthSession, Device, RefreshToken, Team, User
 from service.auth.passwords import hash_password, needs_rehash, password_problems, verify_password
 from service.auth.tokens import issue_access_token
@@ -84,11 +85,14 @@ def find_active_user(name_or_id: str) -> User:
 
 def check_password(username: str, password: str) -> User:
     """The active local user with this username and password; unknown users, wrong passwords,
-    disabled accounts and accounts without a local password are refused alike (401).
+    disabled accounts and accounts without a local password are refused alike (401), and each
+    refusal counts against the username's failed attempts (429 once they are used up).
     """
+    throttle.refuse_if_throttled(username)
     user = db.session.scalar(select(User).where(User.username == username))
     password_ok = verify_password(user.password_hash if user else None, password)
     if user is None or not password_ok or not user.active or user.password_hash is None:
+        throttle.count_failure(username)
         raise Unauthorized("auth.invalid_credentials", "Wrong username or password.")
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)

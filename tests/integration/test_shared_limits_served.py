@@ -57,6 +57,29 @@ def test_the_per_address_limit_holds_across_two_instances(tmp_path):
     client.delete(*client.keys(f"{prefix}:*"))
 
 
+def test_an_account_is_throttled_across_two_instances(tmp_path):
+    client = redis_or_skip()
+    prefix = fresh_prefix()
+    settings = {
+        "RATELIMIT_STORAGE_URI": REDIS_URL,
+        "RATELIMIT_KEY_PREFIX": prefix,
+        "LOGIN_RATE_LIMIT": "100 per minute",
+        "LOGIN_ACCOUNT_RATE_LIMIT": "3 per 15 minutes",
+    }
+    with fresh_postgres_database() as url, instances(url, tmp_path, settings) as served:
+        target, colleague = served.user(), served.user()
+        first, second = served.apis
+        replies = [
+            api.send(Request("POST", TOKEN, json=wrong_password(target)))
+            for api in (first, second, first, second)
+        ]
+        assert [reply.status for reply in replies] == [401, 401, 401, 429], served.log()
+        assert replies[-1].code == "auth.account_locked"
+        assert first.send(Request("POST", TOKEN, json=right_password(target))).status == 429
+        assert second.send(Request("POST", TOKEN, json=right_password(colleague))).status == 200
+    client.delete(*client.keys(f"{prefix}:*"))
+
+
 @pytest.mark.parametrize("outage", ["down", "hung"])
 def test_signing_in_stays_open_and_prompt_when_redis_is_down_or_hung(tmp_path, outage):
     silent = SilentServer() if outage == "hung" else None
@@ -85,6 +108,7 @@ def test_signing_in_stays_open_and_prompt_when_redis_is_down_or_hung(tmp_path, o
             assert [reply.status for reply in replies] == [401, 401]
             assert limited.status == 429 and limited.headers.get("retry-after")
             assert "falling back to in-memory storage" in served.log()
+            assert "counting failed sign-ins per account in this process" in served.log()
     finally:
         if silent:
             silent.close()
