@@ -214,6 +214,9 @@ class Settings:
     JWT_AUDIENCE: str = "seen-and-heard-api"
     JWT_ACCESS_TTL_SECONDS: int = 900
     JWT_REFRESH_TTL_DAYS: int = 30
+    # A refresh retried within this many seconds gets the same pair again instead of revoking
+    # the session as a reuse (a tablet whose answer was lost); 0 turns the grace off.
+    JWT_REFRESH_GRACE_SECONDS: int = 30
     JWT_JWKS_URL: str | None = None
     JWT_OIDC_ISSUER: str | None = None
     JWT_OIDC_AUDIENCE: str | None = None
@@ -339,6 +342,7 @@ def load_settings(
         JWT_AUDIENCE=_env_str(env, "JWT_AUDIENCE", "seen-and-heard-api"),
         JWT_ACCESS_TTL_SECONDS=_env_int(env, "JWT_ACCESS_TTL_SECONDS", 900, 60, 3600),
         JWT_REFRESH_TTL_DAYS=_env_int(env, "JWT_REFRESH_TTL_DAYS", 30, 1, 365),
+        JWT_REFRESH_GRACE_SECONDS=_env_int(env, "JWT_REFRESH_GRACE_SECONDS", 30, 0, 120),
         JWT_JWKS_URL=jwks_url,
         JWT_OIDC_ISSUER=env.get("JWT_OIDC_ISSUER", "").strip() or None,
         JWT_OIDC_AUDIENCE=env.get("JWT_OIDC_AUDIENCE", "").strip() or None,
