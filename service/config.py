@@ -18,6 +18,8 @@ from urllib.parse import urlparse
 
 DEMO_SECRET = "demo-secret-change-me-in-production"  # noqa: S105 - the known demo value, refused in production
 ENVIRONMENTS = ("development", "testing", "production")
+# A photo or drawing declaring more pixels than this in its header is refused before decoding.
+MAX_IMAGE_PIXELS = 50_000_000
 EVIDENCE_MAX_MB = {"photo": 25, "drawing": 25, "audio": 200, "video": 2048, "document": 50}
 
 
@@ -260,6 +262,7 @@ class Settings:
     SYNC_MAX_ITEMS: int = 200
     SYNC_MAX_BODY_MB: int = 16
     EVIDENCE_MAX_MB: dict[str, int] = field(default_factory=lambda: dict(EVIDENCE_MAX_MB))
+    MAX_IMAGE_PIXELS: int = MAX_IMAGE_PIXELS
     CORE_SYSTEM_URL: str | None = None
     # A static bearer token, or OAuth2 client credentials (token URL, id, secret, scope).
     CORE_SYSTEM_TOKEN: str | None = None
@@ -387,6 +390,9 @@ def load_settings(
             kind: _env_int(env, f"EVIDENCE_MAX_MB_{kind.upper()}", default, 1, 10240)
             for kind, default in EVIDENCE_MAX_MB.items()
         },
+        MAX_IMAGE_PIXELS=_env_int(
+            env, "MAX_IMAGE_PIXELS", MAX_IMAGE_PIXELS, 1_000_000, 500_000_000
+        ),
         CORE_SYSTEM_URL=_env_url(env, "CORE_SYSTEM_URL", ("https", "http")),
         CORE_SYSTEM_TOKEN=env.get("CORE_SYSTEM_TOKEN", "").strip() or None,
         CORE_SYSTEM_TOKEN_URL=_env_url(env, "CORE_SYSTEM_TOKEN_URL", ("https", "http")),

@@ -148,6 +148,7 @@ def test_production_refuses_the_demo_secret():
         ({"RATELIMIT_KEY_PREFIX": "seen heard"}, "RATELIMIT_KEY_PREFIX"),
         ({"RATELIMIT_STORAGE_TIMEOUT_MS": "60000"}, "between 50 and 10000"),
         ({"JWT_REFRESH_GRACE_SECONDS": "3600"}, "between 0 and 120"),
+        ({"MAX_IMAGE_PIXELS": "1000"}, "MAX_IMAGE_PIXELS must be between"),
         ({"LOGIN_RATE_LIMIT": "lots"}, "LOGIN_RATE_LIMIT must look like"),
         ({"LOGIN_RATE_LIMIT": "0 per minute"}, "LOGIN_RATE_LIMIT must look like"),
         ({"LOGIN_ACCOUNT_RATE_LIMIT": "10 per fortnight"}, "LOGIN_ACCOUNT_RATE_LIMIT"),
