@@ -116,6 +116,16 @@ def _check_rate_limit(name: str, value: str) -> None:
         raise ConfigError(f"{name} must look like '60 per minute;600 per hour', got {value!r}")
 
 
+def _public_base_url(env: Mapping[str, str]) -> str | None:
+    raw = _env_url(env, "PUBLIC_BASE_URL", ("https", "http"))
+    if raw is None:
+        return None
+    parsed = urlparse(raw)
+    if not parsed.hostname or parsed.query or parsed.fragment:
+        raise ConfigError("PUBLIC_BASE_URL must be like https://visits.council.gov.uk")
+    return raw.rstrip("/")
+
+
 def _rate_limit_storage(env: Mapping[str, str]) -> str:
     raw = _env_str(env, "RATELIMIT_STORAGE_URI", "memory://")
     if raw == "memory://":
@@ -276,6 +286,9 @@ class Settings:
     CORE_SYSTEM_MAPPING: str = "ssd"
     # Links to evidence in the payload are made from this address.
     SERVICE_URL: str = "http://127.0.0.1:5000"
+    # Where people open the links we send (care leavers' feedback invites): never the request's
+    # Host header, which a caller chooses. Required (https) in production; else SERVICE_URL.
+    PUBLIC_BASE_URL: str | None = None
     OUTBOX_MAX_ATTEMPTS: int = 15
     OUTBOX_BACKOFF_SECONDS: int = 2
     OUTBOX_BACKOFF_MAX_SECONDS: int = 1800
@@ -403,6 +416,7 @@ def load_settings(
         CORE_SYSTEM_READ_TIMEOUT=_env_int(env, "CORE_SYSTEM_READ_TIMEOUT", 20, 1, 300),
         CORE_SYSTEM_MAPPING=_env_str(env, "CORE_SYSTEM_MAPPING", "ssd"),
         SERVICE_URL=_env_url(env, "SERVICE_URL", ("https", "http")) or "http://127.0.0.1:5000",
+        PUBLIC_BASE_URL=_public_base_url(env),
         OUTBOX_MAX_ATTEMPTS=_env_int(env, "OUTBOX_MAX_ATTEMPTS", 15, 1, 100),
         OUTBOX_BACKOFF_SECONDS=_env_int(env, "OUTBOX_BACKOFF_SECONDS", 2, 1, 600),
         OUTBOX_BACKOFF_MAX_SECONDS=_env_int(env, "OUTBOX_BACKOFF_MAX_SECONDS", 1800, 1, 86400),
@@ -462,6 +476,11 @@ def _check_consistency(settings: Settings) -> None:
             raise ConfigError(
                 "RATELIMIT_STORAGE_URI must be redis:// in production, so every worker and "
                 "instance shares the sign-in limits"
+            )
+        if not (settings.PUBLIC_BASE_URL or "").startswith("https://"):
+            raise ConfigError(
+                "PUBLIC_BASE_URL is required in production: the https:// address people open "
+                "the links we send at"
             )
     anchor_store = settings.AUDIT_ANCHOR_STORE or settings.EVIDENCE_STORE
     if settings.AUDIT_ANCHOR_LOCK_DAYS and not anchor_store.startswith("s3://"):

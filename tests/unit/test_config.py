@@ -7,6 +7,7 @@ from service.config import DEMO_SECRET, ConfigError, database_url, load_settings
 
 SIGNING_KEY = base64.b64encode(bytes(range(32))).decode()
 SHARED_LIMITS = "redis://127.0.0.1:6379/5"
+PUBLIC = "https://visits.council.example"
 
 
 def settings(**env: str):
@@ -58,6 +59,7 @@ def test_postgres_urls_get_the_psycopg_driver():
                 "SECRET_KEY": "x" * 40,
                 "AUDIT_SIGNING_KEY": SIGNING_KEY,
                 "RATELIMIT_STORAGE_URI": SHARED_LIMITS,
+                "PUBLIC_BASE_URL": PUBLIC,
                 "OIDC_ISSUER": "http://login.council.test",
                 "OIDC_CLIENT_ID": "desk",
                 "OIDC_CLIENT_SECRET": "s",
@@ -84,6 +86,7 @@ def test_postgres_urls_get_the_psycopg_driver():
                 "SECRET_KEY": "x" * 40,
                 "AUDIT_SIGNING_KEY": SIGNING_KEY,
                 "RATELIMIT_STORAGE_URI": SHARED_LIMITS,
+                "PUBLIC_BASE_URL": PUBLIC,
                 "CORE_SYSTEM_TOKEN": "t",
                 "CORE_SYSTEM_URL": "http://core.council.test",
             },
@@ -95,6 +98,7 @@ def test_postgres_urls_get_the_psycopg_driver():
                 "SECRET_KEY": "x" * 40,
                 "AUDIT_SIGNING_KEY": SIGNING_KEY,
                 "RATELIMIT_STORAGE_URI": SHARED_LIMITS,
+                "PUBLIC_BASE_URL": PUBLIC,
                 "CORE_SYSTEM_TOKEN": "t",
                 "CORE_SYSTEM_URL": "https://core.council.test",
             },
@@ -125,6 +129,7 @@ def test_production_refuses_the_demo_secret():
         SECRET_KEY=strong,
         AUDIT_SIGNING_KEY=SIGNING_KEY,
         RATELIMIT_STORAGE_URI=SHARED_LIMITS,
+        PUBLIC_BASE_URL=PUBLIC,
     )
     assert production.JWT_SECRET == strong
     # A strong SECRET_KEY does not excuse the demo JWT secret: anyone could mint tokens.
@@ -135,6 +140,7 @@ def test_production_refuses_the_demo_secret():
             JWT_SECRET=DEMO_SECRET,
             AUDIT_SIGNING_KEY=SIGNING_KEY,
             RATELIMIT_STORAGE_URI=SHARED_LIMITS,
+            PUBLIC_BASE_URL=PUBLIC,
         )
 
 
@@ -164,6 +170,37 @@ def test_production_refuses_the_demo_secret():
     ],
 )
 def test_rate_limit_settings_are_checked(env, message):
+    with pytest.raises(ConfigError, match=message):
+        settings(**env)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"PUBLIC_BASE_URL": "visits.council.example"}, "PUBLIC_BASE_URL must be a URL"),
+        ({"PUBLIC_BASE_URL": "https://visits.council.example/?a=b"}, "PUBLIC_BASE_URL must be"),
+        (
+            {
+                "SEEN_HEARD_ENV": "production",
+                "SECRET_KEY": "x" * 40,
+                "AUDIT_SIGNING_KEY": SIGNING_KEY,
+                "RATELIMIT_STORAGE_URI": SHARED_LIMITS,
+            },
+            "PUBLIC_BASE_URL is required in production",
+        ),
+        (
+            {
+                "SEEN_HEARD_ENV": "production",
+                "SECRET_KEY": "x" * 40,
+                "AUDIT_SIGNING_KEY": SIGNING_KEY,
+                "RATELIMIT_STORAGE_URI": SHARED_LIMITS,
+                "PUBLIC_BASE_URL": "http://visits.council.example",
+            },
+            "PUBLIC_BASE_URL is required in production",
+        ),
+    ],
+)
+def test_the_public_address_is_checked(env, message):
     with pytest.raises(ConfigError, match=message):
         settings(**env)
 
