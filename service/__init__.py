@@ -13,7 +13,7 @@ from flask import Flask, redirect, send_from_directory, url_for
 from service import database, errors, pages, request_limits
 from service.api import api, use_authenticator, use_role_refusal_recorder
 from service.config import load_settings
-from service.extensions import db, limiter, migrate
+from service.extensions import db, limiter, migrate, rate_limit_storage_options
 from service.pages import use_page_authenticator
 from storage import open_store
 
@@ -37,6 +37,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     migrate.init_app(app, db)
+    app.config["RATELIMIT_STORAGE_OPTIONS"] = rate_limit_storage_options(app.config)
     limiter.init_app(app)
     api.init_app(app)
     errors.init_app(app)

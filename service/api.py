@@ -14,7 +14,7 @@ from typing import Any, Protocol, TypeVar
 
 import flask_smorest
 from apispec import BasePlugin
-from flask import Flask, current_app, g
+from flask import Flask, Response, current_app, g, request
 from sqlalchemy import Select, func, select
 
 from api_schemas.common import ProblemSchema
@@ -117,6 +117,19 @@ def _int_or_none(status: str) -> int | None:
     return int(status) if status.isdigit() else None
 
 
+def never_stored_or_sniffed(response: Response) -> Response:
+    """Every response under the API's prefix, errors included: ``Cache-Control: no-store`` (a
+    child's record must not stay in a shared tablet's or a proxy's cache) and ``nosniff`` (a
+    browser never runs what we send as something else). A stricter ``private, no-store`` stays.
+    """
+    prefix = str(current_app.config["OPENAPI_URL_PREFIX"]).rstrip("/")
+    if request.path == prefix or request.path.startswith(prefix + "/"):
+        if "no-store" not in response.headers.get("Cache-Control", ""):
+            response.headers["Cache-Control"] = "no-store"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
 class Api(flask_smorest.Api):
     """The service's Api: problem+json errors and a bearer-token security scheme."""
 
@@ -124,6 +137,11 @@ class Api(flask_smorest.Api):
     # No catch-all "default" response: every status an operation can answer is named, so the
     # fuzz test's status_code_conformance check means something.
     DEFAULT_ERROR_RESPONSE_NAME = None
+
+    def init_app(self, app: Flask, *args: Any, **kwargs: Any) -> None:
+        """Bind the Api, and send every API response with :func:`never_stored_or_sniffed`."""
+        super().init_app(app, *args, **kwargs)
+        app.after_request(never_stored_or_sniffed)
 
     def handle_http_exception(self, error: Any) -> Any:
         """Render every HTTP error as RFC 9457 problem+json."""

@@ -18,6 +18,8 @@ from urllib.parse import urlparse
 
 DEMO_SECRET = "demo-secret-change-me-in-production"  # noqa: S105 - the known demo value, refused in production
 ENVIRONMENTS = ("development", "testing", "production")
+# A photo or drawing declaring more pixels than this in its header is refused before decoding.
+MAX_IMAGE_PIXELS = 50_000_000
 EVIDENCE_MAX_MB = {"photo": 25, "drawing": 25, "audio": 200, "video": 2048, "document": 50}
 
 
@@ -102,6 +104,54 @@ def database_url(raw: str | None, instance_path: Path) -> str:
     raise ConfigError("DATABASE_URL must be a postgresql:// or sqlite:/// URL")
 
 
+def _check_rate_limit(name: str, value: str) -> None:
+    """Refuse a rate limit the limiter could not read (it would fail at the first sign-in)."""
+    from limits import parse_many
+
+    try:
+        parsed = parse_many(value)
+    except ValueError:
+        parsed = []
+    if not parsed or any(item.amount < 1 for item in parsed):
+        raise ConfigError(f"{name} must look like '60 per minute;600 per hour', got {value!r}")
+
+
+def _public_base_url(env: Mapping[str, str]) -> str | None:
+    raw = _env_url(env, "PUBLIC_BASE_URL", ("https", "http"))
+    if raw is None:
+        return None
+    parsed = urlparse(raw)
+    if not parsed.hostname or parsed.query or parsed.fragment:
+        raise ConfigError("PUBLIC_BASE_URL must be like https://visits.council.gov.uk")
+    return raw.rstrip("/")
+
+
+def _rate_limit_storage(env: Mapping[str, str]) -> str:
+    raw = _env_str(env, "RATELIMIT_STORAGE_URI", "memory://")
+    if raw == "memory://":
+        return raw
+    parsed = urlparse(raw)
+    try:
+        well_formed = int(parsed.path.strip("/") or 0) >= 0 and (parsed.port or 1) > 0
+    except ValueError:  # a database or port that is not a number
+        well_formed = False
+    if parsed.scheme not in ("redis", "rediss") or not parsed.hostname or not well_formed:
+        raise ConfigError(
+            "RATELIMIT_STORAGE_URI must be memory:// or redis://host:port/db (rediss:// for TLS)"
+        )
+    return raw
+
+
+_KEY_PREFIX = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+
+
+def _key_prefix(env: Mapping[str, str]) -> str:
+    value = _env_str(env, "RATELIMIT_KEY_PREFIX", "seen-heard")
+    if not _KEY_PREFIX.fullmatch(value):
+        raise ConfigError("RATELIMIT_KEY_PREFIX must be 1 to 64 letters, digits or . _ : -")
+    return value
+
+
 _INTERVAL = re.compile(r"^(\d{1,3})(wd|d|w|m)$")
 
 
@@ -179,6 +229,9 @@ class Settings:
     JWT_AUDIENCE: str = "seen-and-heard-api"
     JWT_ACCESS_TTL_SECONDS: int = 900
     JWT_REFRESH_TTL_DAYS: int = 30
+    # A refresh retried within this many seconds gets the same pair again instead of revoking
+    # the session as a reuse (a tablet whose answer was lost); 0 turns the grace off.
+    JWT_REFRESH_GRACE_SECONDS: int = 30
     JWT_JWKS_URL: str | None = None
     # Fetching the JWKS: its timeout, and how often a token naming an unknown key may refetch it.
     JWT_JWKS_TIMEOUT_SECONDS: int = 5
@@ -199,8 +252,15 @@ class Settings:
     OIDC_TIMEOUT_SECONDS: int = 10
     ARGON2_TIME_COST: int = 3
     ARGON2_MEMORY_COST_KIB: int = 65536
-    LOGIN_RATE_LIMIT: str = "10 per minute"
+    # Sign-in limits (README "Sign-in limits"): per address, generous enough for an office behind
+    # one address; and failed attempts per account, whatever address they come from.
+    LOGIN_RATE_LIMIT: str = "60 per minute;600 per hour"
+    LOGIN_ACCOUNT_RATE_LIMIT: str = "10 per 15 minutes;100 per day"
+    # Where the counts live: memory:// (one process) or redis:// shared by every worker and
+    # instance; every key starts with the prefix; a Redis call gives up after the timeout.
     RATELIMIT_STORAGE_URI: str = "memory://"
+    RATELIMIT_KEY_PREFIX: str = "seen-heard"
+    RATELIMIT_STORAGE_TIMEOUT_MS: int = 1000
     RATELIMIT_ENABLED: bool = True
     EVIDENCE_STORE: str = "file://instance/evidence"
     S3_ENDPOINT_URL: str | None = None
@@ -222,6 +282,7 @@ class Settings:
     SYNC_MAX_ITEMS: int = 200
     SYNC_MAX_BODY_MB: int = 16
     EVIDENCE_MAX_MB: dict[str, int] = field(default_factory=lambda: dict(EVIDENCE_MAX_MB))
+    MAX_IMAGE_PIXELS: int = MAX_IMAGE_PIXELS
     CORE_SYSTEM_URL: str | None = None
     # A static bearer token, or OAuth2 client credentials (token URL, id, secret, scope).
     CORE_SYSTEM_TOKEN: str | None = None
@@ -235,6 +296,9 @@ class Settings:
     CORE_SYSTEM_MAPPING: str = "ssd"
     # Links to evidence in the payload are made from this address.
     SERVICE_URL: str = "http://127.0.0.1:5000"
+    # Where people open the links we send (care leavers' feedback invites): never the request's
+    # Host header, which a caller chooses. Required (https) in production; else SERVICE_URL.
+    PUBLIC_BASE_URL: str | None = None
     OUTBOX_MAX_ATTEMPTS: int = 15
     OUTBOX_BACKOFF_SECONDS: int = 2
     OUTBOX_BACKOFF_MAX_SECONDS: int = 1800
@@ -305,6 +369,7 @@ def load_settings(
         JWT_AUDIENCE=_env_str(env, "JWT_AUDIENCE", "seen-and-heard-api"),
         JWT_ACCESS_TTL_SECONDS=_env_int(env, "JWT_ACCESS_TTL_SECONDS", 900, 60, 3600),
         JWT_REFRESH_TTL_DAYS=_env_int(env, "JWT_REFRESH_TTL_DAYS", 30, 1, 365),
+        JWT_REFRESH_GRACE_SECONDS=_env_int(env, "JWT_REFRESH_GRACE_SECONDS", 30, 0, 120),
         JWT_JWKS_URL=jwks_url,
         JWT_JWKS_TIMEOUT_SECONDS=_env_int(env, "JWT_JWKS_TIMEOUT_SECONDS", 5, 1, 30),
         JWT_JWKS_REFRESH_SECONDS=_env_int(env, "JWT_JWKS_REFRESH_SECONDS", 30, 1, 300),
@@ -322,8 +387,13 @@ def load_settings(
         OIDC_TIMEOUT_SECONDS=_env_int(env, "OIDC_TIMEOUT_SECONDS", 10, 1, 60),
         ARGON2_TIME_COST=_env_int(env, "ARGON2_TIME_COST", 3, 1, 20),
         ARGON2_MEMORY_COST_KIB=_env_int(env, "ARGON2_MEMORY_COST_KIB", 65536, 1024, 1048576),
-        LOGIN_RATE_LIMIT=_env_str(env, "LOGIN_RATE_LIMIT", "10 per minute"),
-        RATELIMIT_STORAGE_URI=_env_str(env, "RATELIMIT_STORAGE_URI", "memory://"),
+        LOGIN_RATE_LIMIT=_env_str(env, "LOGIN_RATE_LIMIT", "60 per minute;600 per hour"),
+        LOGIN_ACCOUNT_RATE_LIMIT=_env_str(
+            env, "LOGIN_ACCOUNT_RATE_LIMIT", "10 per 15 minutes;100 per day"
+        ),
+        RATELIMIT_STORAGE_URI=_rate_limit_storage(env),
+        RATELIMIT_KEY_PREFIX=_key_prefix(env),
+        RATELIMIT_STORAGE_TIMEOUT_MS=_env_int(env, "RATELIMIT_STORAGE_TIMEOUT_MS", 1000, 50, 10000),
         RATELIMIT_ENABLED=_env_bool(env, "RATELIMIT_ENABLED", True),
         EVIDENCE_STORE=_evidence_store(env, instance_path),
         S3_ENDPOINT_URL=_env_url(env, "S3_ENDPOINT_URL", ("https", "http")),
@@ -348,6 +418,9 @@ def load_settings(
             kind: _env_int(env, f"EVIDENCE_MAX_MB_{kind.upper()}", default, 1, 10240)
             for kind, default in EVIDENCE_MAX_MB.items()
         },
+        MAX_IMAGE_PIXELS=_env_int(
+            env, "MAX_IMAGE_PIXELS", MAX_IMAGE_PIXELS, 1_000_000, 500_000_000
+        ),
         CORE_SYSTEM_URL=_env_url(env, "CORE_SYSTEM_URL", ("https", "http")),
         CORE_SYSTEM_TOKEN=env.get("CORE_SYSTEM_TOKEN", "").strip() or None,
         CORE_SYSTEM_TOKEN_URL=_env_url(env, "CORE_SYSTEM_TOKEN_URL", ("https", "http")),
@@ -358,6 +431,7 @@ def load_settings(
         CORE_SYSTEM_READ_TIMEOUT=_env_int(env, "CORE_SYSTEM_READ_TIMEOUT", 20, 1, 300),
         CORE_SYSTEM_MAPPING=_env_str(env, "CORE_SYSTEM_MAPPING", "ssd"),
         SERVICE_URL=_env_url(env, "SERVICE_URL", ("https", "http")) or "http://127.0.0.1:5000",
+        PUBLIC_BASE_URL=_public_base_url(env),
         OUTBOX_MAX_ATTEMPTS=_env_int(env, "OUTBOX_MAX_ATTEMPTS", 15, 1, 100),
         OUTBOX_BACKOFF_SECONDS=_env_int(env, "OUTBOX_BACKOFF_SECONDS", 2, 1, 600),
         OUTBOX_BACKOFF_MAX_SECONDS=_env_int(env, "OUTBOX_BACKOFF_MAX_SECONDS", 1800, 1, 86400),
@@ -412,6 +486,17 @@ def _check_consistency(settings: Settings) -> None:
             raise ConfigError(
                 "AUDIT_SIGNING_KEY is required in production (the audit anchors' key)"
             )
+        if settings.RATELIMIT_STORAGE_URI == "memory://":
+            # Each worker would count alone: with 4 workers an address gets 4 times its budget.
+            raise ConfigError(
+                "RATELIMIT_STORAGE_URI must be redis:// in production, so every worker and "
+                "instance shares the sign-in limits"
+            )
+        if not (settings.PUBLIC_BASE_URL or "").startswith("https://"):
+            raise ConfigError(
+                "PUBLIC_BASE_URL is required in production: the https:// address people open "
+                "the links we send at"
+            )
     anchor_store = settings.AUDIT_ANCHOR_STORE or settings.EVIDENCE_STORE
     if settings.AUDIT_ANCHOR_LOCK_DAYS and not anchor_store.startswith("s3://"):
         raise ConfigError("AUDIT_ANCHOR_LOCK_DAYS needs an s3:// anchor store with Object Lock")
@@ -421,6 +506,8 @@ def _check_consistency(settings: Settings) -> None:
         raise ConfigError("JWT_OIDC_ISSUER must differ from JWT_ISSUER")
     if any(alg.upper().startswith("HS") or alg == "none" for alg in settings.JWT_OIDC_ALGORITHMS):
         raise ConfigError("JWT_OIDC_ALGORITHMS must be asymmetric (RS*, PS*, ES*)")
+    for name in ("LOGIN_RATE_LIMIT", "LOGIN_ACCOUNT_RATE_LIMIT", "FEEDBACK_RATE_LIMIT"):
+        _check_rate_limit(name, getattr(settings, name))
     _check_sign_in(settings)
     _check_core_system(settings)
     _check_evidence_store(settings)

@@ -17,6 +17,7 @@ from flask import Flask, Request, Response, current_app, has_request_context, js
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
+from service.extensions import seconds_until_allowed
 from storage import StorageError
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,16 @@ class ValidationFailed(DomainError):
 
     status = 422
     title = "Validation failed"
+
+
+class TooManyRequests(DomainError):
+    """Too many attempts; ``Retry-After`` says when the next one may come (429)."""
+
+    status = 429
+    title = "Too many requests"
+
+    def __init__(self, code: str, detail: str, retry_after: int) -> None:
+        super().__init__(code, detail, headers={"Retry-After": str(max(1, retry_after))})
 
 
 class ServiceUnavailable(DomainError):
@@ -254,12 +265,12 @@ def http_exception_problem(error: HTTPException) -> Response:
     elif status == 413:
         detail = "The request body is larger than this endpoint accepts."
     elif status == 429:
-        detail = "Too many attempts; wait a minute and try again."
+        detail = "Too many attempts from this address; try again after Retry-After seconds."
     headers = dict(data.get("headers") or {})
     if status == 405 and error.get_headers():
         headers.update({k: v for k, v in error.get_headers() if k == "Allow"})
     if status == 429:
-        headers.setdefault("Retry-After", "60")
+        headers.setdefault("Retry-After", str(seconds_until_allowed() or 60))
     return problem(status, code, title, detail, errors=errors, headers=headers)
 
 

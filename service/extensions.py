@@ -6,13 +6,17 @@ API layer (``service.api``) or any feature.
 
 from __future__ import annotations
 
+import math
+import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import current_app, request
+from flask import current_app, has_request_context, request
 from flask_limiter import Limiter
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
+from limits.errors import StorageError
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
@@ -56,10 +60,52 @@ migrate = Migrate(
     compare_type=True,
     render_item=render_migration_type,
 )
-limiter = Limiter(key_func=client_address)
+# A moving window: "60 per minute" means no 61 in any 60 seconds, not 120 across a minute's
+# edge. When the shared store (Redis) cannot be reached, each process counts alone in memory and
+# logs a warning, checking the store again after 1, 2, 4 ... 32 s: signing in stays open, with
+# per-process limits, rather than failing for everyone (README "Running several instances").
+limiter = Limiter(
+    key_func=client_address, strategy="moving-window", in_memory_fallback_enabled=True
+)
 # Signing in through the API's token endpoint, the desk's form or the council's identity
 # provider draws on one budget per address.
 SIGN_IN_SCOPE = "sign-in"
+
+
+def rate_limit_storage_options(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The options flask-limiter gives its store (``RATELIMIT_STORAGE_OPTIONS``).
+
+    For Redis: short connect and read timeouts and no retries, so a Redis that is down or hung
+    costs a sign-in about one timeout before the in-memory fallback takes over; every key starts
+    with ``RATELIMIT_KEY_PREFIX``; errors arrive as ``limits.errors.StorageError``.
+    """
+    if not str(config["RATELIMIT_STORAGE_URI"]).startswith(("redis://", "rediss://")):
+        return {"wrap_exceptions": True}
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    timeout = config["RATELIMIT_STORAGE_TIMEOUT_MS"] / 1000
+    return {
+        "wrap_exceptions": True,
+        "key_prefix": config["RATELIMIT_KEY_PREFIX"],
+        "socket_timeout": timeout,
+        "socket_connect_timeout": timeout,
+        "retry": Retry(NoBackoff(), 0),
+    }
+
+
+def seconds_until_allowed() -> int | None:
+    """For a request the limiter refused: whole seconds until the breached limit admits one more
+    (a moving window frees its oldest attempt). ``None`` if the limiter did not refuse it.
+    """
+    breached = limiter.current_limit if has_request_context() else None
+    if breached is None or not breached.breached:
+        return None
+    try:
+        reset_at = breached.window.reset_time
+    except StorageError:  # the store went away since: fall back to the caller's default
+        return None
+    return max(1, math.ceil(reset_at - time.time()))
 
 
 def login_rate_limit() -> str:

@@ -117,6 +117,7 @@ def app(
             "ARGON2_TIME_COST": 1,
             "ARGON2_MEMORY_COST_KIB": 1024,
             "LOGIN_RATE_LIMIT": "10000 per minute",
+            "LOGIN_ACCOUNT_RATE_LIMIT": "10000 per minute",
             "FEEDBACK_RATE_LIMIT": "10000 per minute",
             "JWT_JWKS_URL": jwks_server.url,
             "JWT_OIDC_ISSUER": OIDC_ISSUER,

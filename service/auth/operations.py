@@ -5,7 +5,9 @@ boundary (or the command line) commits.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import re
 import secrets
 import uuid
@@ -19,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from service.audit.events import Action, Subject
 from service.audit.trail import record
+from service.auth import throttle
 from service.auth.models import ROLES, AuthSession, Device, RefreshToken, Team, User
 from service.auth.passwords import hash_password, needs_rehash, password_problems, verify_password
 from service.auth.tokens import issue_access_token
@@ -42,17 +45,25 @@ def _digest(raw_token: str) -> str:
     return hashlib.sha256(raw_token.encode()).hexdigest()
 
 
-def _new_refresh_token(session: AuthSession) -> str:
-    raw = secrets.token_urlsafe(32)
+def _derived(purpose: str, raw_token: str) -> str:
+    """A value only the service can compute from ``raw_token`` (HMAC with ``JWT_SECRET``)."""
+    key = current_app.config["JWT_SECRET"].encode()
+    mac = hmac.new(key, f"{purpose}\0{raw_token}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
+def _new_refresh_token(session: AuthSession, raw: str | None = None) -> RefreshToken:
+    """Store a refresh token for ``session`` (a random one unless ``raw`` is given)."""
     days = current_app.config["JWT_REFRESH_TTL_DAYS"]
-    db.session.add(
-        RefreshToken(
-            session=session,
-            token_hash=_digest(raw),
-            expires_at=utcnow() + timedelta(days=days),
-        )
+    now = utcnow()
+    token = RefreshToken(
+        session=session,
+        token_hash=_digest(raw or secrets.token_urlsafe(32)),
+        issued_at=now,
+        expires_at=now + timedelta(days=days),
     )
-    return raw
+    db.session.add(token)
+    return token
 
 
 def _register_device(user: User, client_device_id: str, name: str | None) -> Device:
@@ -84,11 +95,14 @@ def find_active_user(name_or_id: str) -> User:
 
 def check_password(username: str, password: str) -> User:
     """The active local user with this username and password; unknown users, wrong passwords,
-    disabled accounts and accounts without a local password are refused alike (401).
+    disabled accounts and accounts without a local password are refused alike (401), and each
+    refusal counts against the username's failed attempts (429 once they are used up).
     """
+    throttle.refuse_if_throttled(username)
     user = db.session.scalar(select(User).where(User.username == username))
     password_ok = verify_password(user.password_hash if user else None, password)
     if user is None or not password_ok or not user.active or user.password_hash is None:
+        throttle.count_failure(username)
         raise Unauthorized("auth.invalid_credentials", "Wrong username or password.")
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
@@ -104,7 +118,8 @@ def login(
     session = AuthSession(user=user, device=device)
     db.session.add(session)
     db.session.flush()
-    refresh_token = _new_refresh_token(session)
+    refresh_token = secrets.token_urlsafe(32)
+    _new_refresh_token(session, refresh_token)
     access_token, ttl = issue_access_token(user, session)
     return TokenPair(access_token, refresh_token, ttl)
 
@@ -117,7 +132,13 @@ def revoke_session(session: AuthSession, reason: str) -> None:
 
 
 def refresh(raw_token: str) -> TokenPair:
-    """Rotate a refresh token. Reusing a rotated one revokes the whole family (it was stolen)."""
+    """Rotate a refresh token. Reusing a rotated one revokes the whole family (it was stolen),
+    except a retry within ``JWT_REFRESH_GRACE_SECONDS`` whose answer was lost on the way (a
+    tablet on a bad connection): it gets the same pair again, while that pair is unused.
+
+    The successor is derived from the old token (an HMAC only the service can compute), so a
+    retry, or two refreshes racing on one token, find it rather than make a second one.
+    """
     token = db.session.scalar(
         select(RefreshToken)
         .where(RefreshToken.token_hash == _digest(raw_token))
@@ -133,18 +154,53 @@ def refresh(raw_token: str) -> TokenPair:
         raise refused
     if session.device is not None and session.device.revoked_at is not None:
         raise refused
+    successor_raw = _derived("refresh-successor", raw_token)
     if token.replaced_at is not None:
-        revoke_session(session, "refresh_token_reuse")
-        keep_changes_on_error()
-        raise Unauthorized(
-            "auth.refresh_token_reused", "This refresh token was already used; sign in again."
-        )
+        successor = _retried_rotation(token, successor_raw)
+        if successor is None:
+            revoke_session(session, "refresh_token_reuse")
+            keep_changes_on_error()
+            raise Unauthorized(
+                "auth.refresh_token_reused", "This refresh token was already used; sign in again."
+            )
+        return _rotated_pair(session, successor, successor_raw)
     if token.expires_at <= utcnow():
         raise refused
     token.replaced_at = utcnow()
-    new_raw = _new_refresh_token(session)
-    access_token, ttl = issue_access_token(session.user, session)
-    return TokenPair(access_token, new_raw, ttl)
+    successor = _new_refresh_token(session, successor_raw)
+    return _rotated_pair(session, successor, successor_raw)
+
+
+def _retried_rotation(token: RefreshToken, successor_raw: str) -> RefreshToken | None:
+    """The successor a retry within the grace may have again: same session, not yet used itself,
+    unexpired. ``None`` means the old token is being reused.
+    """
+    grace = timedelta(seconds=current_app.config["JWT_REFRESH_GRACE_SECONDS"])
+    now = utcnow()
+    if token.replaced_at is None or now - token.replaced_at > grace:
+        return None
+    successor = db.session.scalar(
+        select(RefreshToken).where(RefreshToken.token_hash == _digest(successor_raw))
+    )
+    if (
+        successor is None
+        or successor.session_id != token.session_id
+        or successor.replaced_at is not None
+        or successor.expires_at <= now
+    ):
+        return None
+    return successor
+
+
+def _rotated_pair(session: AuthSession, successor: RefreshToken, successor_raw: str) -> TokenPair:
+    """The pair a rotation answers: the same strings for the first attempt and every retry."""
+    access_token, ttl = issue_access_token(
+        session.user,
+        session,
+        issued_at=successor.issued_at,
+        jti=_derived("access-jti", successor_raw),
+    )
+    return TokenPair(access_token, successor_raw, ttl)
 
 
 def logout(user: User, session_id: uuid.UUID | None) -> None:

@@ -22,13 +22,16 @@ blp = Blueprint("auth", __name__, description="Sign in, rotate tokens, sign out.
 @blp.arguments(TokenRequestSchema)
 @blp.response(200, TokenResponseSchema)
 @blp.alt_response(401, description="Wrong username or password")
-@blp.alt_response(429, description="Too many attempts from this address")
+@blp.alt_response(
+    429, description="Too many attempts from this address, or failed ones for this username"
+)
 @audit_exempt("signing in: no child data")
 def issue_token(body: dict[str, Any]) -> operations.TokenPair:
     """Sign in with a username and password.
 
     Send ``device_id`` from a tablet so its tokens can be revoked if it is lost. Returns a
-    short-lived access token and a refresh token. Rate limited per address.
+    short-lived access token and a refresh token. Rate limited per address, and failed
+    attempts per username (429 `auth.account_locked`, the same for unknown usernames).
     """
     return operations.login(
         body["username"], body["password"], body["device_id"], body["device_name"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import jwt
@@ -25,11 +25,21 @@ LOCAL_ALGORITHM = "HS256"
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub"]
 
 
-def issue_access_token(user: User, session: AuthSession) -> tuple[str, int]:
-    """Return a signed access token for ``user`` within ``session`` and its lifetime in seconds."""
+def issue_access_token(
+    user: User,
+    session: AuthSession,
+    *,
+    issued_at: datetime | None = None,
+    jti: str | None = None,
+) -> tuple[str, int]:
+    """Return a signed access token for ``user`` within ``session`` and its lifetime in seconds.
+
+    Given ``issued_at`` and ``jti``, the token is the same string each time (a refresh retried
+    within its grace gets the very pair the first attempt got).
+    """
     config = current_app.config
     ttl = config["JWT_ACCESS_TTL_SECONDS"]
-    now = utcnow()
+    now = issued_at or utcnow()
     claims = {
         "iss": config["JWT_ISSUER"],
         "aud": config["JWT_AUDIENCE"],
@@ -39,7 +49,7 @@ def issue_access_token(user: User, session: AuthSession) -> tuple[str, int]:
         "iat": now,
         "nbf": now,
         "exp": now + timedelta(seconds=ttl),
-        "jti": uuid.uuid4().hex,
+        "jti": jti or uuid.uuid4().hex,
     }
     return jwt.encode(claims, config["JWT_SECRET"], algorithm=LOCAL_ALGORITHM), ttl
 

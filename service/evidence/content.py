@@ -12,11 +12,10 @@ import filetype
 from PIL import Image, ImageOps, UnidentifiedImageError
 from werkzeug.utils import secure_filename
 
+from service.config import MAX_IMAGE_PIXELS
 from service.errors import DomainError, TooLarge, ValidationFailed
 
 SNIFF_BYTES = 8192
-# Anything larger is refused rather than decoded: a small file can hide a huge bitmap.
-MAX_IMAGE_PIXELS = 64_000_000
 
 IMAGES = {"image/jpeg": "JPEG", "image/png": "PNG"}
 ALLOWED_TYPES = {
@@ -167,18 +166,41 @@ class HashingReader:
         return self.digest.hexdigest()
 
 
-def strip_image_metadata(source: BinaryIO, content_type: str) -> BinaryIO:
-    """Re-encode an image without EXIF, GPS, XMP or text chunks, keeping its orientation."""
-    Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+def refuse_too_many_pixels(image: Image.Image, max_pixels: int) -> None:
+    """Refuse (413) an image whose header declares more than ``max_pixels`` pixels.
+
+    ``Image.open`` has read only the header: a small file can declare a bitmap of gigabytes
+    (8,000 x 8,000 one-bit pixels is a few kilobytes of PNG), so this comes before any decoding.
+    """
+    if image.width * image.height > max_pixels:
+        raise too_many_pixels(max_pixels)
+
+
+def too_many_pixels(max_pixels: int) -> TooLarge:
+    """The refusal of an image over the pixel limit (Pillow's own check at open says the same)."""
+    return TooLarge(
+        "attachment.image_too_large",
+        f"The image has more than {max_pixels:,} pixels (width x height); send a smaller one.",
+    )
+
+
+def strip_image_metadata(
+    source: BinaryIO, content_type: str, max_pixels: int = MAX_IMAGE_PIXELS
+) -> BinaryIO:
+    """Re-encode an image without EXIF, GPS, XMP or text chunks, keeping its orientation.
+
+    An image of more than ``max_pixels`` is refused from its header, before it is decoded.
+    """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(source) as image:
+            with Image.open(source, formats=[IMAGES[content_type]]) as image:
+                refuse_too_many_pixels(image, max_pixels)
                 image.load()
                 upright = ImageOps.exif_transpose(image)
                 icc_profile = image.info.get("icc_profile")
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise TooLarge("attachment.image_too_large", "The image has too many pixels.") from None
+        raise too_many_pixels(max_pixels) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise ValidationFailed(
             "attachment.unreadable_image", "The image could not be read; it may be damaged."

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from flask import Flask, current_app
+from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -171,7 +172,11 @@ def _store(key: str, content_type: str, reader: HashingReader) -> tuple[int, boo
                 while chunk := reader.read(1024 * 1024):
                     original.write(chunk)
                 original.seek(0)
-                cleaned = strip_image_metadata(original, content_type)  # type: ignore[arg-type]
+                cleaned = strip_image_metadata(
+                    original,  # type: ignore[arg-type]
+                    content_type,
+                    current_app.config["MAX_IMAGE_PIXELS"],
+                )
             with cleaned:
                 digest = hashlib.file_digest(cleaned, "sha256").hexdigest()  # type: ignore[arg-type]
                 cleaned.seek(0)
@@ -370,5 +375,8 @@ def on_visit_changed(event: VisitEvent) -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Subscribe the evidence to the visit's life."""
+    """Subscribe the evidence to the visit's life; hold Pillow to the pixel limit too, so no
+    decode anywhere in the process can be bombed.
+    """
+    Image.MAX_IMAGE_PIXELS = app.config["MAX_IMAGE_PIXELS"]
     visit_changed.connect(on_visit_changed)

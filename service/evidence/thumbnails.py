@@ -26,10 +26,12 @@ import warnings
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from flask import current_app
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from service.errors import NotFound, TooLarge, ValidationFailed
-from service.evidence.content import IMAGES, MAX_IMAGE_PIXELS
+from service.config import MAX_IMAGE_PIXELS
+from service.errors import NotFound, ValidationFailed
+from service.evidence.content import IMAGES, refuse_too_many_pixels, too_many_pixels
 from service.evidence.models import THUMBNAIL_EDGE, Attachment
 from service.evidence.operations import evidence_store, store_unavailable
 from storage import StorageError
@@ -48,7 +50,12 @@ class Thumbnail:
     content_type: str
 
 
-def make_thumbnail(source: BinaryIO, content_type: str, edge: int = THUMBNAIL_EDGE) -> bytes:
+def make_thumbnail(
+    source: BinaryIO,
+    content_type: str,
+    edge: int = THUMBNAIL_EDGE,
+    max_pixels: int = MAX_IMAGE_PIXELS,
+) -> bytes:
     """Decode ``source`` (a JPEG or PNG) and return an upright thumbnail of it, re-encoded in
     the same format without any metadata. Refuses a decompression bomb before decoding it.
     """
@@ -57,15 +64,14 @@ def make_thumbnail(source: BinaryIO, content_type: str, edge: int = THUMBNAIL_ED
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(source, formats=[image_format]) as image:
-                if image.width * image.height > MAX_IMAGE_PIXELS:
-                    raise TooLarge("attachment.image_too_large", "The image has too many pixels.")
+                refuse_too_many_pixels(image, max_pixels)
                 # A JPEG decodes straight at 1/2, 1/4 or 1/8 scale: far less memory and time.
                 image.draft(None, (edge, edge))
                 upright = ImageOps.exif_transpose(image)
         small = _fit_mode(upright, image_format)
         small.thumbnail((edge, edge), Image.Resampling.LANCZOS, reducing_gap=2.0)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise TooLarge("attachment.image_too_large", "The image has too many pixels.") from None
+        raise too_many_pixels(max_pixels) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise ValidationFailed(
             "attachment.unreadable_image", "The image could not be read; it may be damaged."
@@ -124,4 +130,8 @@ def _made_from_store(attachment: Attachment) -> bytes:
         except StorageError as error:
             raise store_unavailable(error) from None
         original.seek(0)
-        return make_thumbnail(original, attachment.content_type)  # type: ignore[arg-type]
+        return make_thumbnail(
+            original,  # type: ignore[arg-type]
+            attachment.content_type,
+            max_pixels=current_app.config["MAX_IMAGE_PIXELS"],
+        )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import g, url_for
+from flask import g
 
 from api_schemas.feedback import (
     FeedbackQuerySchema,
@@ -22,6 +22,7 @@ from service.audit.reads import audit_exempt, audited, describe
 from service.audit.trail import record
 from service.feedback import operations
 from service.feedback.models import Feedback
+from service.links import public_url
 
 blp = Blueprint("feedback", __name__, description="Care-leaver feedback: invites, triage, summary.")
 
@@ -51,7 +52,7 @@ def create_invite(body: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": invite.id,
         "child_id": invite.child_id,
-        "url": url_for("feedback_pages.form", invite=token, _external=True),
+        "url": public_url("feedback_pages.form", invite=token),
         "expires_at": invite.expires_at,
         "period_days": invite.period_days,
     }

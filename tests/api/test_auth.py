@@ -1,6 +1,7 @@
 """Sign-in and token attacks: every forged, expired or replayed credential is refused."""
 
 import base64
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -274,7 +275,9 @@ def test_refresh_rotates_and_reuse_revokes_the_family(app, client, signed_in):
     rotated = first.get_json()
     assert rotated["refresh_token"] != tokens["refresh_token"]
     assert me(client, rotated["access_token"]).status_code == 200
-    # The old refresh token is presented again: someone copied it. The whole family dies.
+    # The old refresh token is presented again after the retry grace: someone copied it. The
+    # whole family dies.
+    past_the_grace(app, tokens["refresh_token"])
     reuse = client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
     assert reuse.status_code == 401 and reuse.get_json()["code"] == "auth.refresh_token_reused"
     again = client.post("/api/v1/auth/refresh", json={"refresh_token": rotated["refresh_token"]})
@@ -282,6 +285,56 @@ def test_refresh_rotates_and_reuse_revokes_the_family(app, client, signed_in):
     assert me(client, rotated["access_token"]).status_code == 401
     with app.app_context():
         assert all(s.revoked_reason == "refresh_token_reuse" for s in db.session.query(AuthSession))
+
+
+def past_the_grace(app, raw_token):
+    """Move the token's rotation back beyond ``JWT_REFRESH_GRACE_SECONDS``."""
+    digest = hashlib.sha256(raw_token.encode()).hexdigest()
+    grace = app.config["JWT_REFRESH_GRACE_SECONDS"]
+    with app.app_context():
+        row = db.session.query(RefreshToken).filter_by(token_hash=digest).one()
+        row.replaced_at -= timedelta(seconds=grace + 1)
+        db.session.commit()
+
+
+def refresh(client, raw_token):
+    return client.post("/api/v1/auth/refresh", json={"refresh_token": raw_token})
+
+
+def test_a_refresh_retried_within_the_grace_gets_the_same_pair(app, client, signed_in):
+    tokens, _ = signed_in
+    first = refresh(client, tokens["refresh_token"])
+    # The answer was lost on the way to the tablet; it tries again a moment later.
+    retried = refresh(client, tokens["refresh_token"])
+    assert first.status_code == retried.status_code == 200
+    assert retried.get_json() == first.get_json()
+    with app.app_context():
+        assert all(s.revoked_at is None for s in db.session.query(AuthSession))
+    pair = first.get_json()
+    assert me(client, pair["access_token"]).status_code == 200
+    onwards = refresh(client, pair["refresh_token"])
+    assert onwards.status_code == 200 and onwards.get_json() != pair
+
+
+def test_a_retry_after_its_successor_was_used_is_a_reuse(app, client, signed_in):
+    tokens, _ = signed_in
+    pair = refresh(client, tokens["refresh_token"]).get_json()
+    assert refresh(client, pair["refresh_token"]).status_code == 200
+    # Within the grace still, but whoever holds the pair has moved on: this is a copy.
+    reuse = refresh(client, tokens["refresh_token"])
+    assert reuse.status_code == 401 and reuse.get_json()["code"] == "auth.refresh_token_reused"
+    assert me(client, pair["access_token"]).status_code == 401
+
+
+def test_without_a_grace_any_reuse_revokes(app, client, signed_in):
+    tokens, _ = signed_in
+    app.config["JWT_REFRESH_GRACE_SECONDS"] = 0
+    try:
+        assert refresh(client, tokens["refresh_token"]).status_code == 200
+        reuse = refresh(client, tokens["refresh_token"])
+    finally:
+        app.config["JWT_REFRESH_GRACE_SECONDS"] = 30
+    assert reuse.status_code == 401 and reuse.get_json()["code"] == "auth.refresh_token_reused"
 
 
 def test_refresh_tokens_are_stored_hashed(app, signed_in):
@@ -328,4 +381,6 @@ def test_login_is_rate_limited(app, client, world):
     finally:
         app.config["LOGIN_RATE_LIMIT"] = "10000 per minute"
     assert codes == [401, 401, 401] and limited.status_code == 429
-    assert limited.get_json()["code"] == "rate_limited" and "Retry-After" in limited.headers
+    assert limited.get_json()["code"] == "rate_limited"
+    # A moving window: the oldest of the three attempts frees a place within the minute.
+    assert 1 <= int(limited.headers["Retry-After"]) <= 60

@@ -3,6 +3,7 @@
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -170,7 +171,8 @@ def invite(session, child_id, **body):
 
 
 def path_of(url):
-    return url.split("localhost", 1)[1]
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}"
 
 
 def test_an_invite_links_the_answers_to_the_care_leaver(app, client, world, sign_in):

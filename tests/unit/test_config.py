@@ -6,6 +6,8 @@ import pytest
 from service.config import DEMO_SECRET, ConfigError, database_url, load_settings
 
 SIGNING_KEY = base64.b64encode(bytes(range(32))).decode()
+SHARED_LIMITS = "redis://127.0.0.1:6379/5"
+PUBLIC = "https://visits.council.example"
 
 
 def settings(**env: str):
@@ -56,6 +58,8 @@ def test_postgres_urls_get_the_psycopg_driver():
                 "SEEN_HEARD_ENV": "production",
                 "SECRET_KEY": "x" * 40,
                 "AUDIT_SIGNING_KEY": SIGNING_KEY,
+                "RATELIMIT_STORAGE_URI": SHARED_LIMITS,
+                "PUBLIC_BASE_URL": PUBLIC,
                 "OIDC_ISSUER": "http://login.council.test",
                 "OIDC_CLIENT_ID": "desk",
                 "OIDC_CLIENT_SECRET": "s",
@@ -81,6 +85,8 @@ def test_postgres_urls_get_the_psycopg_driver():
                 "SEEN_HEARD_ENV": "production",
                 "SECRET_KEY": "x" * 40,
                 "AUDIT_SIGNING_KEY": SIGNING_KEY,
+                "RATELIMIT_STORAGE_URI": SHARED_LIMITS,
+                "PUBLIC_BASE_URL": PUBLIC,
                 "CORE_SYSTEM_TOKEN": "t",
                 "CORE_SYSTEM_URL": "http://core.council.test",
             },
@@ -91,6 +97,8 @@ def test_postgres_urls_get_the_psycopg_driver():
                 "SEEN_HEARD_ENV": "production",
                 "SECRET_KEY": "x" * 40,
                 "AUDIT_SIGNING_KEY": SIGNING_KEY,
+                "RATELIMIT_STORAGE_URI": SHARED_LIMITS,
+                "PUBLIC_BASE_URL": PUBLIC,
                 "CORE_SYSTEM_TOKEN": "t",
                 "CORE_SYSTEM_URL": "https://core.council.test",
             },
@@ -117,9 +125,92 @@ def test_production_refuses_the_demo_secret():
         settings(SEEN_HEARD_ENV="production", SECRET_KEY=DEMO_SECRET)
     strong = "x" * 40
     production = settings(
-        SEEN_HEARD_ENV="production", SECRET_KEY=strong, AUDIT_SIGNING_KEY=SIGNING_KEY
+        SEEN_HEARD_ENV="production",
+        SECRET_KEY=strong,
+        AUDIT_SIGNING_KEY=SIGNING_KEY,
+        RATELIMIT_STORAGE_URI=SHARED_LIMITS,
+        PUBLIC_BASE_URL=PUBLIC,
     )
     assert production.JWT_SECRET == strong
+    # A strong SECRET_KEY does not excuse the demo JWT secret: anyone could mint tokens.
+    with pytest.raises(ConfigError, match="demo"):
+        settings(
+            SEEN_HEARD_ENV="production",
+            SECRET_KEY=strong,
+            JWT_SECRET=DEMO_SECRET,
+            AUDIT_SIGNING_KEY=SIGNING_KEY,
+            RATELIMIT_STORAGE_URI=SHARED_LIMITS,
+            PUBLIC_BASE_URL=PUBLIC,
+        )
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"RATELIMIT_STORAGE_URI": "redis//localhost"}, "RATELIMIT_STORAGE_URI must be"),
+        ({"RATELIMIT_STORAGE_URI": "memcached://localhost"}, "RATELIMIT_STORAGE_URI must be"),
+        ({"RATELIMIT_STORAGE_URI": "redis://localhost:port/0"}, "RATELIMIT_STORAGE_URI must be"),
+        ({"RATELIMIT_STORAGE_URI": "redis://localhost/five"}, "RATELIMIT_STORAGE_URI must be"),
+        ({"RATELIMIT_KEY_PREFIX": "seen heard"}, "RATELIMIT_KEY_PREFIX"),
+        ({"RATELIMIT_STORAGE_TIMEOUT_MS": "60000"}, "between 50 and 10000"),
+        ({"JWT_REFRESH_GRACE_SECONDS": "3600"}, "between 0 and 120"),
+        ({"MAX_IMAGE_PIXELS": "1000"}, "MAX_IMAGE_PIXELS must be between"),
+        ({"LOGIN_RATE_LIMIT": "lots"}, "LOGIN_RATE_LIMIT must look like"),
+        ({"LOGIN_RATE_LIMIT": "0 per minute"}, "LOGIN_RATE_LIMIT must look like"),
+        ({"LOGIN_ACCOUNT_RATE_LIMIT": "10 per fortnight"}, "LOGIN_ACCOUNT_RATE_LIMIT"),
+        ({"FEEDBACK_RATE_LIMIT": "ten per minute"}, "FEEDBACK_RATE_LIMIT"),
+        (
+            {
+                "SEEN_HEARD_ENV": "production",
+                "SECRET_KEY": "x" * 40,
+                "AUDIT_SIGNING_KEY": SIGNING_KEY,
+            },
+            "RATELIMIT_STORAGE_URI must be redis:// in production",
+        ),
+    ],
+)
+def test_rate_limit_settings_are_checked(env, message):
+    with pytest.raises(ConfigError, match=message):
+        settings(**env)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"PUBLIC_BASE_URL": "visits.council.example"}, "PUBLIC_BASE_URL must be a URL"),
+        ({"PUBLIC_BASE_URL": "https://visits.council.example/?a=b"}, "PUBLIC_BASE_URL must be"),
+        (
+            {
+                "SEEN_HEARD_ENV": "production",
+                "SECRET_KEY": "x" * 40,
+                "AUDIT_SIGNING_KEY": SIGNING_KEY,
+                "RATELIMIT_STORAGE_URI": SHARED_LIMITS,
+            },
+            "PUBLIC_BASE_URL is required in production",
+        ),
+        (
+            {
+                "SEEN_HEARD_ENV": "production",
+                "SECRET_KEY": "x" * 40,
+                "AUDIT_SIGNING_KEY": SIGNING_KEY,
+                "RATELIMIT_STORAGE_URI": SHARED_LIMITS,
+                "PUBLIC_BASE_URL": "http://visits.council.example",
+            },
+            "PUBLIC_BASE_URL is required in production",
+        ),
+    ],
+)
+def test_the_public_address_is_checked(env, message):
+    with pytest.raises(ConfigError, match=message):
+        settings(**env)
+
+
+def test_rate_limits_default_to_office_friendly_values():
+    s = settings(RATELIMIT_STORAGE_URI="rediss://:pw@redis.council.test:6380/2")
+    assert s.LOGIN_RATE_LIMIT == "60 per minute;600 per hour"
+    assert s.LOGIN_ACCOUNT_RATE_LIMIT == "10 per 15 minutes;100 per day"
+    assert s.RATELIMIT_STORAGE_URI == "rediss://:pw@redis.council.test:6380/2"
+    assert s.RATELIMIT_KEY_PREFIX == "seen-heard"
 
 
 def test_symmetric_algorithms_are_refused_for_the_identity_provider():
