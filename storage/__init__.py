@@ -8,6 +8,7 @@ from storage.base import (
     EvidenceStore,
     IncompleteUpload,
     StorageError,
+    StorageFull,
     StorageUnavailable,
     StoredObject,
 )
@@ -17,6 +18,7 @@ __all__ = [
     "EvidenceStore",
     "IncompleteUpload",
     "StorageError",
+    "StorageFull",
     "StorageUnavailable",
     "StoredObject",
     "open_store",

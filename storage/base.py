@@ -19,6 +19,10 @@ class StorageUnavailable(StorageError):
     """The store cannot be reached or timed out; the operation may succeed later."""
 
 
+class StorageFull(StorageError):
+    """The store has no room left (a full disk, a quota); writes fail until space is freed."""
+
+
 @dataclass(frozen=True)
 class StoredObject:
     """An object as listed by the store."""
