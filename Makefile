@@ -5,9 +5,13 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 WORKERS ?= 2
-# gunicorn kills a request's worker after this many seconds; it must outlast the evidence
-# store's timeouts x attempts (3 s + 30 s, twice, by default) so a hung store is a 503, not a kill.
+# gunicorn kills a request's worker after this many seconds; it must outlast the longest a hung
+# evidence store can hold an upload, so that is a 503 and not a kill: S3_MAX_ATTEMPTS x
+# (S3_CONNECT_TIMEOUT + 1 s for "100 Continue" + S3_READ_TIMEOUT) + 1 s back-off per retry + two
+# one-try clean-ups of 2 s = 2 x (3 + 1 + 30) + 1 + 4 = 73 s by default. Exported, so the app
+# refuses to start with S3 settings whose worst case reaches it (storage/s3.py).
 GUNICORN_TIMEOUT ?= 90
+export GUNICORN_TIMEOUT
 export FLASK_APP := wsgi
 
 .PHONY: run test lint typecheck browser bench install migrate seed clean govuk-assets

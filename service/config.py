@@ -276,6 +276,9 @@ class Settings:
     S3_READ_TIMEOUT: int = 30
     S3_MAX_ATTEMPTS: int = 2
     S3_PART_SIZE_MB: int = 8
+    # gunicorn's --timeout, when the app is told it (`make run` exports it): start-up refuses S3
+    # timeouts whose worst case outlasts it, since a hung store must be a 503, not a killed worker.
+    GUNICORN_TIMEOUT: int | None = None
     PRESIGNED_URL_SECONDS: int = 60
     LATE_RECORDING_WORKING_DAYS: int = 2
     FEEDBACK_RATE_LIMIT: str = "10 per minute;60 per hour"
@@ -409,6 +412,7 @@ def load_settings(
         S3_READ_TIMEOUT=_env_int(env, "S3_READ_TIMEOUT", 30, 1, 600),
         S3_MAX_ATTEMPTS=_env_int(env, "S3_MAX_ATTEMPTS", 2, 1, 10),
         S3_PART_SIZE_MB=_env_int(env, "S3_PART_SIZE_MB", 8, 5, 512),
+        GUNICORN_TIMEOUT=_env_int(env, "GUNICORN_TIMEOUT", 0, 0, 86400) or None,
         PRESIGNED_URL_SECONDS=_env_int(env, "PRESIGNED_URL_SECONDS", 60, 1, 60),
         SYNC_MAX_ITEMS=_env_int(env, "SYNC_MAX_ITEMS", 200, 1, 2000),
         LATE_RECORDING_WORKING_DAYS=_env_int(env, "LATE_RECORDING_WORKING_DAYS", 2, 0, 30),
@@ -537,6 +541,18 @@ def _check_sign_in(settings: Settings) -> None:
 def _check_evidence_store(settings: Settings) -> None:
     if bool(settings.S3_ACCESS_KEY_ID) != bool(settings.S3_SECRET_ACCESS_KEY):
         raise ConfigError("S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together")
+    if settings.GUNICORN_TIMEOUT and settings.EVIDENCE_STORE.startswith("s3://"):
+        from storage.s3 import worst_case_seconds
+
+        worst = worst_case_seconds(
+            settings.S3_CONNECT_TIMEOUT, settings.S3_READ_TIMEOUT, settings.S3_MAX_ATTEMPTS
+        )
+        if worst >= settings.GUNICORN_TIMEOUT:
+            raise ConfigError(
+                f"a hung evidence store could hold an upload {worst} s "
+                f"(S3_MAX_ATTEMPTS x (S3_CONNECT_TIMEOUT + 1 + S3_READ_TIMEOUT), and clean-up), "
+                f"not less than GUNICORN_TIMEOUT ({settings.GUNICORN_TIMEOUT} s): lower them"
+            )
 
 
 def _check_core_system(settings: Settings) -> None:

@@ -128,6 +128,16 @@ class ServiceUnavailable(DomainError):
         super().__init__(code, detail, headers={"Retry-After": str(retry_after)})
 
 
+class InsufficientStorage(DomainError):
+    """The evidence store is full; nothing was kept, and a retry works once space is freed (507)."""
+
+    status = 507
+    title = "Insufficient storage"
+
+    def __init__(self, code: str, detail: str, retry_after: int = 300) -> None:
+        super().__init__(code, detail, headers={"Retry-After": str(retry_after)})
+
+
 ErrorPageRenderer = Callable[[int, Mapping[str, str]], Response]
 """Renders an error as a page: ``render(status, headers) -> Response``, keeping both."""
 

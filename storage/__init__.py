@@ -6,10 +6,20 @@ and ``S3Store`` in any S3-compatible service. :func:`open_store` picks one from 
 
 from storage.base import (
     EvidenceStore,
+    IncompleteUpload,
     StorageError,
+    StorageFull,
     StorageUnavailable,
     StoredObject,
 )
 from storage.factory import open_store
 
-__all__ = ["EvidenceStore", "StorageError", "StorageUnavailable", "StoredObject", "open_store"]
+__all__ = [
+    "EvidenceStore",
+    "IncompleteUpload",
+    "StorageError",
+    "StorageFull",
+    "StorageUnavailable",
+    "StoredObject",
+    "open_store",
+]

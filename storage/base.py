@@ -19,6 +19,10 @@ class StorageUnavailable(StorageError):
     """The store cannot be reached or timed out; the operation may succeed later."""
 
 
+class StorageFull(StorageError):
+    """The store has no room left (a full disk, a quota); writes fail until space is freed."""
+
+
 @dataclass(frozen=True)
 class StoredObject:
     """An object as listed by the store."""
@@ -26,6 +30,15 @@ class StoredObject:
     key: str
     size: int
     last_modified: datetime
+
+
+@dataclass(frozen=True)
+class IncompleteUpload:
+    """A multipart upload begun and never completed or aborted (its parts take space, unseen)."""
+
+    key: str
+    upload_id: str
+    initiated: datetime
 
 
 class EvidenceStore(abc.ABC):
@@ -59,6 +72,16 @@ class EvidenceStore(abc.ABC):
     @abc.abstractmethod
     def list(self, prefix: str = "") -> Iterator[StoredObject]:
         """Every object whose key starts with ``prefix``."""
+
+    def incomplete_uploads(self, prefix: str = "") -> Iterator[IncompleteUpload]:
+        """Uploads under ``prefix`` begun and never finished (a worker killed mid-upload, an
+        abort that failed); only stores with multipart uploads have any.
+        """
+        return iter(())
+
+    def abort_upload(self, upload: IncompleteUpload) -> None:
+        """Abort an incomplete upload, freeing its parts."""
+        raise StorageError(f"{type(self).__name__} has no incomplete uploads")
 
     @abc.abstractmethod
     def check(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import tempfile
@@ -10,7 +11,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from storage.base import CHUNK_SIZE, EvidenceStore, StorageError, StoredObject
+from storage.base import CHUNK_SIZE, EvidenceStore, StorageError, StorageFull, StoredObject
+
+FULL = {errno.ENOSPC, errno.EDQUOT}
 
 SAFE_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
 
@@ -52,9 +55,11 @@ class LocalStore(EvidenceStore):
         except FileExistsError:
             raise StorageError(f"refusing to overwrite {key!r}") from None
         except OSError as error:
+            if error.errno in FULL:
+                raise StorageFull(f"cannot write {key!r}: {error.strerror}") from None
             raise StorageError(f"cannot write {key!r}: {error.strerror}") from None
         finally:
-            Path(partial).unlink(missing_ok=True)
+            Path(partial).unlink(missing_ok=True)  # a full disk gets its space back at once
         return size
 
     def open(self, key: str, start: int = 0, stop: int | None = None) -> Iterator[bytes]:

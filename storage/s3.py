@@ -18,7 +18,14 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
 from s3transfer.manager import TransferManager
 
-from storage.base import CHUNK_SIZE, EvidenceStore, StorageError, StorageUnavailable, StoredObject
+from storage.base import (
+    CHUNK_SIZE,
+    EvidenceStore,
+    IncompleteUpload,
+    StorageError,
+    StorageUnavailable,
+    StoredObject,
+)
 
 T = TypeVar("T")
 # botocore waits this long for a "100 Continue" before sending a body (PUT, UploadPart).
@@ -239,6 +246,25 @@ class S3Store(EvidenceStore):
             for item in page.get("Contents", []):
                 key = item["Key"][len(self.prefix) :]
                 yield StoredObject(key, int(item["Size"]), item["LastModified"])
+
+    def incomplete_uploads(self, prefix: str = "") -> Iterator[IncompleteUpload]:
+        """Page through the bucket's multipart uploads in progress under our prefix."""
+        paginator = self.client.get_paginator("list_multipart_uploads")
+        pages = _translate(
+            lambda: list(paginator.paginate(Bucket=self.bucket, Prefix=self._key(prefix)))
+        )
+        for page in pages:
+            for item in page.get("Uploads", []):
+                key = item["Key"][len(self.prefix) :]
+                yield IncompleteUpload(key, item["UploadId"], item["Initiated"])
+
+    def abort_upload(self, upload: IncompleteUpload) -> None:
+        """Abort the multipart upload; its parts are deleted."""
+        _translate(
+            lambda: self.client.abort_multipart_upload(
+                Bucket=self.bucket, Key=self._key(upload.key), UploadId=upload.upload_id
+            )
+        )
 
     def check(self) -> None:
         """The bucket answers a HEAD request, within one quick try."""

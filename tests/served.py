@@ -64,7 +64,8 @@ class Gunicorn:
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, **env}
+        # The app is told gunicorn's timeout, as `make run` tells it, and checks its own against it.
+        self.env = {**os.environ, "GUNICORN_TIMEOUT": str(timeout), **env}
         self.timeout = timeout
         self.workers = workers
         self.worker_class = worker_class
@@ -339,13 +340,14 @@ def served_app(
     workers: int = 4,
     threads: int = 2,
     timeout: int = 30,
+    worker_class: str = "gthread",
     env: Mapping[str, str] | None = None,
 ) -> Iterator[ServedApp]:
-    """Migrate ``database_url``, serve the app on it with gunicorn (gthread), and stop it after.
-
-    ``env`` adds to (or overrides) the served app's environment.
+    """Migrate ``database_url``, serve the app on it with gunicorn (gthread unless told), and
+    stop it after. ``env`` adds to or overrides the served app's environment (the seeding app
+    keeps a local evidence folder: it stores no evidence).
     """
-    settings = {**served_settings(database_url, workdir / "evidence"), **(env or {})}
+    settings = served_settings(database_url, workdir / "evidence")
     seeder = create_app(
         {
             "SQLALCHEMY_DATABASE_URI": database_url,
@@ -358,10 +360,10 @@ def served_app(
             upgrade()
             db.session.remove()
         server = Gunicorn(
-            settings,
+            {**settings, **(env or {})},
             timeout=timeout,
             workers=workers,
-            worker_class="gthread",
+            worker_class=worker_class,
             threads=threads,
             log_path=workdir / "gunicorn.log",
         )

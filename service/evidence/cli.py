@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import click
 from flask.cli import with_appcontext
@@ -25,9 +25,11 @@ def evidence() -> None:
 @click.option("--dry-run", is_flag=True, help="Report only; delete nothing.")
 @with_appcontext
 def reconcile(grace_minutes: int, dry_run: bool) -> None:
-    """Delete stored objects no record points at, and report records whose object is missing.
+    """Delete stored objects no record points at, abort uploads never finished, and report
+    records whose object is missing.
 
-    Objects younger than the grace period are left alone: their upload may still be committing.
+    Objects and uploads younger than the grace period are left alone: they may still be
+    committing.
     Thumbnails are removed, whatever their age, once their attachment is gone or erased (one
     could have been cached while an erasure was committing).
     Exits with status 1 when a record's object is missing, so a scheduler notices.
@@ -47,6 +49,7 @@ def reconcile(grace_minutes: int, dry_run: bool) -> None:
                 store.delete(item.key)
                 removed += 1
     removed += _remove_stray_thumbnails(store, dry_run)
+    removed += _abort_incomplete_uploads(store, cutoff, dry_run)
     missing = sorted(known - stored)
     for key in missing:
         click.echo(f"MISSING object for record: {key}", err=True)
@@ -77,3 +80,18 @@ def _remove_stray_thumbnails(store: EvidenceStore, dry_run: bool) -> int:
             store.delete(item.key)
             removed += 1
     return removed
+
+
+def _abort_incomplete_uploads(store: EvidenceStore, cutoff: datetime, dry_run: bool) -> int:
+    """Abort multipart uploads begun before ``cutoff`` and never finished (a worker killed
+    mid-upload, or an abort that a hung store never answered); return how many.
+    """
+    aborted = 0
+    for upload in store.incomplete_uploads("visits/"):
+        if upload.initiated >= cutoff:
+            continue
+        click.echo(f"incomplete upload {upload.key}{' (dry run)' if dry_run else ''}")
+        if not dry_run:
+            store.abort_upload(upload)
+            aborted += 1
+    return aborted

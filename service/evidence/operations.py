@@ -30,7 +30,14 @@ from service.audit.events import Subject
 from service.auth.models import User
 from service.columns import utcnow
 from service.database import after_commit
-from service.errors import Conflict, DomainError, NotFound, ServiceUnavailable, ValidationFailed
+from service.errors import (
+    Conflict,
+    DomainError,
+    InsufficientStorage,
+    NotFound,
+    ServiceUnavailable,
+    ValidationFailed,
+)
 from service.evidence.content import (
     IMAGES,
     SNIFF_BYTES,
@@ -47,7 +54,7 @@ from service.visits import lifecycle
 from service.visits.lifecycle import Action, VisitEvent, visit_changed
 from service.visits.models import Visit
 from service.visits.operations import get_own_visit, get_visit
-from storage import EvidenceStore, StorageError
+from storage import EvidenceStore, StorageError, StorageFull
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +189,12 @@ def _store(key: str, content_type: str, reader: HashingReader) -> tuple[int, boo
                 cleaned.seek(0)
                 return store.put(key, cleaned), True, digest
         return store.put(key, reader), False, None  # type: ignore[arg-type]
+    except StorageFull as error:
+        log.error("evidence store full: %s", error)
+        raise InsufficientStorage(
+            "evidence.store_full",
+            "The evidence store is full; nothing was kept. Retry with the same id later.",
+        ) from None
     except StorageError as error:
         # No clean-up call to a store that just failed (it may be hung, and the worker's time is
         # bounded): a failed PUT stores nothing, a failed multipart upload was aborted, and an

@@ -161,6 +161,7 @@ def _downloaded(result: Any, attachment_id: uuid.UUID, **view_args: Any) -> list
 @blp.alt_response(415, description="Content not allowed for this kind, or mislabelled")
 @blp.alt_response(422, description="Bad fields, empty file, digest mismatch")
 @blp.alt_response(503, description="Evidence store unreachable; retry later with the same id")
+@blp.alt_response(507, description="Evidence store full; retry later with the same id")
 @audited(Action.REPLAY, subjects=_replayed)
 def upload_attachment(visit_id: uuid.UUID) -> Any:
     """Stream a file onto a draft or returned visit.

@@ -305,3 +305,21 @@ def test_a_bad_setting_stops_the_commands_with_one_line_not_a_traceback(tmp_path
     assert result.returncode == 1
     assert "Configuration error: RETENTION_CHILD_PROTECTION_YEARS" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_s3_timeouts_that_would_outlast_gunicorn_are_refused():
+    s3 = {"EVIDENCE_STORE": "s3://evidence/council"}
+    # The defaults: 2 x (3 + 1 + 30) + 1 + 4 = 73 s, inside `make run`'s 90 s.
+    assert settings(**s3, GUNICORN_TIMEOUT="90").GUNICORN_TIMEOUT == 90
+    with pytest.raises(ConfigError, match=r"73 s .* GUNICORN_TIMEOUT \(60 s\)"):
+        settings(**s3, GUNICORN_TIMEOUT="60")
+    with pytest.raises(ConfigError, match="GUNICORN_TIMEOUT"):
+        settings(**s3, GUNICORN_TIMEOUT="90", S3_MAX_ATTEMPTS="3")
+    assert settings(GUNICORN_TIMEOUT="10").GUNICORN_TIMEOUT == 10  # a local store never hangs so
+    assert settings(**s3).GUNICORN_TIMEOUT is None  # not told: nothing to check against
+
+
+def test_s3_keys_go_together():
+    with pytest.raises(ConfigError, match="S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY"):
+        settings(S3_ACCESS_KEY_ID="key")
+    assert settings(S3_ACCESS_KEY_ID="k", S3_SECRET_ACCESS_KEY="s").S3_SECRET_ACCESS_KEY == "s"

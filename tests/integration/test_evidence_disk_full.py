@@ -1,0 +1,83 @@
+"""A full local evidence disk: the upload is a 507 with a clear code, nothing is half-written.
+
+The disk is really full: the evidence folder is a 1 MiB tmpfs mounted for the test (needs root,
+as the developers' machines and CI have; elsewhere the test skips), so the write fails with the
+kernel's own ENOSPC, not a simulated one.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+
+import pytest
+
+from service.evidence.models import Attachment
+from service.extensions import db
+from tests.evidence_files import PDF
+from tests.factories import new_id, standalone_app
+
+MIB = 1024 * 1024
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    folder = tmp_path / "evidence"
+    folder.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    mounted = subprocess.run(  # noqa: S603 - fixed arguments
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)],  # noqa: S607
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    yield folder
+    subprocess.run(["umount", str(folder)], check=True)  # noqa: S603, S607
+
+
+def upload(client, headers, visit_id, attachment_id, body):
+    return client.post(
+        f"/api/v1/visits/{visit_id}/attachments",
+        data=body,
+        content_type="application/pdf",
+        headers={
+            **headers,
+            "X-Attachment-Id": attachment_id,
+            "X-Attachment-Kind": "document",
+            "X-Filename": "letter.pdf",
+        },
+    )
+
+
+def test_a_full_disk_is_507_and_nothing_is_half_written(full_disk, tmp_path):
+    app, client, headers, body = standalone_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'full.db'}",
+            "EVIDENCE_STORE": f"file://{full_disk}",
+        }
+    )
+    try:
+        visit_id = new_id()
+        assert (
+            client.put(f"/api/v1/visits/{visit_id}", json=body, headers=headers).status_code == 201
+        )
+        attachment_id = new_id()
+        too_big = PDF + b"\n" * (2 * MIB)
+        response = upload(client, headers, visit_id, attachment_id, too_big)
+        assert response.status_code == 507, response.get_json()
+        assert response.get_json()["code"] == "evidence.store_full"
+        assert response.headers["Retry-After"]
+        with app.app_context():
+            assert db.session.get(Attachment, uuid.UUID(attachment_id)) is None
+        leftovers = [path for path in full_disk.rglob("*") if path.is_file()]
+        assert leftovers == []  # the partial file went with the failure
+        # Its space came back: a file that fits is stored, under the same id.
+        retried = upload(client, headers, visit_id, attachment_id, PDF)
+        assert retried.status_code == 201, retried.get_json()
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
