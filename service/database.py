@@ -155,12 +155,15 @@ class BoundedConnection(psycopg.Connection[Any]):
 
 
 def engine_options(url: str, timeout: int) -> dict[str, Any]:
-    """SQLAlchemy engine options: ``timeout`` bounds connecting, and SQLite's wait for a lock."""
+    """SQLAlchemy engine options: ``timeout`` bounds SQLite's wait for a lock, and connecting to
+    PostgreSQL or waiting for one of the pool's connections.
+    """
     options: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
     if url.startswith("sqlite"):
         options["connect_args"] = {"timeout": timeout}
     elif url.startswith("postgresql"):
         options["connect_args"] = {"connect_timeout": timeout}
+        options["pool_timeout"] = timeout
     return options
 
 
