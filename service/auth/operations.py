@@ -370,7 +370,9 @@ def enable_user(actor: User | None, user_id: uuid.UUID) -> User:
 
 
 def reset_password(actor: User | None, user_id: uuid.UUID, password: str) -> User:
-    """Set a new password meeting the rule; every session of the account ends at once."""
+    """Set a new password meeting the rule; every session of the account ends at once, and the
+    username's failed sign-ins are forgotten.
+    """
     user = _account(user_id)
     if user.password_hash is None:
         raise Conflict(
@@ -382,6 +384,8 @@ def reset_password(actor: User | None, user_id: uuid.UUID, password: str) -> Use
     if problems:
         raise _refused({"password": problems})
     user.password_hash = hash_password(password)
+    # The person can sign in with it at once, even if guesses had locked their username.
+    throttle.forget(user.username)
     ended = _revoke_every_session(user, "password_reset")
     record(Action.PASSWORD_RESET, Subject("user", user.id), actor=actor, sessions_ended=ended)
     return user

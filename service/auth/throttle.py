@@ -120,3 +120,15 @@ def count_failure(username: str) -> None:
 
     if limits:
         _on_store(hit)
+
+
+def forget(username: str) -> None:
+    """Clear the username's failed attempts (an admin has just set a new password)."""
+    key, limits = account_key(username), _limits()
+
+    def clear(strategy: RateLimiter) -> None:
+        for item in limits:
+            strategy.clear(item, SCOPE, key)
+
+    if limits:
+        _on_store(clear)

@@ -11,7 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.desk import csrf_token
+from tests.api.test_admin_user_pages import NEW_PASSWORD, _admin
+from tests.desk import csrf_token, desk_post
 from tests.factories import PASSWORD
 
 TOKEN = "/api/v1/auth/token"
@@ -93,3 +94,15 @@ def test_a_right_password_within_the_budget_still_signs_in(client, world):
     username = world.usernames["manager"]
     assert [sign_in(client, username).status_code for _ in range(2)] == [401, 401]
     assert sign_in(client, username, PASSWORD).status_code == 200
+
+
+@pytest.mark.usefixtures("account_limit")
+def test_an_admin_resetting_the_password_unlocks_the_account(app, client, world):
+    username = world.usernames["supervisor_a"]
+    for _ in range(3):
+        sign_in(client, username)
+    assert sign_in(client, username, PASSWORD).status_code == 429
+    admin = _admin(app, app.test_client(), world)
+    page = f"/desk/admin/users/{world.user_ids['supervisor_a']}/password"
+    assert desk_post(admin, page, {"password": NEW_PASSWORD}, page).status_code == 302
+    assert sign_in(client, username, NEW_PASSWORD).status_code == 200
