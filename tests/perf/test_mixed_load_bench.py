@@ -1,0 +1,163 @@
+"""Mixed load (issue #13): tablets syncing at 5 pm while supervisors approve, on PostgreSQL and S3.
+
+N simulated tablets (``BENCH_TABLETS``, default 50; 200 is the large run) each sign in with their
+device id and, round after round, pull their caseload and the changes since their cursor,
+re-submit what a supervisor returned, record a visit through sync, upload its photo and submit
+it (``tests/perf/mixed_load.py`` describes each step). One supervisor per team of ten workers
+reads the review queue and the overdue list, opens each waiting visit and its photo and approves
+it (one in ten is returned). Every simulated person is a thread with its own HTTP session; none
+waits between requests (a closed loop: the server is kept saturated), and the tablets' first
+sign-ins are spread over ``BENCH_RAMP_SECONDS``.
+
+The app runs as ``make run`` serves it: gunicorn sync workers (``BENCH_MIXED_WORKERS``, default
+4), ``--timeout 90``, production password hashing, on a fresh PostgreSQL database, evidence in
+an S3 server (``tests/s3server.py``). The only setting changed is the sign-in limit per address,
+since every simulated tablet comes from 127.0.0.1.
+
+Reports per endpoint (templated path): count, requests/s, p50/p95/p99, 409/412 conflicts and
+errors, as a table and as JSON (in the test's tmp dir, or ``BENCH_MIXED_JSON``). Fails on any
+5xx, any other unexpected status, any rejected or conflicting sync item, a traceback in the
+server's log, or evidence rows and stored objects that do not match one to one.
+
+    make bench   # or: BENCH_TABLETS=200 .venv/bin/python -m pytest -o addopts="" -p no:cacheprovider -s tests/perf -k mixed
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from tests.perf.harness import PostgresDatabase, prepare_database
+from tests.perf.mixed_load import Tablet, Tally, build_council, run_people, supervisor_loop, table
+from tests.s3server import S3Server
+from tests.served import Gunicorn
+
+TABLETS = int(os.environ.get("BENCH_TABLETS", "50"))
+SECONDS = float(os.environ.get("BENCH_MIXED_SECONDS", "60"))
+ROUNDS = int(os.environ.get("BENCH_MIXED_ROUNDS", "0"))  # per tablet; 0: until time is up
+RAMP = float(os.environ.get("BENCH_RAMP_SECONDS", "10"))
+WORKERS = int(os.environ.get("BENCH_MIXED_WORKERS", "4"))
+BUCKET = "mixed-bench"
+PREFIX = "evidence"
+
+
+def evidence_env(server: S3Server, bucket: str) -> dict[str, str]:
+    """The served app's evidence settings for ``server``.
+
+    With the SeaweedFS harness this becomes ``{**server.env(), "EVIDENCE_STORE": ...}``.
+    """
+    return {
+        "EVIDENCE_STORE": f"s3://{bucket}/{PREFIX}",
+        "S3_ENDPOINT_URL": server.url,
+        "S3_ADDRESSING_STYLE": "path",
+        "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "testing"),
+        "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "testing"),
+    }
+
+
+def stored_objects(server: S3Server, bucket: str) -> int:
+    """How many objects the evidence prefix holds."""
+    pages = server.client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=PREFIX)
+    return sum(len(page.get("Contents", [])) for page in pages)
+
+
+def cpu_seconds(pid: int) -> float:
+    """A process's user + system CPU time so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_mixed_load(tmp_path: Path) -> None:
+    assert 1 <= TABLETS <= 1000, "BENCH_TABLETS: 50 to 200 is the intended range"
+    server = S3Server().start()
+    try:
+        server.create_bucket(BUCKET)
+        with PostgresDatabase() as database:
+            env = {
+                "DATABASE_URL": database.url,
+                "SECRET_KEY": "mixed-bench-secret-" + "x" * 32,
+                # Every simulated tablet signs in from 127.0.0.1; in the field each has its own.
+                "LOGIN_RATE_LIMIT": "100000 per minute",
+                **evidence_env(server, BUCKET),
+            }
+            started = time.perf_counter()
+            council = prepare_database(
+                {"SQLALCHEMY_DATABASE_URI": database.sqlalchemy_url},
+                lambda: build_council(TABLETS),
+            )
+            seeded = time.perf_counter() - started
+            log_path = tmp_path / "gunicorn.log"
+            with Gunicorn(env, workers=WORKERS, timeout=90, log_path=log_path) as app:
+                tally = Tally()
+                begin = time.monotonic() + 1
+                stop_at = begin + SECONDS
+                tablets = [
+                    Tablet(app.url, username, number, tally)
+                    for number, username in enumerate(council.workers)
+                ]
+                jobs = [
+                    lambda tablet=tablet, number=number: tablet.run(
+                        start_at=begin + RAMP * number / len(tablets),
+                        stop_at=stop_at,
+                        rounds=ROUNDS,
+                    )
+                    for number, tablet in enumerate(tablets)
+                ]
+                jobs += [
+                    lambda name=name: supervisor_loop(
+                        app.url, name, tally, start_at=begin, stop_at=stop_at
+                    )
+                    for name in council.supervisors
+                ]
+                workers = app.worker_pids()
+                server_cpu = sum(cpu_seconds(pid) for pid in workers)
+                client_cpu = time.process_time()
+                run_people(jobs)
+                elapsed = time.monotonic() - begin
+                client_cpu = time.process_time() - client_cpu
+                server_cpu = sum(cpu_seconds(pid) for pid in workers) - server_cpu
+                log = log_path.read_text(errors="replace")
+            rows = {
+                table_name: database.count(table_name)
+                for table_name in ("visits", "visit_versions", "attachments", "reviews")
+            }
+        objects = stored_objects(server, BUCKET)
+    finally:
+        server.stop()
+
+    report = tally.report(elapsed)
+    report["setup"] = {
+        "tablets": TABLETS,
+        "supervisors": len(council.supervisors),
+        "children": council.children,
+        "gunicorn": f"{WORKERS} sync workers, --timeout 90",
+        "ramp_seconds": RAMP,
+        "seed_seconds": round(seeded, 1),
+        "server_worker_cpu_seconds": round(server_cpu, 1),
+        "client_cpu_seconds": round(client_cpu, 1),
+        "rows": rows,
+        "stored_objects": objects,
+    }
+    out = Path(os.environ.get("BENCH_MIXED_JSON") or tmp_path / "mixed-load.json")
+    out.write_text(json.dumps(report, indent=2))
+    print(
+        f"\nmixed load: {TABLETS} tablets, {len(council.supervisors)} supervisors, "
+        f"{council.children} children, {WORKERS} gunicorn sync workers, {elapsed:.0f} s "
+        f"(seeded in {seeded:.0f} s); server workers used {server_cpu:.0f} s of CPU, the "
+        f"simulated clients {client_cpu:.0f} s\n{table(report)}\nevents: {report['events']}\n"
+        f"rows: {rows}, stored objects: {objects}\nJSON: {out}"
+    )
+    for problem in tally.problems[:10]:
+        print(f"  {problem.endpoint}: {problem.status} {problem.detail}")
+
+    assert report["total"]["server_errors"] == 0, tally.problems[:5]
+    assert report["total"]["errors"] == 0, tally.problems[:5]
+    assert not tally.problems, tally.problems[:5]
+    assert "Traceback" not in log and "WORKER TIMEOUT" not in log, log[-3000:]
+    assert report["events"].get("visits submitted", 0) > 0
+    assert rows["attachments"] == report["events"].get("photos uploaded", 0)
+    assert objects == rows["attachments"], "every evidence row has its object and no more"
+    events = report["events"]
+    assert rows["reviews"] == events.get("visits approved", 0) + events.get("returned", 0)
