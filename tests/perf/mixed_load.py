@@ -138,10 +138,13 @@ def _row(latencies: list[float], statuses: dict[int, int], seconds: float) -> di
 
 
 def table(report: dict[str, Any]) -> str:
-    """The report as a fixed-width table for the terminal (and the README)."""
+    """The report as a fixed-width table for the terminal (and the README).
+
+    ``alone p50`` is the same endpoint's median with one tablet and nothing else running.
+    """
     head = (
         f"{'endpoint':<44} {'count':>6} {'req/s':>6} {'p50 ms':>7} {'p95 ms':>7} "
-        f"{'p99 ms':>7} {'409/412':>7} {'errors':>6}"
+        f"{'p99 ms':>7} {'409/412':>7} {'errors':>6} {'alone p50':>9}"
     )
     lines = [head, "-" * len(head)]
     rows = [*report["endpoints"].items(), ("total", report["total"])]
@@ -149,7 +152,7 @@ def table(report: dict[str, Any]) -> str:
         lines.append(
             f"{endpoint:<44} {row['count']:>6} {row['requests_per_second']:>6} "
             f"{row['p50_ms']:>7} {row['p95_ms']:>7} {row['p99_ms']:>7} "
-            f"{row['conflicts']:>7} {row['errors']:>6}"
+            f"{row['conflicts']:>7} {row['errors']:>6} {row.get('alone_p50_ms') or '':>9}"
         )
     return "\n".join(lines)
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from functools import partial
 from pathlib import Path
 
 from tests.perf.harness import PostgresDatabase, prepare_database
@@ -39,6 +40,9 @@ SECONDS = float(os.environ.get("BENCH_MIXED_SECONDS", "60"))
 ROUNDS = int(os.environ.get("BENCH_MIXED_ROUNDS", "0"))  # per tablet; 0: until time is up
 RAMP = float(os.environ.get("BENCH_RAMP_SECONDS", "10"))
 WORKERS = int(os.environ.get("BENCH_MIXED_WORKERS", "4"))
+ALONE_ROUNDS = 5  # the same-run baseline: one tablet's rounds with nothing else running
+# The scratch database's name prefix (it is dropped afterwards), for a shared PostgreSQL server.
+DATABASE_PREFIX = os.environ.get("BENCH_DATABASE_PREFIX", "seen_heard_test_bench")
 BUCKET = "mixed-bench"
 PREFIX = "evidence"
 
@@ -64,9 +68,51 @@ def stored_objects(server: S3Server, bucket: str) -> int:
 
 
 def cpu_seconds(pid: int) -> float:
-    """A process's user + system CPU time so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    """A process's user + system CPU time so far (0 once it has gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU seconds used by the gunicorn workers, the S3 server and the database's backends."""
+
+    def __init__(self, app: Gunicorn, s3: S3Server, database: PostgresDatabase) -> None:
+        self.app, self.s3, self.database = app, s3, database
+        self.start = self.read()
+
+    def pids(self) -> dict[str, list[int]]:
+        import psycopg
+
+        with psycopg.connect(self.database.admin_url, autocommit=True) as admin:
+            backends = [
+                int(row[0])
+                for row in admin.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = %s", (self.database.name,)
+                )
+            ]
+        s3_process = getattr(self.s3, "process", None)
+        return {
+            "app": self.app.worker_pids(),
+            "s3": [s3_process.pid] if s3_process is not None else [],
+            "postgres": backends,
+        }
+
+    def read(self) -> dict[str, dict[int, float]]:
+        return {part: {pid: cpu_seconds(pid) for pid in pids} for part, pids in self.pids().items()}
+
+    def used(self) -> dict[str, float]:
+        """Seconds of CPU each part used since this meter was made."""
+        now = self.read()
+        return {
+            part: round(
+                sum(seconds - self.start[part].get(pid, 0.0) for pid, seconds in now[part].items()),
+                1,
+            )
+            for part in now
+        }
 
 
 def test_mixed_load(tmp_path: Path) -> None:
@@ -74,7 +120,7 @@ def test_mixed_load(tmp_path: Path) -> None:
     server = S3Server().start()
     try:
         server.create_bucket(BUCKET)
-        with PostgresDatabase() as database:
+        with PostgresDatabase(prefix=DATABASE_PREFIX) as database:
             env = {
                 "DATABASE_URL": database.url,
                 "SECRET_KEY": "mixed-bench-secret-" + "x" * 32,
@@ -90,34 +136,38 @@ def test_mixed_load(tmp_path: Path) -> None:
             seeded = time.perf_counter() - started
             log_path = tmp_path / "gunicorn.log"
             with Gunicorn(env, workers=WORKERS, timeout=90, log_path=log_path) as app:
+                # Alone first: one tablet's rounds and one supervisor's pass, nothing else running.
+                alone = Tally()
+                solo = Tablet(app.url, council.workers[0], len(council.workers), alone)
+                solo.run(start_at=0, stop_at=time.monotonic() + 60, rounds=ALONE_ROUNDS)
+                supervisor_loop(
+                    app.url, council.supervisors[0], alone, start_at=0,
+                    stop_at=time.monotonic() + 5,
+                )  # fmt: skip
                 tally = Tally()
                 begin = time.monotonic() + 1
                 stop_at = begin + SECONDS
-                tablets = [
-                    Tablet(app.url, username, number, tally)
-                    for number, username in enumerate(council.workers)
-                ]
                 jobs = [
-                    lambda tablet=tablet, number=number: tablet.run(
-                        start_at=begin + RAMP * number / len(tablets),
+                    partial(
+                        Tablet(app.url, username, number, tally).run,
+                        start_at=begin + RAMP * number / len(council.workers),
                         stop_at=stop_at,
                         rounds=ROUNDS,
                     )
-                    for number, tablet in enumerate(tablets)
+                    for number, username in enumerate(council.workers)
                 ]
                 jobs += [
-                    lambda name=name: supervisor_loop(
-                        app.url, name, tally, start_at=begin, stop_at=stop_at
-                    )
+                    partial(supervisor_loop, app.url, name, tally, start_at=begin, stop_at=stop_at)
                     for name in council.supervisors
                 ]
-                workers = app.worker_pids()
-                server_cpu = sum(cpu_seconds(pid) for pid in workers)
+                meter = CpuMeter(app, server, database)
                 client_cpu = time.process_time()
+                load_before = os.getloadavg()[0]
                 run_people(jobs)
                 elapsed = time.monotonic() - begin
+                load_after = os.getloadavg()[0]
                 client_cpu = time.process_time() - client_cpu
-                server_cpu = sum(cpu_seconds(pid) for pid in workers) - server_cpu
+                cpu = meter.used()
                 log = log_path.read_text(errors="replace")
             rows = {
                 table_name: database.count(table_name)
@@ -128,6 +178,10 @@ def test_mixed_load(tmp_path: Path) -> None:
         server.stop()
 
     report = tally.report(elapsed)
+    alone_report = alone.report(1.0)
+    for endpoint, row in report["endpoints"].items():
+        row["alone_p50_ms"] = alone_report["endpoints"].get(endpoint, {}).get("p50_ms")
+    report["alone"] = alone_report["endpoints"]
     report["setup"] = {
         "tablets": TABLETS,
         "supervisors": len(council.supervisors),
@@ -135,8 +189,8 @@ def test_mixed_load(tmp_path: Path) -> None:
         "gunicorn": f"{WORKERS} sync workers, --timeout 90",
         "ramp_seconds": RAMP,
         "seed_seconds": round(seeded, 1),
-        "server_worker_cpu_seconds": round(server_cpu, 1),
-        "client_cpu_seconds": round(client_cpu, 1),
+        "cpu_seconds": {**cpu, "simulated_clients": round(client_cpu, 1)},
+        "load_average_1min": [round(load_before, 1), round(load_after, 1)],
         "rows": rows,
         "stored_objects": objects,
     }
@@ -145,8 +199,9 @@ def test_mixed_load(tmp_path: Path) -> None:
     print(
         f"\nmixed load: {TABLETS} tablets, {len(council.supervisors)} supervisors, "
         f"{council.children} children, {WORKERS} gunicorn sync workers, {elapsed:.0f} s "
-        f"(seeded in {seeded:.0f} s); server workers used {server_cpu:.0f} s of CPU, the "
-        f"simulated clients {client_cpu:.0f} s\n{table(report)}\nevents: {report['events']}\n"
+        f"(seeded in {seeded:.0f} s); CPU seconds used: {report['setup']['cpu_seconds']}; "
+        f"load average {load_before:.1f} -> {load_after:.1f}\n"
+        f"{table(report)}\nevents: {report['events']}\n"
         f"rows: {rows}, stored objects: {objects}\nJSON: {out}"
     )
     for problem in tally.problems[:10]:
@@ -157,7 +212,11 @@ def test_mixed_load(tmp_path: Path) -> None:
     assert not tally.problems, tally.problems[:5]
     assert "Traceback" not in log and "WORKER TIMEOUT" not in log, log[-3000:]
     assert report["events"].get("visits submitted", 0) > 0
-    assert rows["attachments"] == report["events"].get("photos uploaded", 0)
+    # Rows in the database against what the tablets and supervisors were told (both phases).
+    told = {
+        event: alone.events.get(event, 0) + tally.events.get(event, 0)
+        for event in ("photos uploaded", "visits approved", "returned")
+    }
+    assert rows["attachments"] == told["photos uploaded"]
     assert objects == rows["attachments"], "every evidence row has its object and no more"
-    events = report["events"]
-    assert rows["reviews"] == events.get("visits approved", 0) + events.get("returned", 0)
+    assert rows["reviews"] == told["visits approved"] + told["returned"]
