@@ -10,8 +10,9 @@ waits between requests (a closed loop: the server is kept saturated), and the ta
 sign-ins are spread over ``BENCH_RAMP_SECONDS``.
 
 The app runs as ``make run`` serves it: gunicorn sync workers (``BENCH_MIXED_WORKERS``, default
-4), ``--timeout 90``, production password hashing, on a fresh PostgreSQL database, evidence in
-an S3 server (``tests/s3server.py``). The only setting changed is the sign-in limit per address,
+4; ``BENCH_MIXED_THREADS`` above 1 makes them gthread workers with that many threads each),
+``--timeout 90``, production password hashing, on a fresh PostgreSQL database, evidence in an
+S3 server (``tests/s3server.py``). The only setting changed is the sign-in limit per address,
 since every simulated tablet comes from 127.0.0.1.
 
 Reports per endpoint (templated path): count, requests/s, p50/p95/p99, 409/412 conflicts and
@@ -40,6 +41,9 @@ SECONDS = float(os.environ.get("BENCH_MIXED_SECONDS", "60"))
 ROUNDS = int(os.environ.get("BENCH_MIXED_ROUNDS", "0"))  # per tablet; 0: until time is up
 RAMP = float(os.environ.get("BENCH_RAMP_SECONDS", "10"))
 WORKERS = int(os.environ.get("BENCH_MIXED_WORKERS", "4"))
+# 1: sync workers, as `make run` serves; more: gthread workers with this many threads each.
+THREADS = int(os.environ.get("BENCH_MIXED_THREADS", "1"))
+SERVING = f"{WORKERS} sync workers" if THREADS == 1 else f"{WORKERS} gthread x {THREADS} threads"
 ALONE_ROUNDS = 5  # the same-run baseline: one tablet's rounds with nothing else running
 # The scratch database's name prefix (it is dropped afterwards), for a shared PostgreSQL server.
 DATABASE_PREFIX = os.environ.get("BENCH_DATABASE_PREFIX", "seen_heard_test_bench")
@@ -135,7 +139,14 @@ def test_mixed_load(tmp_path: Path) -> None:
             )
             seeded = time.perf_counter() - started
             log_path = tmp_path / "gunicorn.log"
-            with Gunicorn(env, workers=WORKERS, timeout=90, log_path=log_path) as app:
+            with Gunicorn(
+                env,
+                workers=WORKERS,
+                worker_class="sync" if THREADS == 1 else "gthread",
+                threads=THREADS,
+                timeout=90,
+                log_path=log_path,
+            ) as app:
                 # Alone first: one tablet's rounds and one supervisor's pass, nothing else running.
                 alone = Tally()
                 solo = Tablet(app.url, council.workers[0], len(council.workers), alone)
@@ -186,7 +197,7 @@ def test_mixed_load(tmp_path: Path) -> None:
         "tablets": TABLETS,
         "supervisors": len(council.supervisors),
         "children": council.children,
-        "gunicorn": f"{WORKERS} sync workers, --timeout 90",
+        "gunicorn": f"{SERVING}, --timeout 90",
         "ramp_seconds": RAMP,
         "seed_seconds": round(seeded, 1),
         "cpu_seconds": {**cpu, "simulated_clients": round(client_cpu, 1)},
@@ -198,7 +209,7 @@ def test_mixed_load(tmp_path: Path) -> None:
     out.write_text(json.dumps(report, indent=2))
     print(
         f"\nmixed load: {TABLETS} tablets, {len(council.supervisors)} supervisors, "
-        f"{council.children} children, {WORKERS} gunicorn sync workers, {elapsed:.0f} s "
+        f"{council.children} children, gunicorn {SERVING}, {elapsed:.0f} s "
         f"(seeded in {seeded:.0f} s); CPU seconds used: {report['setup']['cpu_seconds']}; "
         f"load average {load_before:.1f} -> {load_after:.1f}\n"
         f"{table(report)}\nevents: {report['events']}\n"
