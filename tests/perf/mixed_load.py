@@ -63,23 +63,35 @@ class Problem:
     detail: str
 
 
+@dataclass(frozen=True)
+class Sample:
+    """One request: what, when it started (``time.monotonic``), how long, and the answer."""
+
+    endpoint: str
+    started: float
+    seconds: float
+    status: int
+
+
 @dataclass
 class Tally:
-    """Every request's endpoint, status and latency, from many threads."""
+    """Every request's endpoint, status and latency, from many threads.
 
-    latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
-    statuses: dict[str, dict[int, int]] = field(
-        default_factory=lambda: defaultdict(lambda: defaultdict(int))
-    )
+    ``signed_in`` holds the moment each person got their token, so a report can leave out the
+    sign-in storm at the start (``report(since=...)``).
+    """
+
+    samples: list[Sample] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     events: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    signed_in: list[float] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def add(self, endpoint: str, status: int, seconds: float, detail: str = "") -> None:
-        """Record one request (status 0: it raised before an answer came)."""
+    def add(self, endpoint: str, started: float, status: int, detail: str = "") -> None:
+        """Record one request that began at ``started`` (status 0: it raised, no answer)."""
+        sample = Sample(endpoint, started, time.monotonic() - started, status)
         with self.lock:
-            self.latencies[endpoint].append(seconds)
-            self.statuses[endpoint][status] += 1
+            self.samples.append(sample)
             if not 200 <= status < 300 and status not in CONFLICTS:
                 self.problems.append(Problem(endpoint, status, detail[:300]))
 
@@ -88,21 +100,26 @@ class Tally:
         with self.lock:
             self.events[event] += number
 
-    def report(self, seconds: float) -> dict[str, Any]:
-        """Per endpoint and in total: count, requests/s, p50/p95/p99 (ms), conflicts, errors."""
+    def report(self, seconds: float, since: float | None = None) -> dict[str, Any]:
+        """Per endpoint and in total: count, requests/s over ``seconds``, p50/p95/p99 (ms),
+        conflicts, errors; only requests started at or after ``since``, if given.
+        """
+        latencies: dict[str, list[float]] = defaultdict(list)
+        statuses: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+        for sample in self.samples:
+            if since is None or sample.started >= since:
+                latencies[sample.endpoint].append(sample.seconds)
+                statuses[sample.endpoint][sample.status] += 1
         rows = {}
         everything: list[float] = []
         totals = {"count": 0, "ok": 0, "conflicts": 0, "errors": 0, "server_errors": 0}
-        for endpoint in sorted(self.latencies, key=_endpoint_order):
-            latencies = self.latencies[endpoint]
-            statuses = self.statuses[endpoint]
-            row = _row(latencies, statuses, seconds)
+        for endpoint in sorted(latencies, key=_endpoint_order):
+            row = _row(latencies[endpoint], statuses[endpoint], seconds)
             rows[endpoint] = row
-            everything += latencies
+            everything += latencies[endpoint]
             for key in totals:
                 totals[key] += row[key]
         total = {**_row(everything, {}, seconds), **totals}
-        total["requests_per_second"] = round(totals["count"] / seconds, 1)
         return {
             "seconds": round(seconds, 1),
             "endpoints": rows,
@@ -266,17 +283,16 @@ class Client:
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         endpoint = f"{method} {template(API + path)}{label}"
-        started = time.perf_counter()
+        started = time.monotonic()
         try:
             response = self.session.request(
                 method, self.base_url + API + path, json=json, data=data, headers=headers,
                 timeout=120,
             )  # fmt: skip
         except requests.RequestException as error:
-            self.tally.add(endpoint, 0, time.perf_counter() - started, repr(error))
+            self.tally.add(endpoint, started, 0, repr(error))
             return None
-        elapsed = time.perf_counter() - started
-        self.tally.add(endpoint, response.status_code, elapsed, response.text)
+        self.tally.add(endpoint, started, response.status_code, response.text)
         return response
 
     def sign_in(self, username: str, device_id: str | None = None) -> bool:
@@ -288,6 +304,8 @@ class Client:
         if response is None or response.status_code != 200:
             return False
         self.token = response.json()["access_token"]
+        with self.tally.lock:
+            self.tally.signed_in.append(time.monotonic())
         return True
 
     def close(self) -> None:
