@@ -36,11 +36,15 @@ def prepare_database(settings: dict[str, Any], build: Any) -> Any:
 class PostgresDatabase:
     """A scratch PostgreSQL database for one benchmark, dropped afterwards."""
 
-    def __init__(self, admin_url: str = "postgresql://postgres@127.0.0.1:5432/postgres") -> None:
+    def __init__(
+        self,
+        admin_url: str = "postgresql://postgres@127.0.0.1:5432/postgres",
+        prefix: str = "seen_heard_test_bench",
+    ) -> None:
         import uuid
 
         self.admin_url = admin_url
-        self.name = f"seen_heard_test_bench_{uuid.uuid4().hex[:10]}"
+        self.name = f"{prefix}_{uuid.uuid4().hex[:10]}"
         self.url = f"{admin_url.rsplit('/', 1)[0]}/{self.name}"
         self.sqlalchemy_url = self.url.replace("postgresql://", "postgresql+psycopg://", 1)
 
