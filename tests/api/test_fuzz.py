@@ -359,3 +359,63 @@ def test_every_answer_is_as_documented_for_every_role(
             fuzz(operation, run, [f"Bearer {token}"], known)
     assert run.sent >= EXAMPLES, run.sent
     assert not run.failures, run.report()
+
+
+# Bodies no JSON parser should take whole, or that are JSON of the wrong shape entirely.
+MALFORMED = [
+    b"",
+    b'{"case_id": ',
+    b"\x00",
+    b'{"comment": "a\x00b"}',
+    b"\xff\xfe{\x00}\x00",
+    b"\xef\xbb\xbf{}",
+    b'{"a": 1, "a": 2}',
+    b"[]",
+    b"null",
+    b'"just text"',
+    b"1e999999",
+    b"[" * 100 + b"]" * 100,
+    b'{"reason": "\\ud800"}',
+]
+
+
+def test_malformed_json_is_a_documented_refusal_for_every_role(app, client, world, sign_in):
+    """Bodies that are not JSON, or not the right JSON, are a documented 4xx, never a 500.
+
+    Every operation taking JSON is sent them (raw NUL, invalid UTF-8, a BOM, a truncated
+    object, absurd nesting, an infinite number; also labelled text/plain) by every role its role
+    check lets through: a role refused with 403 is refused before the body is read.
+    """
+    known = known_ids(app, client, world, sign_in)[0]
+    schema = load_schema(app)
+    failures, taking_json, reached = [], set(), set()
+    for operation in operations(app):
+        body_types = operation.definition.raw.get("requestBody", {}).get("content", {})
+        if "application/json" not in body_types:
+            continue
+        taking_json.add(operation.label)
+        path = operation.path.format(**{k: known[k] for k in known})
+        for username in filter(None, ROLES.values()):
+            token = sign_in(world.usernames[username]).token
+            for body, content_type in [
+                *((body, "application/json") for body in MALFORMED),
+                (b'{"reason": "x"}', "text/plain"),
+                (MALFORMED[1], "application/x-www-form-urlencoded"),
+            ]:
+                response = client.open(
+                    path,
+                    method=operation.method.upper(),
+                    data=body,
+                    content_type=content_type,
+                    headers={"Authorization": f"Bearer {token}", "If-Match": '"1"'},
+                )
+                if response.status_code == 403:
+                    break
+                reached.add(operation.label)
+                try:
+                    assert 400 <= response.status_code < 500, response.status_code
+                    schema[operation.path][operation.method].validate_response(response)
+                except (AssertionError, FailureGroup) as error:
+                    failures.append(f"{operation.label} {content_type} {body[:30]!r}: {error}")
+    assert reached == taking_json and len(taking_json) > 10, taking_json - reached
+    assert not failures, "\n".join(failures[:20])

@@ -53,3 +53,18 @@ def test_if_match_star_is_a_documented_428(app, doc, world, worker, method, acti
     operation = doc["paths"][template][method.lower()]
     assert "428" in operation["responses"]
     assert "If-Match" in [parameter["name"] for parameter in operation["parameters"]]
+
+
+@pytest.mark.parametrize("lang", ["en", "cy"])
+def test_a_care_leavers_post_too_large_to_read_is_a_413_page(client, lang):
+    """The error page looked for ``lang`` in the body too, which reading a body over
+    MAX_CONTENT_LENGTH refuses: the 413 became a 500 (found by tests/api/test_feedback_fuzz.py).
+    """
+    response = client.post(
+        f"/feedback?lang={lang}",
+        data={"anything_else": "a" * 1_100_000},
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 413
+    assert response.mimetype == "text/html"
+    assert f'lang="{lang}"' in response.get_data(as_text=True)
