@@ -14,14 +14,15 @@ GUNICORN_TIMEOUT ?= 90
 export GUNICORN_TIMEOUT
 export FLASK_APP := wsgi
 
-.PHONY: run test lint typecheck browser bench install migrate seed clean govuk-assets
+.PHONY: run test lint typecheck browser bench install migrate seed clean govuk-assets fuzz audit lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --upgrade pip setuptools
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+# constraints.txt is the lock: every dependency's version, as audited by `make audit`.
+$(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -c constraints.txt pip setuptools -e '.[test]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -48,8 +49,31 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-test: lint typecheck browser
+test: lint typecheck audit browser
 	$(BIN)/python -m pytest
+
+# The locked dependency set against PyPI's vulnerability data (tests/dependency_audit.py says
+# what happens offline: CI fails, a laptop is told no audit ran).
+audit: install
+	$(BIN)/python -m tests.dependency_audit constraints.txt
+
+# Re-resolve pyproject.toml's ranges in a fresh virtualenv and write the lock from it; after
+# changing a dependency, or to take upgrades (then `make audit`).
+lock:
+	rm -rf build/lock && $(PYTHON) -m venv build/lock
+	build/lock/bin/python -m pip install --quiet --upgrade pip setuptools
+	build/lock/bin/python -m pip install --quiet -e '.[test]'
+	{ echo "# The lock: every dependency (and pip, setuptools) at the version \`make install\` installs and"; \
+	  echo "# \`make audit\` audits. Written by \`make lock\` from pyproject.toml's ranges; do not edit by hand."; \
+	  build/lock/bin/python -m pip freeze --all --exclude-editable; } > constraints.txt
+	rm -rf build/lock
+
+# A deeper fuzz run on demand (the normal suite runs FUZZ_EXAMPLES=10): examples per operation,
+# role and mode. FUZZ_SEED=N replays a run; add DATABASE_URL=... CI=true for PostgreSQL.
+FUZZ_EXAMPLES ?= 200
+fuzz: install
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -o addopts="" -p no:cacheprovider -q \
+		tests/api/test_fuzz.py tests/api/test_feedback_fuzz.py
 
 # The browser tests drive Debian's Chromium; install it when missing and we may (root).
 browser:

@@ -15,6 +15,7 @@ from typing import Any, Protocol, TypeVar
 import flask_smorest
 from apispec import BasePlugin
 from flask import Flask, Response, current_app, g, request
+from flask_smorest.pagination import PaginationMetadataSchema
 from sqlalchemy import Select, func, select
 
 from api_schemas.common import ProblemSchema
@@ -167,6 +168,21 @@ class Api(flask_smorest.Api):
             self.spec.components.response(name, response, lazy=True)
         self.spec.components.security_scheme(
             "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+        )
+
+    def _register_pagination_header(self) -> None:
+        """Document ``X-Pagination`` as what it is: an object serialised as JSON text.
+
+        flask-smorest gives the header ``schema: object``, which in OpenAPI's ``simple`` style
+        means ``total,4,page,1``; a client (and the fuzz test) reading it so would be misled.
+        """
+        self.spec.components.header(
+            "PAGINATION",
+            {
+                "description": "Pagination metadata, as JSON",
+                "content": {"application/json": {"schema": PaginationMetadataSchema}},
+            },
+            lazy=True,
         )
 
 

@@ -21,8 +21,12 @@ blp = Blueprint("feedback_pages", __name__, template_folder="../templates")
 
 
 def language() -> str:
-    """The page language from ``?lang=`` (English unless Welsh is asked for)."""
-    chosen = request.values.get("lang", "en")
+    """The page language from ``?lang=`` (English unless Welsh is asked for).
+
+    Only the query: the form posts to a URL that carries it, and the error page for a body
+    too large to read (413) must not read the body to find its language.
+    """
+    chosen = request.args.get("lang", "en")
     return chosen if chosen in LANGUAGES else "en"
 
 

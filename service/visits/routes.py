@@ -66,6 +66,8 @@ def _version_subjects(version: VisitVersion) -> list[Subject]:
     return about_children("visit_version", f"{version.visit_id}/v{version.number}", children)
 
 
+# A change made "from whatever version there is" is not one made from a version the caller saw.
+STAR_REFUSED = "If-Match is '*', which names no version"
 WRITES = "a write: the visit's lifecycle records it"
 
 
@@ -78,7 +80,7 @@ WRITES = "a write: the visit's lifecycle records it"
 @blp.alt_response(409, description="Not editable in its status, or the id is used elsewhere")
 @blp.alt_response(412, description="If-Match is stale")
 @blp.alt_response(422, description="Invalid fields, a case not yours, a child not on the case")
-@blp.alt_response(428, description="If-Match missing on an update")
+@blp.alt_response(428, description="If-Match missing on an update, or '*'")
 @audit_exempt(WRITES)
 def put_visit(body: dict[str, Any], visit_id: uuid.UUID) -> Any:
     """Create a visit with the id the tablet chose, or update a draft or returned visit.
@@ -120,6 +122,7 @@ def get_visit(visit_id: uuid.UUID) -> Any:
 @blp.alt_response(409, description="Approved: amend it first")
 @blp.alt_response(412, description="If-Match names a version that is no longer current")
 @blp.alt_response(422, description="A submission rule fails; errors lists each field")
+@blp.alt_response(428, description=STAR_REFUSED)
 @audit_exempt(WRITES)
 def submit_visit(visit_id: uuid.UUID) -> Any:
     """Check every rule and submit the visit for review; snapshots an immutable version.
@@ -141,6 +144,7 @@ def submit_visit(visit_id: uuid.UUID) -> Any:
 @blp.response(200, VisitOutSchema)
 @blp.alt_response(409, description="Not an approved visit")
 @blp.alt_response(412, description="If-Match names a version that is no longer current")
+@blp.alt_response(428, description=STAR_REFUSED)
 @audit_exempt(WRITES)
 def amend_visit(body: dict[str, Any], visit_id: uuid.UUID) -> Any:
     """Reopen an approved visit for correction, with the reason; it goes back through review.
@@ -154,9 +158,11 @@ def amend_visit(body: dict[str, Any], visit_id: uuid.UUID) -> Any:
 
 @blp.delete("/visits/<uuid:visit_id>")
 @blp.login_required("social_worker")
+@blp.doc(parameters=[IF_MATCH])
 @blp.response(204)
 @blp.alt_response(409, description="The visit was submitted at some point and is kept")
 @blp.alt_response(412, description="If-Match names a version that is no longer current")
+@blp.alt_response(428, description=STAR_REFUSED)
 @audit_exempt(WRITES)
 def delete_visit(visit_id: uuid.UUID) -> None:
     """Delete a draft that was never submitted (the deletion is audited)."""
