@@ -189,6 +189,7 @@ def test_a_hung_provider_is_503_within_the_timeout_and_not_once_per_request(app,
         again = time.monotonic() - started
     finally:
         provider.resume()
+    print(f"measured: provider hung, first request 503 in {first:.2f} s, next in {again:.3f} s")
     assert TIMEOUT <= first < TIMEOUT + 1.5
     # Backing off: the next request does not wait out the timeout again.
     assert again < 0.5
@@ -210,7 +211,9 @@ def test_readyz_answers_within_2_s_while_the_provider_hangs(app, provider):
         for _ in range(3):
             started = time.monotonic()
             reply = hung.get("/readyz")
-            assert time.monotonic() - started < 2
+            took = time.monotonic() - started
+            print(f"measured: provider hung, GET /readyz in {took:.2f} s")
+            assert took < 2
             # Reported, but not unready: our own tokens and cached keys still work.
             assert reply.status_code == 200
             assert reply.get_json()["checks"] == {
