@@ -78,7 +78,6 @@ class ProviderKeys:
         self.backoff = backoff
         self.max_stale = max_stale
         self.clock = clock
-        self.fetches = 0
         self._set = _KeySet()
         self._last_attempt = -math.inf
         self._failing_until = -math.inf
@@ -137,11 +136,11 @@ class ProviderKeys:
         )
 
     def _retry_after(self) -> int:
-        return max(1, math.ceil(self._failing_until - self.clock()))
+        remaining = self._failing_until - self.clock()
+        return math.ceil(remaining) if remaining > 1 else 1
 
     def _fetch(self) -> None:
         self._last_attempt = self.clock()
-        self.fetches += 1
         try:
             keys = self._download()
         except (OSError, ValueError, jwt.PyJWTError) as error:
