@@ -69,8 +69,12 @@ def _limits() -> list[RateLimitItem]:
 
 
 def _on_store(action: Callable[[RateLimiter], T]) -> T:
-    """Run ``action`` on the shared store, or on this process's counts while it is down."""
-    if time.monotonic() >= _fallback.store_down_until:
+    """Run ``action`` on the shared store, or on this process's counts while it is down
+    (as this process found, or as flask-limiter found earlier in this request: its strategy
+    then counts in its own in-memory fallback, not in the shared store).
+    """
+    limiter_fell_back = limiter.limiter.storage is not limiter.storage
+    if not limiter_fell_back and time.monotonic() >= _fallback.store_down_until:
         try:
             return action(MovingWindowRateLimiter(limiter.storage))
         except StorageError as error:
