@@ -247,11 +247,15 @@ class S3Server:
         }
 
     def env(self) -> dict[str, str]:
-        """The same as environment variables, for an app served in another process."""
+        """The same as environment variables, for an app served in another process.
+
+        The keys go both as the app's own settings (which take precedence over anything of
+        boto3's chain left in the environment, such as a developer's AWS_SESSION_TOKEN or
+        AWS_PROFILE) and as AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY for other boto3 users.
+        """
         return {
-            "S3_ENDPOINT_URL": self.url,
-            "S3_ADDRESSING_STYLE": "path",
-            "S3_REGION": REGION,
+            **{name: str(value) for name, value in self.settings().items()},
             "AWS_ACCESS_KEY_ID": self.access_key,
             "AWS_SECRET_ACCESS_KEY": self.secret_key,
+            "AWS_DEFAULT_REGION": REGION,
         }

@@ -14,6 +14,7 @@ holds the visit's row so that no submission interleaves with it.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import tempfile
@@ -191,15 +192,27 @@ def _store(key: str, content_type: str, reader: HashingReader) -> tuple[int, boo
         return store.put(key, reader), False, None  # type: ignore[arg-type]
     except StorageFull as error:
         log.error("evidence store full: %s", error)
-        raise InsufficientStorage(
-            "evidence.store_full",
-            "The evidence store is full; nothing was kept. Retry with the same id later.",
-        ) from None
+        raise store_full() from None
+    except OSError as error:
+        # A photo is spooled to the server's temporary folder (past 8 MiB) before it is cleaned.
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        log.error("temporary folder full while cleaning a photo: %s", error.strerror)
+        raise store_full() from None
     except StorageError as error:
         # No clean-up call to a store that just failed (it may be hung, and the worker's time is
         # bounded): a failed PUT stores nothing, a failed multipart upload was aborted, and an
         # object stored whose answer was lost is an orphan for `evidence reconcile`.
         raise store_unavailable(error) from None
+
+
+def store_full() -> InsufficientStorage:
+    """507: no room for the file (the evidence store, or the server's temporary folder)."""
+    return InsufficientStorage(
+        "evidence.store_full",
+        "There is no room to store the file just now; nothing was kept. Retry with the same id "
+        "later.",
+    )
 
 
 def _check_digest(reader: HashingReader, upload: Upload) -> None:

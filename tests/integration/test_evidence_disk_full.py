@@ -15,8 +15,9 @@ import pytest
 
 from service.evidence.models import Attachment
 from service.extensions import db
-from tests.evidence_files import PDF
-from tests.factories import new_id, standalone_app
+from tests.evidence_files import PDF, jpeg_with_gps
+from tests.factories import make_case, make_team, make_user, new_id, standalone_app, visit_body
+from tests.served import served_app
 
 MIB = 1024 * 1024
 
@@ -81,3 +82,46 @@ def test_a_full_disk_is_507_and_nothing_is_half_written(full_disk, tmp_path):
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+def test_a_full_temporary_folder_while_cleaning_a_photo_is_507_not_500(full_disk, tmp_path):
+    """Photos are spooled to the server's temporary folder past 8 MiB, before their metadata is
+    removed: that folder (TMPDIR, here the full tmpfs) filling up is a 507 too.
+    """
+    with served_app(
+        f"sqlite:///{tmp_path / 'served.db'}",
+        tmp_path,
+        workers=1,
+        worker_class="sync",
+        env={"TMPDIR": str(full_disk)},
+    ) as served:
+
+        def build():
+            team = make_team()
+            worker = make_user("social_worker", [team])
+            return worker.username, visit_body(make_case(team, worker, 1))
+
+        username, body = served.seed(build)
+        worker = served.api.sign_in(username)
+        visit_id = new_id()
+        assert worker.put(f"/visits/{visit_id}", json=body).status == 201
+        photo = jpeg_with_gps() + b"\0" * (10 * MIB)
+        connection = served.api.connect()
+        connection.request(
+            "POST",
+            f"/api/v1/visits/{visit_id}/attachments",
+            body=photo,
+            headers={
+                "Authorization": f"Bearer {worker.token}",
+                "Content-Type": "image/jpeg",
+                "X-Attachment-Id": new_id(),
+                "X-Attachment-Kind": "photo",
+                "X-Filename": "photo.jpg",
+            },
+        )
+        response = connection.getresponse()
+        problem = response.read()
+        connection.close()
+        assert response.status == 507, (problem, served.log())
+        assert b"evidence.store_full" in problem
+        assert [path for path in full_disk.rglob("*") if path.is_file()] == []

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import threading
 import time
 import uuid
 
@@ -217,3 +218,52 @@ def test_a_worker_killed_mid_upload_leaves_no_row_and_reconcile_leaves_no_orphan
     assert attachment_rows(maintenance) == 0
     output = reconcile(maintenance, store_server)
     assert "incomplete upload" in output
+
+
+def test_a_store_hanging_mid_multipart_upload_is_a_503_and_the_upload_is_aborted_later(
+    served, store_server, maintenance
+):
+    worker, visit_id = new_visit(served)
+    size = 30 * MIB
+    body = MP4 + b"\0" * (size - len(MP4))
+    connection = socket.create_connection(("127.0.0.1", served.api.port), timeout=30)
+    failures = []
+
+    def send_body():
+        try:
+            for start in range(0, size, MIB):
+                connection.sendall(body[start : start + MIB])
+        except OSError as error:  # the app may answer and close before reading it all
+            failures.append(error)
+
+    try:
+        connection.sendall(
+            (
+                f"POST /api/v1/visits/{visit_id}/attachments HTTP/1.1\r\n"
+                f"Host: 127.0.0.1\r\nAuthorization: Bearer {worker.token}\r\n"
+                f"Content-Type: video/mp4\r\nContent-Length: {size}\r\n"
+                f"X-Attachment-Id: {uuid.uuid4()}\r\nX-Attachment-Kind: video\r\n\r\n"
+            ).encode()
+        )
+        connection.sendall(body[: 6 * MIB])
+        client = store_server.client()
+        deadline = time.monotonic() + 10
+        while not client.list_multipart_uploads(Bucket=BUCKET).get("Uploads"):
+            assert time.monotonic() < deadline, "the store never saw the upload begin"
+            time.sleep(0.05)
+        store_server.pause()
+        paused = time.monotonic()
+        sender = threading.Thread(target=send_body, daemon=True)
+        sender.start()
+        head = connection.recv(4096)
+        took = time.monotonic() - paused
+    finally:
+        store_server.resume()
+        connection.close()
+    assert head.startswith(b"HTTP/1.1 503"), head
+    assert b"Retry-After" in head
+    # The part's tries, then one quick abort: within the worst case, far from gunicorn's timeout.
+    assert took < worst_case_seconds(CONNECT, READ, ATTEMPTS), took
+    assert attachment_rows(maintenance) == 0
+    time.sleep(1)
+    reconcile(maintenance, store_server)  # the abort the hung store never answered, done now
