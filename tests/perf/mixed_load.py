@@ -391,8 +391,9 @@ class Tablet:
 
     def resubmit_returned(self) -> None:
         """Answer the supervisors: each returned visit of ours, amended and submitted again."""
-        items, self.returned = [], []
-        for returned in {visit["id"]: visit for visit in self.returned}.values():
+        pending, self.returned = self.returned, []
+        items = []
+        for returned in {visit["id"]: visit for visit in pending}.values():
             held = self.held.get(returned["id"])
             if held is None or returned["status"] != "returned":
                 continue
