@@ -38,7 +38,7 @@ API = "/api/v1"
 UUID_PATTERN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 CONFLICTS = (409, 412)
 CASES_PER_WORKER = 8  # one or two children each: 12 children per caseload
-RETURN_EVERY = 10  # a supervisor returns one visit in ten with a comment
+RETURN_EVERY = 10  # a supervisor returns one visit in ten (the 1st, 11th, ...) with a comment
 PHOTO_EVERY = 3  # a supervisor opens the photo of one visit in three
 IDLE_SECONDS = 0.5  # a supervisor with an empty queue looks again after this
 
@@ -391,8 +391,9 @@ class Tablet:
 
     def resubmit_returned(self) -> None:
         """Answer the supervisors: each returned visit of ours, amended and submitted again."""
-        items, self.returned = [], []
-        for returned in {visit["id"]: visit for visit in self.returned}.values():
+        pending, self.returned = self.returned, []
+        items = []
+        for returned in {visit["id"]: visit for visit in pending}.values():
             held = self.held.get(returned["id"])
             if held is None or returned["status"] != "returned":
                 continue
@@ -503,7 +504,7 @@ def _decide(client: Client, visit_id: str, decided: int) -> None:
         for attachment in attachments.json()[:1]:
             client.call("GET", f"/attachments/{attachment['id']}/content")
     decision: dict[str, Any] = {"decision": "approve"}
-    if decided % RETURN_EVERY == 0:
+    if decided % RETURN_EVERY == 1:
         decision = {"decision": "return", "comment": "Please add what they said about school."}
     answer = client.call(
         "POST",
