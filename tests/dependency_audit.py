@@ -26,7 +26,6 @@ from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
 
-PYPI = os.environ.get("PYPI_JSON_URL", "https://pypi.org/pypi")
 THIS_PROJECT = "seen-and-heard"
 
 
@@ -70,12 +69,12 @@ def fetch(url: str) -> dict | None:
         raise
 
 
-def latest_release_check(pins: dict[str, str]) -> tuple[list[str], list[str]]:
+def latest_release_check(pypi: str, pins: dict[str, str]) -> tuple[list[str], list[str]]:
     """``(vulnerabilities, not audited)`` from the per-project answers (see the module doc)."""
 
     def one(item: tuple[str, str]) -> tuple[str, str, dict | None]:
         name, version = item
-        return name, version, fetch(f"{PYPI}/{name}/json")
+        return name, version, fetch(f"{pypi}/{name}/json")
 
     found, unaudited = [], []
     with ThreadPoolExecutor(8) as pool:
@@ -92,7 +91,8 @@ def latest_release_check(pins: dict[str, str]) -> tuple[list[str], list[str]]:
 
 
 def main(lock: str) -> int:
-    """Audit; return the exit status."""
+    """Audit; return the exit status. ``PYPI_JSON_URL`` names another PyPI (a mirror)."""
+    pypi = os.environ.get("PYPI_JSON_URL", "https://pypi.org/pypi")
     pins = locked(Path(lock))
     problems = drift(pins)
     if problems:
@@ -101,8 +101,8 @@ def main(lock: str) -> int:
         return 1
     name, version = next(iter(sorted(pins.items())))
     try:
-        per_release = fetch(f"{PYPI}/{name}/{version}/json") is not None
-        per_project = per_release or fetch(f"{PYPI}/{name}/json") is not None
+        per_release = fetch(f"{pypi}/{name}/{version}/json") is not None
+        per_project = per_release or fetch(f"{pypi}/{name}/json") is not None
     except OSError as error:
         print(f"make audit: PyPI's vulnerability data is unreachable ({error}).")
         if os.environ.get("CI"):
@@ -117,7 +117,7 @@ def main(lock: str) -> int:
     if not per_project:
         print(f"make audit: FAILED: PyPI knows no {name} {version}.")
         return 1
-    found, unaudited = latest_release_check(pins)
+    found, unaudited = latest_release_check(pypi, pins)
     audited = len(pins) - len(unaudited)
     print(f"make audit: PyPI answers per project only: {audited} of {len(pins)} pins audited")
     print("  (each the latest release); not audited here, pip-audit checks them where it can:")
