@@ -191,6 +191,13 @@ class S3Server:
             self.process.kill()
             self.process.wait(timeout=10)
         self.process = None
+        self._remove_sockets()
+
+    def _remove_sockets(self) -> None:
+        # weed leaves a unix socket per service in /tmp, named by port, when it is killed.
+        for offset in PORT_OFFSETS:
+            for leftover in Path("/tmp").glob(f"seaweedfs-*-{self.port + offset}.sock"):
+                leftover.unlink(missing_ok=True)
 
     def close(self) -> None:
         """Kill the server (its data goes too, so no clean shut-down is needed) and remove it."""
@@ -199,6 +206,7 @@ class S3Server:
             self.process.kill()
             self.process.wait(timeout=10)
             self.process = None
+        self._remove_sockets()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def pause(self) -> None:
