@@ -52,12 +52,14 @@ PREFIX = "evidence"
 
 
 def evidence_env(server: S3Server, bucket: str) -> dict[str, str]:
-    """The served app's evidence settings for ``server``.
-
-    With the SeaweedFS harness this becomes ``{**server.env(), "EVIDENCE_STORE": ...}``.
+    """The served app's evidence settings for ``server``: its own ``env()`` (endpoint and the
+    keys it checks) where the harness has one (SeaweedFS), else the keys a mock accepts.
     """
+    store = {"EVIDENCE_STORE": f"s3://{bucket}/{PREFIX}"}
+    if hasattr(server, "env"):
+        return {**server.env(), **store}
     return {
-        "EVIDENCE_STORE": f"s3://{bucket}/{PREFIX}",
+        **store,
         "S3_ENDPOINT_URL": server.url,
         "S3_ADDRESSING_STYLE": "path",
         "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "testing"),
