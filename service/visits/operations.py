@@ -173,6 +173,13 @@ def put_visit(
     after a dropped connection, or a duplicate sent at the same moment) changes nothing.
     """
     digest = content_digest(body)
+    if if_match is None and not db.session().in_nested_transaction():
+        # Without If-Match a PUT is nearly always a create: insert first, and read the visit
+        # only if its id turns out to be taken (a replay, or someone else's record). This
+        # saves a read of a visit that is not there on every create.
+        created = _create_unless_taken(user, visit_id, body, digest)
+        if created is not None:
+            return created, True
     visit = db.session.get(Visit, visit_id)
     if visit is None:
         if if_match is not None:
@@ -202,6 +209,33 @@ def put_visit(
         visit.content_digest = digest
         db.session.flush()
     return visit, False
+
+
+def _create_unless_taken(
+    user: User, visit_id: uuid.UUID, body: dict[str, Any], digest: str
+) -> Visit | None:
+    """Create the visit; None, with nothing written, if the id is already a visit's.
+
+    A body refused for a visit that exists is answered as for that visit (a replay stays a
+    replay after its case closed); for an id that is free the refusal stands.
+    """
+    try:
+        case = _recordable_case(user, body["case_id"], body["started_at"])
+        raise_if_invalid(draft_errors(case, body, utcnow()))
+    except ValidationFailed:
+        if db.session.get(Visit, visit_id) is not None:
+            return None
+        raise
+    visit = Visit(id=visit_id, case=case, team_id=case.team_id, worker=user, content_digest=digest)
+    _apply(visit, body)
+    try:
+        lifecycle.start(user, visit)
+    except IntegrityError:
+        # The id is taken, by a record made earlier or at this moment. Nothing else has been
+        # written in this request yet, so the whole transaction can go.
+        db.session.rollback()
+        return None
+    return visit
 
 
 def create_visit(
