@@ -169,6 +169,9 @@ class Settings:
     ENVIRONMENT: str = "development"
     SECRET_KEY: str = DEMO_SECRET
     SQLALCHEMY_DATABASE_URI: str = "sqlite://"
+    # A pooled connection unused this long is checked with a round trip before it is used
+    # (0: before every use). One in steady use is not: service/database.py says why.
+    DATABASE_PING_AFTER_IDLE_SECONDS: int = 10
     # JSON request bodies; evidence uploads stream and have their own per-kind limits.
     MAX_CONTENT_LENGTH: int = 1024 * 1024
     JWT_SECRET: str = DEMO_SECRET
@@ -289,6 +292,9 @@ def load_settings(
         ENVIRONMENT=_env_choice(env, "SEEN_HEARD_ENV", "development", ENVIRONMENTS),
         SECRET_KEY=secret,
         SQLALCHEMY_DATABASE_URI=database_url(env.get("DATABASE_URL", "").strip(), instance_path),
+        DATABASE_PING_AFTER_IDLE_SECONDS=_env_int(
+            env, "DATABASE_PING_AFTER_IDLE_SECONDS", 10, 0, 3600
+        ),
         JWT_SECRET=_env_str(env, "JWT_SECRET", secret),
         JWT_ISSUER=_env_str(env, "JWT_ISSUER", "seen-and-heard"),
         JWT_AUDIENCE=_env_str(env, "JWT_AUDIENCE", "seen-and-heard-api"),
