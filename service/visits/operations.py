@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, lazyload
 
 from service.auth.models import User
 from service.cases.models import Case
@@ -143,7 +143,13 @@ def _apply(visit: Visit, body: dict[str, Any]) -> None:
 
 
 def _recordable_case(user: User, case_id: uuid.UUID, started_at: datetime) -> Case:
-    case = db.session.get(Case, case_id, options=[joinedload(Case.children)])
+    # The children (to check the body's against), not the team or the allocated worker: a
+    # create needs their ids only, which are columns of the case.
+    case = db.session.get(
+        Case,
+        case_id,
+        options=[joinedload(Case.children), lazyload(Case.team), lazyload(Case.allocated_worker)],
+    )
     if case is None or not can_record_visit(user, case, started_at):
         raise ValidationFailed(
             "visit.invalid",
