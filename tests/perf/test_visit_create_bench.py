@@ -23,7 +23,7 @@ so the timeout is ``BENCH_WRK_TIMEOUT`` (20 s), and the slowest response is repo
     make bench            # or: .venv/bin/python -m pytest -o addopts="" tests/perf -s -k create
 
 Settings: ``BENCH_ROUNDS`` (5), ``BENCH_SECONDS`` (10), ``BENCH_WARMUP`` (2 s; 0 for none),
-``BENCH_WORKERS`` (4), ``BENCH_WORKER_CLASS`` (sync) and ``BENCH_THREADS`` (1),
+``BENCH_WORKERS`` (2), ``BENCH_WORKER_CLASS`` (gthread) and ``BENCH_THREADS`` (4),
 ``BENCH_CONNECTIONS`` (16), ``BENCH_WRK_TIMEOUT`` (20s), ``BENCH_DB_PREFIX``.
 """
 
@@ -35,8 +35,11 @@ import re
 import shutil
 import statistics
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from service.cases.models import Case
 from service.extensions import db
@@ -44,9 +47,10 @@ from tests.factories import PASSWORD, make_case, make_team, make_user, visit_bod
 from tests.perf.harness import PostgresDatabase, post_json, prepare_database
 from tests.served import Gunicorn
 
-WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))
-WORKER_CLASS = os.environ.get("BENCH_WORKER_CLASS", "sync")
-THREADS = int(os.environ.get("BENCH_THREADS", "1"))
+# `make run`'s set-up: 2 gthread workers x 4 threads (chosen by test_serving_stacks below).
+WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
+WORKER_CLASS = os.environ.get("BENCH_WORKER_CLASS", "gthread")
+THREADS = int(os.environ.get("BENCH_THREADS", "4"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 WARMUP = int(os.environ.get("BENCH_WARMUP", "2"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
@@ -237,3 +241,93 @@ def test_visit_create_throughput(tmp_path):
     assert all(run["failed"] == 0 for runs in results.values() for run in runs)
     assert pairs["failed"] == 0
     assert medians[OURS] / medians[SAME_WRITES] >= 0.5
+
+
+class Granian(Gunicorn):
+    """The same app under granian (Rust HTTP server, WSGI interface), from the perf extra."""
+
+    def command(self):
+        return [
+            shutil.which("granian", path=str(Path(sys.executable).parent)) or "granian",
+            "--interface",
+            "wsgi",
+            "--workers",
+            str(self.workers),
+            "--blocking-threads",
+            str(self.threads),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--log-level",
+            "warning",
+            self.app,
+        ]
+
+
+# (name, server class, worker class, workers, threads); BENCH_STACKS picks by name.
+STACKS = [
+    ("gunicorn sync 4x1", Gunicorn, "sync", 4, 1),
+    ("gunicorn gthread 2x4", Gunicorn, "gthread", 2, 4),
+    ("gunicorn gthread 4x2", Gunicorn, "gthread", 4, 2),
+    ("granian wsgi 2x4", Granian, "sync", 2, 4),
+]
+
+
+def test_serving_stacks(tmp_path):
+    """Ours under each serving stack, same load, interleaved rounds; the same-writes baseline
+    under gunicorn sync in each round for scale.
+    """
+    wanted = os.environ.get("BENCH_STACKS")
+    stacks = [s for s in STACKS if not wanted or s[0] in wanted.split(",")]
+    if any(s[1] is Granian for s in stacks) and not shutil.which(
+        "granian", path=str(Path(sys.executable).parent)
+    ):
+        pytest.skip("granian is not installed: pip install -e '.[perf]'")
+    with PostgresDatabase() as database:
+        settings = {
+            "SQLALCHEMY_DATABASE_URI": database.sqlalchemy_url,
+            "ARGON2_TIME_COST": 1,
+            "ARGON2_MEMORY_COST_KIB": 1024,
+        }
+        username, worker_id, team_id, body = _seed(settings)
+        body_json = json.dumps(body)
+        env = {
+            "DATABASE_URL": database.url,
+            "ARGON2_TIME_COST": "1",
+            "ARGON2_MEMORY_COST_KIB": "1024",
+            "JWT_ACCESS_TTL_SECONDS": "3600",
+        }
+        bare_env = {
+            "BARE_DATABASE_URL": database.sqlalchemy_url,
+            "BARE_WORKER_ID": worker_id,
+            "BARE_TEAM_ID": team_id,
+        }
+        baseline = Server(SAME_WRITES, "tests.perf.bare_create_app:app", bare_env, "/visits/")
+        results: dict[str, list[dict[str, Any]]] = {name: [] for name, *_ in stacks}
+        results[SAME_WRITES] = []
+        for round_ in range(ROUNDS):
+            order = stacks[round_ % len(stacks) :] + stacks[: round_ % len(stacks)]
+            for name, server_class, worker_class, workers, threads in order:
+                with server_class(
+                    env,
+                    workers=workers,
+                    worker_class=worker_class,
+                    threads=threads,
+                    timeout=900,
+                    log_path=tmp_path / "server.log",
+                ) as served:
+                    ours = Server(name, "wsgi:app", env, "/api/v1/visits/", username)
+                    results[name].append(ours.load(served.url, body_json))
+            with baseline.serve(tmp_path / "server.log") as served:
+                results[SAME_WRITES].append(baseline.load(served.url, body_json))
+    print(f"\nserving stacks, wrk {CONNECTIONS} connections, {SECONDS} s rounds x{ROUNDS}")
+    for name, runs in results.items():
+        rounds = ", ".join(f"{run['rps']:.0f}" for run in runs)
+        print(
+            f"{name:<22} median {statistics.median(r['rps'] for r in runs):7.1f} req/s "
+            f"(rounds {rounds}); p50 {statistics.median(r['p50'] for r in runs):.1f} ms, "
+            f"p99 {statistics.median(r['p99'] for r in runs):.1f} ms, "
+            f"max {max(r['max'] for r in runs):.0f} ms; failed {sum(r['failed'] for r in runs)}"
+        )
+    assert all(run["failed"] == 0 for runs in results.values() for run in runs)
