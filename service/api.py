@@ -216,6 +216,18 @@ class Blueprint(flask_smorest.Blueprint):
         )
         return decorator
 
+    def arguments(self, schema: Any, **kwargs: Any) -> Callable[[F], F]:
+        """As flask-smorest's, with a schema given as a class built once, here.
+
+        webargs builds a schema given as a class on every request, and marshmallow each of its
+        nested schemas with it (a deep copy of every field): a tenth of a visit create's CPU.
+        A schema instance keeps no state between loads, so one serves every request.
+        """
+        if isinstance(schema, type):
+            schema = schema()
+        decorator: Callable[[F], F] = super().arguments(schema, **kwargs)
+        return decorator
+
     def login_required(self, *roles: str) -> Callable[[F], F]:
         """Require a valid access token; with ``roles``, also one of those roles (403 otherwise).
 

@@ -222,6 +222,9 @@ class Settings:
     # How long a request waits for one answer from the database (or SQLite for a lock), and to
     # connect; longer is a 503 (service/database.py).
     DATABASE_TIMEOUT_SECONDS: int = 10
+    # A pooled connection unused this long is checked with a round trip before it is used
+    # (0: before every use). One in steady use is not: service/database.py says why.
+    DATABASE_PING_AFTER_IDLE_SECONDS: int = 10
     # JSON request bodies; evidence uploads stream and have their own per-kind limits.
     MAX_CONTENT_LENGTH: int = 1024 * 1024
     JWT_SECRET: str = DEMO_SECRET
@@ -367,6 +370,9 @@ def load_settings(
         SECRET_KEY=secret,
         SQLALCHEMY_DATABASE_URI=database_url(env.get("DATABASE_URL", "").strip(), instance_path),
         DATABASE_TIMEOUT_SECONDS=_env_int(env, "DATABASE_TIMEOUT_SECONDS", 10, 2, 60),
+        DATABASE_PING_AFTER_IDLE_SECONDS=_env_int(
+            env, "DATABASE_PING_AFTER_IDLE_SECONDS", 10, 0, 3600
+        ),
         JWT_SECRET=_env_str(env, "JWT_SECRET", secret),
         JWT_ISSUER=_env_str(env, "JWT_ISSUER", "seen-and-heard"),
         JWT_AUDIENCE=_env_str(env, "JWT_AUDIENCE", "seen-and-heard-api"),

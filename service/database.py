@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 from flask import Flask, Response, g, has_request_context
 from sqlalchemy import Engine, event
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import InvalidatePoolError, OperationalError
 from sqlalchemy.orm import Session
 
 from service.errors import database_unavailable_problem
@@ -158,7 +158,7 @@ def engine_options(url: str, timeout: int) -> dict[str, Any]:
     """SQLAlchemy engine options: ``timeout`` bounds SQLite's wait for a lock, and connecting to
     PostgreSQL or waiting for one of the pool's connections.
     """
-    options: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
+    options: dict[str, Any] = {"hide_parameters": True}
     if url.startswith("sqlite"):
         options["connect_args"] = {"timeout": timeout}
     elif url.startswith("postgresql"):
@@ -176,13 +176,49 @@ def _bounded_postgresql(engine: Engine, timeout: int) -> None:
         return Bounded.connect(*cargs, **cparams)
 
 
+IDLE_SINCE = "idle_since"
+
+
+def _ping_after_idle(engine: Engine, idle_seconds: float) -> None:
+    """Check a pooled connection with a round trip before use only if it sat unused for
+    ``idle_seconds``; a dead one is replaced (and the rest of the pool with it) before the
+    request sees it.
+
+    ``pool_pre_ping`` made that round trip on every checkout, about a tenth of a visit create's
+    time under load. A connection in steady use needs no check: if the database restarted
+    meanwhile, the request's first statement fails, SQLAlchemy recognises the disconnect and
+    marks the whole pool for replacement, and that one request answers 503 with Retry-After
+    (the OperationalError handler); the next gets a fresh connection.
+    tests/integration/test_database_restart.py restarts PostgreSQL's side of the connections.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _note_idle(dbapi_connection: Any, record: Any) -> None:
+        record.info[IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        idle_since = record.info.get(IDLE_SINCE)
+        if idle_since is None or time.monotonic() - idle_since < idle_seconds:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            # The pool retries the checkout with a new connection, and replaces the others.
+            raise InvalidatePoolError("a pooled connection did not answer") from error
+
+
 def init_app(app: Flask) -> None:
-    """Install the commit-at-the-boundary hook, the after-commit callbacks and the time bound."""
+    """Install the commit-at-the-boundary hook, the after-commit callbacks, the time bound and the
+    check of idle pooled connections.
+    """
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             _sqlite_savepoints(db.engine)
-        elif db.engine.dialect.driver == "psycopg":
-            _bounded_postgresql(db.engine, app.config["DATABASE_TIMEOUT_SECONDS"])
+        else:
+            _ping_after_idle(db.engine, app.config["DATABASE_PING_AFTER_IDLE_SECONDS"])
+            if db.engine.dialect.driver == "psycopg":
+                _bounded_postgresql(db.engine, app.config["DATABASE_TIMEOUT_SECONDS"])
     app.after_request(commit_unit_of_work)
     if not event.contains(Session, "after_commit", _run_after_commit):
         event.listen(Session, "after_commit", _run_after_commit)

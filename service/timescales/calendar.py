@@ -15,8 +15,17 @@ import holidays
 
 @lru_cache(maxsize=1)
 def _bank_holidays() -> holidays.HolidayBase:
-    # England's list is the England-and-Wales list (Wales has no extra statutory days).
-    return holidays.country_holidays("GB", subdiv="ENG")
+    # England's list is the England-and-Wales list (Wales has no extra statutory days). The
+    # years around today are computed now; any other year is added when first asked about.
+    this_year = date.today().year
+    return holidays.country_holidays("GB", subdiv="ENG", years=range(this_year - 1, this_year + 2))
+
+
+def load_bank_holidays() -> None:
+    """Build the bank-holiday calendar now, once per process, rather than in the first request
+    that needs it: about 0.2 s of CPU that used to land on a fresh worker's first submission.
+    """
+    _bank_holidays()
 
 
 def is_working_day(day: date) -> bool:

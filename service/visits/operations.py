@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, lazyload
 
 from service.auth.models import User
 from service.cases.models import Case
@@ -143,7 +143,13 @@ def _apply(visit: Visit, body: dict[str, Any]) -> None:
 
 
 def _recordable_case(user: User, case_id: uuid.UUID, started_at: datetime) -> Case:
-    case = db.session.get(Case, case_id, options=[joinedload(Case.children)])
+    # The children (to check the body's against), not the team or the allocated worker: a
+    # create needs their ids only, which are columns of the case.
+    case = db.session.get(
+        Case,
+        case_id,
+        options=[joinedload(Case.children), lazyload(Case.team), lazyload(Case.allocated_worker)],
+    )
     if case is None or not can_record_visit(user, case, started_at):
         raise ValidationFailed(
             "visit.invalid",
@@ -173,6 +179,13 @@ def put_visit(
     after a dropped connection, or a duplicate sent at the same moment) changes nothing.
     """
     digest = content_digest(body)
+    if if_match is None and not db.session().in_nested_transaction():
+        # Without If-Match a PUT is nearly always a create: insert first, and read the visit
+        # only if its id turns out to be taken (a replay, or someone else's record). This
+        # saves a read of a visit that is not there on every create.
+        created = _create_unless_taken(user, visit_id, body, digest)
+        if created is not None:
+            return created, True
     visit = db.session.get(Visit, visit_id)
     if visit is None:
         if if_match is not None:
@@ -202,6 +215,33 @@ def put_visit(
         visit.content_digest = digest
         db.session.flush()
     return visit, False
+
+
+def _create_unless_taken(
+    user: User, visit_id: uuid.UUID, body: dict[str, Any], digest: str
+) -> Visit | None:
+    """Create the visit; None, with nothing written, if the id is already a visit's.
+
+    A body refused for a visit that exists is answered as for that visit (a replay stays a
+    replay after its case closed); for an id that is free the refusal stands.
+    """
+    try:
+        case = _recordable_case(user, body["case_id"], body["started_at"])
+        raise_if_invalid(draft_errors(case, body, utcnow()))
+    except ValidationFailed:
+        if db.session.get(Visit, visit_id) is not None:
+            return None
+        raise
+    visit = Visit(id=visit_id, case=case, team_id=case.team_id, worker=user, content_digest=digest)
+    _apply(visit, body)
+    try:
+        lifecycle.start(user, visit)
+    except IntegrityError:
+        # The id is taken, by a record made earlier or at this moment. Nothing else has been
+        # written in this request yet, so the whole transaction can go.
+        db.session.rollback()
+        return None
+    return visit
 
 
 def create_visit(

@@ -508,3 +508,52 @@ def test_visit_list_filters_and_paginates(app, world, worker):
     assert worker.get(f"/visits?case_id={world.case_ids['a2']}").get_json() == []
     assert len(worker.get("/visits?page_size=2").get_json()) == 2
     assert worker.get("/visits?page_size=100000").status_code == 422
+
+
+# --- a create inserts first; a taken id is answered as before -------------------------------
+
+
+def test_a_create_reads_no_visit_before_inserting_it(app, world, worker):
+    from sqlalchemy import event
+
+    body = body_for(app, world)
+    statements = []
+
+    def note(conn, cursor, statement, *args):
+        statements.append(" ".join(statement.split()))
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        _, response = create(worker, body)
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    assert response.status_code == 201
+    reads = [s for s in statements if s.startswith("SELECT") and "FROM visits" in s]
+    assert reads == [], reads
+
+
+def test_a_replayed_create_is_still_a_replay_after_its_case_closed(app, world, worker):
+    from service.cases.models import Case
+
+    body = body_for(app, world)
+    visit_id, first = create(worker, body)
+    with app.app_context():
+        db.session.get(Case, uuid.UUID(world.case_ids["a1"])).status = "closed"
+        db.session.commit()
+    replay = worker.put(f"/visits/{visit_id}", json=body)
+    assert replay.status_code == 200, replay.get_json()
+    assert replay.get_json() == first.get_json()
+    fresh = worker.put(f"/visits/{new_id()}", json=body)
+    assert fresh.status_code == 422 and fresh.get_json()["errors"]["case_id"]
+
+
+def test_a_taken_id_with_a_body_for_another_case_is_still_not_found(app, world, worker, sign_in):
+    # worker_a2's visit id, reused by worker_a with a body for worker_a's own case: the insert
+    # fails on the id, and the answer is the one for a record out of scope.
+    other = sign_in(world.usernames["worker_a2"])
+    visit_id, _ = create(other, body_for(app, world, "a3"))
+    response = worker.put(f"/visits/{visit_id}", json=body_for(app, world))
+    assert response.status_code == 404 and response.get_json()["code"] == "visit.not_found"
+    assert count_visits(app) == 1

@@ -10,12 +10,16 @@ import os
 import uuid
 
 from flask import Flask, request
-from sqlalchemy import JSON, Column, MetaData, Table, Uuid, create_engine, insert
+from sqlalchemy import JSON, Column, MetaData, Table, Uuid, create_engine, insert, text
 
 engine = create_engine(os.environ["BARE_DATABASE_URL"], pool_size=5)
 metadata = MetaData()
 rows = Table("bare_rows", metadata, Column("id", Uuid, primary_key=True), Column("body", JSON))
-metadata.create_all(engine)
+# Every worker imports this at once: a lock, or two of them race to create the table and the
+# loser's worker fails to boot, which stops gunicorn (and wrk then counts refused connections).
+with engine.begin() as connection:
+    connection.execute(text("SELECT pg_advisory_xact_lock(4242)"))
+    metadata.create_all(connection)
 
 app = Flask(__name__)
 

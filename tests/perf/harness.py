@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -34,17 +35,22 @@ def prepare_database(settings: dict[str, Any], build: Any) -> Any:
 
 
 class PostgresDatabase:
-    """A scratch PostgreSQL database for one benchmark, dropped afterwards."""
+    """A scratch PostgreSQL database for one benchmark, dropped afterwards.
+
+    Its name starts with ``BENCH_DB_PREFIX`` (default ``seen_heard_test_bench_``), so several
+    people sharing one PostgreSQL can each keep to their own names.
+    """
 
     def __init__(
         self,
         admin_url: str = "postgresql://postgres@127.0.0.1:5432/postgres",
-        prefix: str = "seen_heard_test_bench",
+        prefix: str | None = None,
     ) -> None:
         import uuid
 
         self.admin_url = admin_url
-        self.name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+        prefix = prefix or os.environ.get("BENCH_DB_PREFIX", "seen_heard_test_bench_")
+        self.name = f"{prefix}{uuid.uuid4().hex[:10]}"
         self.url = f"{admin_url.rsplit('/', 1)[0]}/{self.name}"
         self.sqlalchemy_url = self.url.replace("postgresql://", "postgresql+psycopg://", 1)
 

@@ -46,7 +46,7 @@ THREADS = int(os.environ.get("BENCH_MIXED_THREADS", "1"))
 SERVING = f"{WORKERS} sync workers" if THREADS == 1 else f"{WORKERS} gthread x {THREADS} threads"
 ALONE_ROUNDS = 5  # the same-run baseline: one tablet's rounds with nothing else running
 # The scratch database's name prefix (it is dropped afterwards), for a shared PostgreSQL server.
-DATABASE_PREFIX = os.environ.get("BENCH_DATABASE_PREFIX", "seen_heard_test_bench")
+
 BUCKET = "mixed-bench"
 PREFIX = "evidence"
 
@@ -126,7 +126,7 @@ def test_mixed_load(tmp_path: Path) -> None:
     server = S3Server().start()
     try:
         server.create_bucket(BUCKET)
-        with PostgresDatabase(prefix=DATABASE_PREFIX) as database:
+        with PostgresDatabase() as database:
             env = {
                 "DATABASE_URL": database.url,
                 "SECRET_KEY": "mixed-bench-secret-" + "x" * 32,

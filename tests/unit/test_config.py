@@ -85,6 +85,8 @@ def test_postgres_urls_get_the_psycopg_driver():
         ({"CORE_SYSTEM_MAPPING": "tribal"}, "no built-in mapping 'tribal'"),
         ({"CORE_SYSTEM_MAPPING": "/nonexistent/mapping.json"}, "cannot read"),
         ({"OUTBOX_LEASE_SECONDS": "30"}, "more than 50"),
+        ({"DATABASE_PING_AFTER_IDLE_SECONDS": "-1"}, "DATABASE_PING_AFTER_IDLE_SECONDS"),
+        ({"DATABASE_PING_AFTER_IDLE_SECONDS": "soon"}, "DATABASE_PING_AFTER_IDLE_SECONDS"),
         (
             {
                 "SEEN_HEARD_ENV": "production",
