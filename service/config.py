@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEMO_SECRET = "demo-secret-change-me-in-production"  # noqa: S105 - the known demo value, refused in production
 ENVIRONMENTS = ("development", "testing", "production")
@@ -60,6 +61,17 @@ def _env_choice(env: Mapping[str, str], name: str, default: str, choices: tuple[
     value = _env_str(env, name, default)
     if value not in choices:
         raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def _env_timezone(env: Mapping[str, str], name: str, default: str) -> str:
+    value = _env_str(env, name, default)
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"{name} must be an IANA time zone such as Europe/London, got {value!r}"
+        ) from None
     return value
 
 
@@ -465,7 +477,7 @@ def load_settings(
         ),
         RETENTION_CHILD_IN_NEED_AGE=_env_int(env, "RETENTION_CHILD_IN_NEED_AGE", 18, 0, 150),
         RETENTION_CHILD_IN_NEED_YEARS=_env_int(env, "RETENTION_CHILD_IN_NEED_YEARS", 3, 0, 150),
-        LOCAL_TIMEZONE=_env_str(env, "LOCAL_TIMEZONE", "Europe/London"),
+        LOCAL_TIMEZONE=_env_timezone(env, "LOCAL_TIMEZONE", "Europe/London"),
         PAGES_IDLE_MINUTES=_env_int(env, "PAGES_IDLE_MINUTES", 30, 1, 720),
         SESSION_COOKIE_SECURE=_env_bool(
             env, "SESSION_COOKIE_SECURE", env.get("SEEN_HEARD_ENV", "").strip() == "production"

@@ -10,6 +10,7 @@ instance); when it cannot be reached, this process counts alone for a while and 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 import math
 import threading
@@ -54,12 +55,14 @@ _fallback = _Fallback()
 
 
 def account_key(username: str) -> str:
-    """The account's key in the store: a digest of the username as people type it (spaces
-    trimmed, compatibility-normalised, case folded), so ``Alice`` and ``alice `` share a count
-    and no username is written to Redis.
+    """The account's key in the store: a keyed digest (HMAC with ``SECRET_KEY``) of the username
+    as people type it (spaces trimmed, compatibility-normalised, case folded), so ``Alice`` and
+    ``alice `` share a count, and no username is written to Redis nor can be recovered from it by
+    hashing guesses.
     """
     normalised = unicodedata.normalize("NFKC", username.strip()).casefold()
-    return hashlib.sha256(normalised.encode()).hexdigest()[:40]
+    secret = str(current_app.config["SECRET_KEY"]).encode()
+    return hmac.new(secret, normalised.encode(), hashlib.sha256).hexdigest()[:40]
 
 
 def _limits() -> list[RateLimitItem]:

@@ -117,6 +117,8 @@ def test_postgres_urls_get_the_psycopg_driver():
         ({"AUDIT_ANCHOR_STORE": "ftp://x"}, "AUDIT_ANCHOR_STORE"),
         ({"AUDIT_ANCHOR_LOCK_DAYS": "30"}, "Object Lock"),
         ({"AUDIT_WORKING_HOURS": "19-7"}, "AUDIT_WORKING_HOURS"),
+        ({"LOCAL_TIMEZONE": "Mars/Base"}, "LOCAL_TIMEZONE"),
+        ({"LOCAL_TIMEZONE": "../etc/passwd"}, "LOCAL_TIMEZONE"),
         ({"SEEN_HEARD_ENV": "production", "SECRET_KEY": "x" * 40}, "AUDIT_SIGNING_KEY is required"),
     ],
 )
