@@ -17,9 +17,9 @@ import secrets
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import Table, insert, select, text
 from sqlalchemy.orm import Session
 
 from service.audit.models import AuditEvent
@@ -30,7 +30,7 @@ GENESIS = "0" * 64
 _CLAIM = text("SELECT * FROM audit_claim_chain(:lock_class, CAST(:order AS integer[]))")
 # A Core insert of the table (the rows' keys are its column names): the ORM's bulk path adds
 # nothing here (no relationships, no events) but its own bookkeeping.
-_INSERT = insert(AuditEvent.__table__)
+_INSERT = insert(cast(Table, AuditEvent.__table__))
 # An arbitrary constant naming our advisory locks, so they never collide with another user's.
 ADVISORY_LOCK_CLASS = 0x5EE4
 
