@@ -17,14 +17,20 @@ import secrets
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import Table, insert, select, text
 from sqlalchemy.orm import Session
 
 from service.audit.models import AuditEvent
 
 GENESIS = "0" * 64
+# Built once, and run on the session's connection (in its transaction): the statements of
+# every commit that records something.
+_CLAIM = text("SELECT * FROM audit_claim_chain(:lock_class, CAST(:order AS integer[]))")
+# A Core insert of the table (the rows' keys are its column names): the ORM's bulk path adds
+# nothing here (no relationships, no events) but its own bookkeeping.
+_INSERT = insert(cast(Table, AuditEvent.__table__))
 # An arbitrary constant naming our advisory locks, so they never collide with another user's.
 ADVISORY_LOCK_CLASS = 0x5EE4
 
@@ -86,10 +92,8 @@ def _claim_chain(session: Session, chains: int) -> tuple[int, int, str]:
     start = secrets.randbelow(chains)
     if session.get_bind().dialect.name == "postgresql":
         order = [(start + step) % chains for step in range(chains)]
-        claimed = session.execute(
-            text("SELECT * FROM audit_claim_chain(:lock_class, CAST(:order AS integer[]))"),
-            {"order": order, "lock_class": ADVISORY_LOCK_CLASS},
-        ).one()
+        parameters = {"order": order, "lock_class": ADVISORY_LOCK_CLASS}
+        claimed = session.connection().execute(_CLAIM, parameters).one()
         return int(claimed.claimed), int(claimed.head_seq), claimed.head_hash or GENESIS
     # SQLite: every writer holds the database's one write lock already.
     head = session.execute(
@@ -119,5 +123,5 @@ def append(session: Session, rows: Iterable[dict[str, Any]], chains: int) -> int
         row["seq"] = seq
         row["prev_hash"] = prev_hash
         row["hash"] = prev_hash = event_hash(prev_hash, row)
-    session.execute(insert(AuditEvent), rows)
+    session.connection().execute(_INSERT, rows)
     return len(rows)

@@ -142,14 +142,17 @@ def _apply(visit: Visit, body: dict[str, Any]) -> None:
     visit.children = rows
 
 
+# The children (to check the body's against), not the team or the allocated worker: a create
+# needs their ids only, which are columns of the case. Built once, not per request.
+_RECORDABLE_CASE_LOAD = (
+    joinedload(Case.children),
+    lazyload(Case.team),
+    lazyload(Case.allocated_worker),
+)
+
+
 def _recordable_case(user: User, case_id: uuid.UUID, started_at: datetime) -> Case:
-    # The children (to check the body's against), not the team or the allocated worker: a
-    # create needs their ids only, which are columns of the case.
-    case = db.session.get(
-        Case,
-        case_id,
-        options=[joinedload(Case.children), lazyload(Case.team), lazyload(Case.allocated_worker)],
-    )
+    case = db.session.get(Case, case_id, options=_RECORDABLE_CASE_LOAD)
     if case is None or not can_record_visit(user, case, started_at):
         raise ValidationFailed(
             "visit.invalid",

@@ -112,6 +112,16 @@ def test_inactive_user_cannot_sign_in_and_existing_tokens_stop(app, client, worl
         ("Bearer ", "auth.required"),
         ("Bearer not-a-jwt", "auth.invalid_token"),
         ("Bearer a.b.c", "auth.invalid_token"),
+        # The issuer is read from the payload by hand before the one full decode: whatever
+        # the payload holds, the answer is a 401.
+        ("Bearer a.b", "auth.invalid_token"),
+        ("Bearer a.b.c.d", "auth.invalid_token"),
+        ("Bearer e30.W10.c", "auth.invalid_token"),  # payload `[]`, not an object
+        ("Bearer e30.bnVsbA.c", "auth.invalid_token"),  # payload `null`
+        ("Bearer e30.eyJpc3MiOiBbMV19.c", "auth.invalid_token"),  # `{"iss": [1]}`
+        ("Bearer e30./w.c", "auth.invalid_token"),  # a byte that is not UTF-8
+        ("Bearer e30.\u00e9\u00e9.c", "auth.invalid_token"),  # not ASCII
+        ("Bearer e30." + "W1tb" * 1500 + ".c", "auth.invalid_token"),  # 4,500 `[`: too deep
     ],
 )
 def test_missing_or_malformed_authorization(client, header, code):

@@ -50,3 +50,26 @@ def test_others_cannot_revoke_but_an_admin_can(world, sign_in):
     )
     assert sign_in(world.usernames["admin"]).delete(f"/devices/{device_id}").status_code == 200
     assert owner.get("/me").status_code == 401
+
+
+def test_a_revoked_device_alone_refuses_its_sessions_tokens(app, world, sign_in):
+    """The device's own revocation is checked on every request, not only its sessions': a
+    device marked revoked by any path (here straight in the database) stops its tokens at once.
+    """
+    from service.auth.models import AuthSession, Device
+    from service.columns import utcnow
+    from service.extensions import db
+
+    tablet = sign_in(world.usernames["worker_a"], device_id="tablet-r")
+    assert tablet.get("/me").status_code == 200
+    with app.app_context():
+        device = db.session.scalars(
+            db.select(Device).where(Device.client_device_id == "tablet-r")
+        ).one()
+        device.revoked_at = utcnow()
+        db.session.commit()
+        sessions = db.session.scalars(
+            db.select(AuthSession).where(AuthSession.device_id == device.id)
+        ).all()
+        assert sessions and all(session.revoked_at is None for session in sessions)
+    assert tablet.get("/me").status_code == 401
