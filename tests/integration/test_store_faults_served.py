@@ -32,6 +32,7 @@ from tests.served import Request, ServedApp, served_app
 MIB = 1024 * 1024
 BUCKET = "served-evidence"
 CONNECT, READ, ATTEMPTS = 1, 2, 2
+COOLDOWN = 4  # S3_FAIL_FAST_SECONDS
 GUNICORN_TIMEOUT = 30
 
 
@@ -50,6 +51,7 @@ def s3_settings(server):
         "S3_READ_TIMEOUT": READ,
         "S3_MAX_ATTEMPTS": ATTEMPTS,
         "S3_PART_SIZE_MB": 5,
+        "S3_FAIL_FAST_SECONDS": COOLDOWN,
     }
 
 
@@ -182,8 +184,38 @@ def test_a_hung_store_is_a_503_before_the_worker_is_killed(
         assert db.session.get(Attachment, uuid.UUID(attachment_id)) is None
     time.sleep(1)  # let the woken store finish what it had buffered
     assert "0 missing" in reconcile(maintenance, store_server)
+    time.sleep(COOLDOWN)  # the served app fails fast until its breaker's cool-down is over
     retried = upload(worker, visit_id, attachment_id, body, content_type)
     assert retried.status == 201
+
+
+def test_after_one_upload_timed_out_the_next_ones_fail_fast_until_the_store_is_back(
+    served, store_server, maintenance
+):
+    worker, visit_id = new_visit(served)
+    store_server.pause()
+    try:
+        started = time.monotonic()
+        first = upload(worker, visit_id, str(uuid.uuid4()), PDF)
+        waited = time.monotonic() - started
+        assert first.status == 503 and first.getheader("Retry-After"), served.log()
+        assert waited >= READ  # it really waited on the hung store
+        for _ in range(3):
+            started = time.monotonic()
+            fast = upload(worker, visit_id, str(uuid.uuid4()), PDF)
+            assert fast.status == 503 and fast.getheader("Retry-After")
+            assert time.monotonic() - started < 0.5  # no wait on the hung store
+        # /readyz still really probes (and so would see the store recover).
+        ready = worker.api.send(Request("GET", "/readyz"))
+        assert ready.status == 503 and ready.json["checks"]["evidence_store"] == "unavailable"
+    finally:
+        store_server.resume()
+    assert attachment_rows(maintenance) == 0  # nothing half-stored
+    time.sleep(COOLDOWN)
+    attachment_id = str(uuid.uuid4())
+    assert upload(worker, visit_id, attachment_id, PDF).status == 201  # the trial, which closes it
+    assert upload(worker, visit_id, str(uuid.uuid4()), PDF).status == 201
+    assert attachment_rows(maintenance) == 2
 
 
 def test_a_worker_killed_mid_upload_leaves_no_row_and_reconcile_leaves_no_orphan(
