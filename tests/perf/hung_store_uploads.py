@@ -4,12 +4,16 @@ gunicorn gthread, 2 workers x 4 threads, the default S3 timeouts (connect 3 s, r
 attempts); SeaweedFS paused with SIGSTOP. Prints how long until every upload had its 503, and
 how long a ``GET /healthz`` sent a second after them took. Run it with the breaker off and on:
 
-    .venv/bin/python -m tests.perf.hung_store_uploads 0
-    .venv/bin/python -m tests.perf.hung_store_uploads 15
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/bench \
+        .venv/bin/python -m tests.perf.hung_store_uploads 0    # and then 15
+
+on an empty PostgreSQL database, as `make run` (SQLite would serialise the uploads' writes).
 """
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 import tempfile
 import threading
@@ -31,15 +35,14 @@ def main(fail_fast_seconds: str) -> None:
     store = S3Server().start()
     store.create_bucket(BUCKET)
     workdir = Path(tempfile.mkdtemp())
+    database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{workdir / 'served.db'}"
     env = {
         **store.env(),
         "EVIDENCE_STORE": f"s3://{BUCKET}/council",
         "S3_FAIL_FAST_SECONDS": fail_fast_seconds,
     }
     try:
-        with served_app(
-            f"sqlite:///{workdir / 'served.db'}", workdir, workers=2, threads=4, timeout=90, env=env
-        ) as served:
+        with served_app(database_url, workdir, workers=2, threads=4, timeout=90, env=env) as served:
 
             def build():
                 team = make_team()
@@ -51,7 +54,7 @@ def main(fail_fast_seconds: str) -> None:
             visit_id = str(uuid.uuid4())
             assert worker.put(f"/visits/{visit_id}", json=body).status == 201
             store.pause()
-            took: list[tuple[int, float]] = []
+            took: list[tuple[str, float]] = []
 
             def upload() -> None:
                 connection = worker.api.connect()
@@ -70,8 +73,8 @@ def main(fail_fast_seconds: str) -> None:
                     },
                 )
                 response = connection.getresponse()
-                response.read()
-                took.append((response.status, time.monotonic() - started))
+                code = json.loads(response.read() or b"{}").get("code", "")
+                took.append((f"{response.status} {code}", time.monotonic() - started))
 
             started = time.monotonic()
             threads = [threading.Thread(target=upload) for _ in range(UPLOADS)]
@@ -88,7 +91,7 @@ def main(fail_fast_seconds: str) -> None:
             total = time.monotonic() - started
             store.resume()
             print(f"S3_FAIL_FAST_SECONDS={fail_fast_seconds}")
-            print("uploads (status, seconds):", sorted((s, round(t, 1)) for s, t in took))
+            print("uploads (status, seconds):", sorted((round(t, 1), s) for s, t in took))
             print(
                 f"all answered after {total:.1f} s; /healthz {health.status} in {health_took:.1f} s"
             )
