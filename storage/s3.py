@@ -171,6 +171,9 @@ class S3Store(EvidenceStore):
             # Every HTTP request of the transfer client, retries and queued parts included
             # (not the quick client's: probes always go through, and clean-up is one quick try).
             client.meta.events.register("before-send.s3", self._refuse_if_open)
+            # A try that timed out opens it at once: its retry, and every other call, then
+            # fail fast instead of each waiting S3_MAX_ATTEMPTS tries on a store that hangs.
+            client.meta.events.register("needs-retry.s3", self._note_timeout)
         self.quick_client = quick_client or client
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
@@ -197,6 +200,10 @@ class S3Store(EvidenceStore):
 
     def _refuse_if_open(self, **_: Any) -> None:
         self.breaker.refuse_if_open()
+
+    def _note_timeout(self, caught_exception: BaseException | None = None, **_: Any) -> None:
+        if isinstance(caught_exception, (ConnectionError, HTTPClientError)):
+            self.breaker.timed_out()
 
     def _call(self, call: Callable[[], T], *, probe: bool = False) -> T:
         """Run a boto3 call through the breaker, translating its errors.
