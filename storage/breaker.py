@@ -2,7 +2,7 @@
 
 Without it, every request that touches a hung store waits its full bound (about a minute with
 the defaults), and a handful of uploads take every worker thread; ``/healthz`` and everything
-else queue behind them. With it, the first call that times out (or cannot connect) opens the
+else queue behind them. With it, the first try that times out (or cannot connect) opens the
 breaker: for ``cooldown`` seconds every call fails at once with :class:`StorageUnavailable`
 (the same 503 with ``Retry-After``). Then one trial call goes through (half-open) while the
 others keep failing fast; its success closes the breaker, its timeout opens it again.

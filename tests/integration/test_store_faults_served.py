@@ -1,10 +1,12 @@
-"""The evidence store failing under a served app (gunicorn, sync workers, as `make run`).
+"""The evidence store failing under a served app (gunicorn, one sync worker; `make run` serves
+with gthread, 2 workers x 4 threads: see tests/perf/hung_store_uploads.py for that set-up).
 
 A store that accepts connections and never answers (SeaweedFS paused with SIGSTOP) makes an
 upload answer 503 with ``Retry-After`` well before gunicorn would kill the worker, and
 ``/readyz`` answer within 2 s; nothing is half-written: no row, and whatever the store took in
 after it woke (a body it had buffered, a multipart upload begun) goes at ``evidence reconcile``.
-A worker killed mid-upload leaves no row, and after ``evidence reconcile`` no object and no
+After one timeout the store's circuit breaker fails uploads fast until its cool-down is over
+and a trial succeeds. A worker killed mid-upload leaves no row, and after ``evidence reconcile`` no object and no
 incomplete upload.
 """
 
