@@ -6,8 +6,8 @@ upload answer 503 with ``Retry-After`` well before gunicorn would kill the worke
 ``/readyz`` answer within 2 s; nothing is half-written: no row, and whatever the store took in
 after it woke (a body it had buffered, a multipart upload begun) goes at ``evidence reconcile``.
 After one timeout the store's circuit breaker fails uploads fast until its cool-down is over
-and a trial succeeds. A worker killed mid-upload leaves no row, and after ``evidence reconcile`` no object and no
-incomplete upload.
+and a trial succeeds. A worker killed mid-upload leaves no row, and after ``evidence reconcile``
+no object and no incomplete upload.
 """
 
 from __future__ import annotations
