@@ -290,6 +290,8 @@ class Settings:
     S3_CONNECT_TIMEOUT: int = 3
     S3_READ_TIMEOUT: int = 30
     S3_MAX_ATTEMPTS: int = 2
+    # After a call to the store times out or cannot connect, fail fast this long (0: never).
+    S3_FAIL_FAST_SECONDS: int = 15
     S3_PART_SIZE_MB: int = 8
     # gunicorn's --timeout, when the app is told it (`make run` exports it): start-up refuses S3
     # timeouts whose worst case outlasts it, since a hung store must be a 503, not a killed worker.
@@ -429,6 +431,7 @@ def load_settings(
         S3_CONNECT_TIMEOUT=_env_int(env, "S3_CONNECT_TIMEOUT", 3, 1, 60),
         S3_READ_TIMEOUT=_env_int(env, "S3_READ_TIMEOUT", 30, 1, 600),
         S3_MAX_ATTEMPTS=_env_int(env, "S3_MAX_ATTEMPTS", 2, 1, 10),
+        S3_FAIL_FAST_SECONDS=_env_int(env, "S3_FAIL_FAST_SECONDS", 15, 0, 600),
         S3_PART_SIZE_MB=_env_int(env, "S3_PART_SIZE_MB", 8, 5, 512),
         GUNICORN_TIMEOUT=_env_int(env, "GUNICORN_TIMEOUT", 0, 0, 86400) or None,
         PRESIGNED_URL_SECONDS=_env_int(env, "PRESIGNED_URL_SECONDS", 60, 1, 60),

@@ -1,4 +1,5 @@
-"""Absurd JSON bodies are refused before any parser sees them: deep nesting, endless numbers.
+"""Absurd JSON bodies are refused before any parser sees them: deep nesting, endless numbers,
+and bodies sent chunked past the size limit.
 
 Python's JSON parser recurses once per array or object, so a body of a thousand ``[`` is a
 ``RecursionError`` deep inside webargs. The bodies this API takes nest a handful of levels (a
@@ -9,9 +10,14 @@ And ``int()`` refuses more than 4,300 digits with a ``ValueError`` the parser le
 from __future__ import annotations
 
 import re
+import typing as t
 from itertools import accumulate
 
+import flask
 from flask import Flask, Response, request
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.utils import cached_property
+from werkzeug.wsgi import LimitedStream, get_input_stream
 
 from service.errors import problem
 
@@ -26,6 +32,47 @@ _STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"?', re.DOTALL)
 _NOT_BRACKETS = bytes(set(range(256)) - set(b"[]{}"))
 _STEPS = bytes.maketrans(b"[{]}", bytes([1, 1, 255, 255]))
 _OVERLONG_NUMBER = re.compile(b"[0-9]{%d}" % (MAX_NUMBER_DIGITS + 1))
+
+
+class _ChunkedBodyLimit(LimitedStream):
+    """The body of a request with no ``Content-Length`` (``Transfer-Encoding: chunked``), read
+    up to ``max_content_length``: reading it whole past the limit is a 413.
+
+    Werkzeug's own stream for this case stops at the limit and returns what it read, so a
+    JSON body one byte over came out truncated: a 400 ``request.malformed_json``, not the 413
+    a body with a ``Content-Length`` gets. (Reading on in pieces already raised the 413.)
+    """
+
+    def __init__(self, stream: t.IO[bytes], limit: int) -> None:
+        super().__init__(stream, limit, is_max=True)
+        self._source = stream
+
+    def readall(self) -> bytes:
+        """Read to the end of the body; one byte more than the limit is a 413."""
+        data = super().readall()
+        if self.is_exhausted and self._source.read(1):
+            raise RequestEntityTooLarge()
+        return data
+
+
+class Request(flask.Request):
+    """Flask's request, whose body stream holds a chunked body to the limit as well."""
+
+    @cached_property
+    def stream(self) -> t.IO[bytes]:
+        """The body, limited to ``Content-Length`` or ``max_content_length`` (see
+        :class:`_ChunkedBodyLimit` for a body sent chunked).
+        """
+        if self.shallow:
+            raise RuntimeError("This request was created with 'shallow=True'.")
+        limit = self.max_content_length
+        if (
+            limit is not None
+            and self.content_length is None
+            and "wsgi.input_terminated" in self.environ
+        ):
+            return t.cast(t.IO[bytes], _ChunkedBodyLimit(self.environ["wsgi.input"], limit))
+        return get_input_stream(self.environ, max_content_length=limit)
 
 
 def is_json(mimetype: str) -> bool:
@@ -94,7 +141,9 @@ def init_app(app: Flask) -> None:
     The check runs after a blueprint's own before-request hooks, because one of them may set
     the size limit for its endpoints (sync takes larger batches); reading the body earlier would
     hold it to the app-wide limit. Requests outside those blueprints are checked app-wide.
+    Every request's body, chunked or not, is held to the size limit (:class:`Request`).
     """
+    app.request_class = Request
     covered = frozenset(app.blueprints)
     for name in covered:
         app.before_request_funcs.setdefault(name, []).append(refuse_absurd_json)

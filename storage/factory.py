@@ -30,5 +30,6 @@ def open_store(url: str, options: Mapping[str, Any]) -> EvidenceStore:
             kms_key_id=options.get("S3_KMS_KEY_ID"),
             part_size=options.get("S3_PART_SIZE_MB", 8) * 1024 * 1024,
             quick_client=quick_client,
+            fail_fast_seconds=options.get("S3_FAIL_FAST_SECONDS", 15),
         )
     raise ValueError("EVIDENCE_STORE must be file:///path or s3://bucket/prefix")

@@ -26,6 +26,7 @@ from storage.base import (
     StorageUnavailable,
     StoredObject,
 )
+from storage.breaker import CircuitBreaker, FailingFast
 
 T = TypeVar("T")
 # botocore waits this long for a "100 Continue" before sending a body (PUT, UploadPart).
@@ -127,6 +128,10 @@ class _TransferClient:
         return self._quick_client.abort_multipart_upload(**kwargs)
 
 
+class StoreUnreachable(StorageUnavailable):
+    """The store timed out or refused the connection (it did not answer at all)."""
+
+
 def _translate(call: Callable[[], T]) -> T:
     """Run a boto3 call, turning its errors into ours."""
     try:
@@ -139,7 +144,7 @@ def _translate(call: Callable[[], T]) -> T:
             raise StorageUnavailable(f"evidence store answered {code}") from None
         raise StorageError(f"evidence store refused: {code}") from None
     except (ConnectionError, HTTPClientError) as error:
-        raise StorageUnavailable(f"evidence store unreachable: {type(error).__name__}") from None
+        raise StoreUnreachable(f"evidence store unreachable: {type(error).__name__}") from None
     except BotoCoreError as error:
         raise StorageError(f"evidence store error: {type(error).__name__}") from None
 
@@ -157,8 +162,18 @@ class S3Store(EvidenceStore):
         kms_key_id: str | None = None,
         part_size: int = 8 * 1024 * 1024,
         quick_client: Any = None,
+        fail_fast_seconds: float = 0,
     ) -> None:
         self.client = client
+        # Per process (each gunicorn worker has its own store): see storage.breaker.
+        self.breaker = CircuitBreaker(fail_fast_seconds)
+        if fail_fast_seconds:
+            # Every HTTP request of the transfer client, retries and queued parts included
+            # (not the quick client's: probes always go through, and clean-up is one quick try).
+            client.meta.events.register("before-send.s3", self._refuse_if_open)
+            # A try that timed out opens it at once: its retry, and every other call, then
+            # fail fast instead of each waiting S3_MAX_ATTEMPTS tries on a store that hangs.
+            client.meta.events.register("needs-retry.s3", self._note_timeout)
         self.quick_client = quick_client or client
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
@@ -183,10 +198,43 @@ class S3Store(EvidenceStore):
     def _key(self, key: str) -> str:
         return self.prefix + key
 
+    def _refuse_if_open(self, **_: Any) -> None:
+        self.breaker.refuse_if_open()
+
+    def _note_timeout(self, caught_exception: BaseException | None = None, **_: Any) -> None:
+        if isinstance(caught_exception, (ConnectionError, HTTPClientError)):
+            self.breaker.timed_out()
+
+    def _call(self, call: Callable[[], T], *, probe: bool = False) -> T:
+        """Run a boto3 call through the breaker, translating its errors.
+
+        A probe (``check``) always goes through, so that ``/readyz`` sees the store recover;
+        its outcome still opens or closes the breaker.
+        """
+        trial = False if probe else self.breaker.before()
+        try:
+            result = _translate(call)
+        except StoreUnreachable:
+            self.breaker.timed_out()
+            raise
+        except FailingFast:
+            if trial:
+                self.breaker.abandon()
+            raise
+        except (StorageError, FileNotFoundError):
+            self.breaker.succeeded()  # it answered, whatever it said
+            raise
+        except BaseException:
+            if trial:
+                self.breaker.abandon()
+            raise
+        self.breaker.succeeded()
+        return result
+
     def put(self, key: str, stream: BinaryIO) -> int:
         """Upload in parts above one part size; keys are unique, so none is overwritten."""
         reader = _CountingReader(stream)
-        _translate(
+        self._call(
             lambda: self.transfers.upload(
                 reader, self.bucket, self._key(key), extra_args=self.extra_args
             ).result()
@@ -198,7 +246,7 @@ class S3Store(EvidenceStore):
         args = {"Bucket": self.bucket, "Key": self._key(key)}
         if start or stop is not None:
             args["Range"] = f"bytes={start}-{'' if stop is None else stop - 1}"
-        body = _translate(lambda: self.client.get_object(**args))["Body"]
+        body = self._call(lambda: self.client.get_object(**args))["Body"]
 
         def chunks() -> Iterator[bytes]:
             try:
@@ -210,22 +258,22 @@ class S3Store(EvidenceStore):
 
     def size(self, key: str) -> int:
         """The object's size from a HEAD request."""
-        head = _translate(lambda: self.client.head_object(Bucket=self.bucket, Key=self._key(key)))
+        head = self._call(lambda: self.client.head_object(Bucket=self.bucket, Key=self._key(key)))
         return int(head["ContentLength"])
 
     def delete(self, key: str) -> None:
         """Delete the object (S3 treats a missing key as deleted)."""
-        _translate(lambda: self.client.delete_object(Bucket=self.bucket, Key=self._key(key)))
+        self._call(lambda: self.client.delete_object(Bucket=self.bucket, Key=self._key(key)))
 
     def discard(self, key: str) -> None:
         """Delete with one quick try (clean-up after a failure; see :class:`EvidenceStore`)."""
-        _translate(lambda: self.quick_client.delete_object(Bucket=self.bucket, Key=self._key(key)))
+        self._call(lambda: self.quick_client.delete_object(Bucket=self.bucket, Key=self._key(key)))
 
     def put_locked(self, key: str, body: bytes, retain_until: datetime) -> None:
         """Put with Object Lock in COMPLIANCE mode until ``retain_until`` (the bucket must have
         Object Lock enabled): not even the account's root user can delete it before then.
         """
-        _translate(
+        self._call(
             lambda: self.client.put_object(
                 Bucket=self.bucket,
                 Key=self._key(key),
@@ -239,7 +287,7 @@ class S3Store(EvidenceStore):
     def list(self, prefix: str = "") -> Iterator[StoredObject]:
         """Page through the bucket listing under our prefix."""
         paginator = self.client.get_paginator("list_objects_v2")
-        pages = _translate(
+        pages = self._call(
             lambda: list(paginator.paginate(Bucket=self.bucket, Prefix=self._key(prefix)))
         )
         for page in pages:
@@ -250,7 +298,7 @@ class S3Store(EvidenceStore):
     def incomplete_uploads(self, prefix: str = "") -> Iterator[IncompleteUpload]:
         """Page through the bucket's multipart uploads in progress under our prefix."""
         paginator = self.client.get_paginator("list_multipart_uploads")
-        pages = _translate(
+        pages = self._call(
             lambda: list(paginator.paginate(Bucket=self.bucket, Prefix=self._key(prefix)))
         )
         for page in pages:
@@ -260,7 +308,7 @@ class S3Store(EvidenceStore):
 
     def abort_upload(self, upload: IncompleteUpload) -> None:
         """Abort the multipart upload; its parts are deleted."""
-        _translate(
+        self._call(
             lambda: self.client.abort_multipart_upload(
                 Bucket=self.bucket, Key=self._key(upload.key), UploadId=upload.upload_id
             )
@@ -268,7 +316,7 @@ class S3Store(EvidenceStore):
 
     def check(self) -> None:
         """The bucket answers a HEAD request, within one quick try."""
-        _translate(lambda: self.quick_client.head_bucket(Bucket=self.bucket))
+        self._call(lambda: self.quick_client.head_bucket(Bucket=self.bucket), probe=True)
 
     def presigned_url(self, key: str, filename: str, content_type: str, expires: int) -> str | None:
         """A GET URL valid for ``expires`` seconds that downloads as an attachment."""

@@ -322,3 +322,48 @@ def test_a_number_of_thousands_of_digits_is_a_400_not_a_500(client, worker):
     as_text = '{"username": "a", "password": "' + "7" * 5000 + '"}'
     response = client.post("/api/v1/auth/token", data=as_text, content_type="application/json")
     assert response.status_code == 422  # digits in a string are just text (too long a password)
+
+
+def chunked(client_or_session, method, path, body: bytes, **headers):
+    """Send ``body`` as a server does with ``Transfer-Encoding: chunked``: no Content-Length,
+    and ``wsgi.input_terminated`` set (gunicorn de-chunks it and marks the stream as ending).
+    """
+    client = getattr(client_or_session, "client", client_or_session)
+    if hasattr(client_or_session, "token"):
+        headers["Authorization"] = f"Bearer {client_or_session.token}"
+    return client.open(
+        path if path.startswith("/api") else f"/api/v1{path}",
+        method=method,
+        input_stream=io.BytesIO(body),
+        headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked", **headers},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+
+
+def test_a_chunked_body_over_the_limit_is_a_413_not_malformed_json(client, world, sign_in):
+    """Werkzeug stops a chunked body at the limit and hands back what it read: truncated JSON,
+    which was a 400 request.malformed_json. With a Content-Length it was already a 413.
+    """
+    body = json.dumps({"username": "a", "password": "b", "pad": "x" * (2 * 1024 * 1024)})
+    response = chunked(client, "POST", "/api/v1/auth/token", body.encode())
+    assert response.status_code == 413, response.get_json()
+    assert response.get_json()["code"] == "request.too_large"
+    tablet = sign_in(world.usernames["worker_a"], device_id="tablet-2")
+    batch = json.dumps({"device_id": "tablet-2", "visits": [], "pad": "x" * (20 * 1024 * 1024)})
+    response = chunked(tablet, "POST", "/sync", batch.encode())
+    assert response.status_code == 413 and response.get_json()["code"] == "request.too_large"
+
+
+def test_a_chunked_body_within_the_limit_still_works(client, world, sign_in, app):
+    body = json.dumps({"username": world.usernames["worker_a"], "password": "nope"})
+    response = chunked(client, "POST", "/api/v1/auth/token", body.encode())
+    assert response.status_code == 401, response.get_json()  # read and checked, not refused
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    exactly = b'{"username": "a", "password": "b"}'
+    exactly += b" " * (limit - len(exactly))
+    response = chunked(client, "POST", "/api/v1/auth/token", exactly)
+    assert response.status_code == 401, response.get_json()  # exactly the limit is allowed
+    tablet = sign_in(world.usernames["worker_a"], device_id="tablet-2")
+    batch = json.dumps({"device_id": "tablet-2", "visits": []}) + " " * (2 * 1024 * 1024)
+    response = chunked(tablet, "POST", "/sync", batch.encode())
+    assert response.status_code == 200, response.get_json()  # sync's own larger limit

@@ -87,6 +87,9 @@ def test_store_outage_is_503_fast_and_nothing_half_stored(s3_app):
     visit = client.get(f"/api/v1/visits/{visit_id}", headers=headers)
     assert visit.status_code == 200  # the visit itself is unaffected
     server.start()  # the same data folder: the bucket is still there
+    # The store could not be reached, so the breaker fails uploads fast for its cool-down...
+    assert upload(client, headers, visit_id, attachment_id).status_code == 503
+    # ...but /readyz really probes, sees the store back, and closes it.
+    assert client.get("/readyz").status_code == 200
     retried = upload(client, headers, visit_id, attachment_id)
     assert retried.status_code == 201, retried.get_json()
-    assert client.get("/readyz").status_code == 200

@@ -1,11 +1,13 @@
-"""The evidence store failing under a served app (gunicorn, sync workers, as `make run`).
+"""The evidence store failing under a served app (gunicorn, one sync worker; `make run` serves
+with gthread, 2 workers x 4 threads: see tests/perf/hung_store_uploads.py for that set-up).
 
 A store that accepts connections and never answers (SeaweedFS paused with SIGSTOP) makes an
 upload answer 503 with ``Retry-After`` well before gunicorn would kill the worker, and
 ``/readyz`` answer within 2 s; nothing is half-written: no row, and whatever the store took in
 after it woke (a body it had buffered, a multipart upload begun) goes at ``evidence reconcile``.
-A worker killed mid-upload leaves no row, and after ``evidence reconcile`` no object and no
-incomplete upload.
+After one timeout the store's circuit breaker fails uploads fast until its cool-down is over
+and a trial succeeds. A worker killed mid-upload leaves no row, and after ``evidence reconcile``
+no object and no incomplete upload.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from tests.served import Request, ServedApp, served_app
 MIB = 1024 * 1024
 BUCKET = "served-evidence"
 CONNECT, READ, ATTEMPTS = 1, 2, 2
+COOLDOWN = 4  # S3_FAIL_FAST_SECONDS
 GUNICORN_TIMEOUT = 30
 
 
@@ -50,6 +53,7 @@ def s3_settings(server):
         "S3_READ_TIMEOUT": READ,
         "S3_MAX_ATTEMPTS": ATTEMPTS,
         "S3_PART_SIZE_MB": 5,
+        "S3_FAIL_FAST_SECONDS": COOLDOWN,
     }
 
 
@@ -182,8 +186,39 @@ def test_a_hung_store_is_a_503_before_the_worker_is_killed(
         assert db.session.get(Attachment, uuid.UUID(attachment_id)) is None
     time.sleep(1)  # let the woken store finish what it had buffered
     assert "0 missing" in reconcile(maintenance, store_server)
+    time.sleep(COOLDOWN)  # the served app fails fast until its breaker's cool-down is over
     retried = upload(worker, visit_id, attachment_id, body, content_type)
     assert retried.status == 201
+
+
+def test_after_one_upload_timed_out_the_next_ones_fail_fast_until_the_store_is_back(
+    served, store_server, maintenance
+):
+    worker, visit_id = new_visit(served)
+    store_server.pause()
+    try:
+        started = time.monotonic()
+        first = upload(worker, visit_id, str(uuid.uuid4()), PDF)
+        waited = time.monotonic() - started
+        assert first.status == 503 and first.getheader("Retry-After"), served.log()
+        assert waited >= READ  # it really waited on the hung store, for one try: its retry
+        assert waited < CONNECT + 1 + READ + 1.5  # failed fast (plus botocore's back-off)
+        for _ in range(3):
+            started = time.monotonic()
+            fast = upload(worker, visit_id, str(uuid.uuid4()), PDF)
+            assert fast.status == 503 and fast.getheader("Retry-After")
+            assert time.monotonic() - started < 0.5  # no wait on the hung store
+        # /readyz still really probes (and so would see the store recover).
+        ready = worker.api.send(Request("GET", "/readyz"))
+        assert ready.status == 503 and ready.json["checks"]["evidence_store"] == "unavailable"
+    finally:
+        store_server.resume()
+    assert attachment_rows(maintenance) == 0  # nothing half-stored
+    time.sleep(COOLDOWN)
+    attachment_id = str(uuid.uuid4())
+    assert upload(worker, visit_id, attachment_id, PDF).status == 201  # the trial, which closes it
+    assert upload(worker, visit_id, str(uuid.uuid4()), PDF).status == 201
+    assert attachment_rows(maintenance) == 2
 
 
 def test_a_worker_killed_mid_upload_leaves_no_row_and_reconcile_leaves_no_orphan(

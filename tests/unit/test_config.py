@@ -19,6 +19,8 @@ def test_defaults_use_embedded_sqlite_and_local_evidence():
     assert s.SQLALCHEMY_DATABASE_URI == "sqlite:////tmp/instance/seen_and_heard.db"
     assert s.EVIDENCE_STORE == "file:///tmp/instance/evidence"
     assert s.JWT_ACCESS_TTL_SECONDS == 900
+    assert s.S3_FAIL_FAST_SECONDS == 15
+    assert settings(S3_FAIL_FAST_SECONDS="0").S3_FAIL_FAST_SECONDS == 0  # turned off
 
 
 def test_postgres_urls_get_the_psycopg_driver():
@@ -164,6 +166,8 @@ def test_production_refuses_the_demo_secret():
         ({"RATELIMIT_STORAGE_TIMEOUT_MS": "60000"}, "between 50 and 10000"),
         ({"JWT_REFRESH_GRACE_SECONDS": "3600"}, "between 0 and 120"),
         ({"MAX_IMAGE_PIXELS": "1000"}, "MAX_IMAGE_PIXELS must be between"),
+        ({"S3_FAIL_FAST_SECONDS": "-1"}, "S3_FAIL_FAST_SECONDS must be between 0 and 600"),
+        ({"S3_FAIL_FAST_SECONDS": "soon"}, "S3_FAIL_FAST_SECONDS must be a whole number"),
         ({"LOGIN_RATE_LIMIT": "lots"}, "LOGIN_RATE_LIMIT must look like"),
         ({"LOGIN_RATE_LIMIT": "0 per minute"}, "LOGIN_RATE_LIMIT must look like"),
         ({"LOGIN_ACCOUNT_RATE_LIMIT": "10 per fortnight"}, "LOGIN_ACCOUNT_RATE_LIMIT"),
