@@ -18,7 +18,7 @@ GUNICORN_TIMEOUT ?= 90
 export GUNICORN_TIMEOUT
 export FLASK_APP := wsgi
 
-.PHONY: run test lint typecheck browser bench install migrate seed clean govuk-assets fuzz audit lock
+.PHONY: run test lint typecheck browser bench install migrate seed clean govuk-assets vendor-app fuzz audit lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -106,3 +106,29 @@ govuk-assets:
 	cp build/govuk/package/LICENSE* service/static/govuk/ 2>/dev/null || true
 	echo "govuk-frontend $(GOVUK_FRONTEND_VERSION)" > service/static/govuk/VERSION
 	rm -rf build/govuk
+
+# The tablet app's front-end libraries (README, "The tablet app") are committed under
+# service/static/vendor, so `make run` needs no Node.js. This refreshes them from the npm registry
+# (needs npm); bump a version here, then run the browser tests (tests/browser/test_tablet_app.py).
+DEXIE_VERSION ?= 4.4.7
+SIGNATURE_PAD_VERSION ?= 5.1.4
+WORKBOX_VERSION ?= 7.4.1
+WORKBOX_MODULES := workbox-core workbox-precaching workbox-routing workbox-strategies
+vendor-app:
+	rm -rf build/vendor-app && mkdir -p build/vendor-app
+	cd build/vendor-app && npm pack --silent dexie@$(DEXIE_VERSION) signature_pad@$(SIGNATURE_PAD_VERSION) \
+		workbox-sw@$(WORKBOX_VERSION) workbox-window@$(WORKBOX_VERSION) \
+		$(foreach module,$(WORKBOX_MODULES),$(module)@$(WORKBOX_VERSION)) >/dev/null
+	cd build/vendor-app && for tarball in *.tgz; do mkdir -p "$${tarball%.tgz}" && tar xzf "$$tarball" -C "$${tarball%.tgz}"; done
+	rm -rf service/static/vendor && mkdir -p service/static/vendor/dexie service/static/vendor/signature_pad service/static/vendor/workbox
+	cp build/vendor-app/dexie-$(DEXIE_VERSION)/package/dist/dexie.min.js build/vendor-app/dexie-$(DEXIE_VERSION)/package/LICENSE service/static/vendor/dexie/
+	cp build/vendor-app/signature_pad-$(SIGNATURE_PAD_VERSION)/package/dist/signature_pad.umd.min.js service/static/vendor/signature_pad/
+	cp build/vendor-app/signature_pad-$(SIGNATURE_PAD_VERSION)/package/LICENSE* service/static/vendor/signature_pad/ 2>/dev/null || true
+	cp build/vendor-app/workbox-sw-$(WORKBOX_VERSION)/package/build/workbox-sw.js \
+		build/vendor-app/workbox-window-$(WORKBOX_VERSION)/package/build/workbox-window.prod.umd.js \
+		build/vendor-app/workbox-sw-$(WORKBOX_VERSION)/package/LICENSE service/static/vendor/workbox/
+	$(foreach module,$(WORKBOX_MODULES),cp build/vendor-app/$(module)-$(WORKBOX_VERSION)/package/build/$(module).prod.js service/static/vendor/workbox/;)
+	sed -i '/^\/\/# sourceMappingURL=/d' service/static/vendor/*/*.js
+	{ echo "dexie $(DEXIE_VERSION)"; echo "signature_pad $(SIGNATURE_PAD_VERSION)"; \
+	  echo "workbox $(WORKBOX_VERSION) (workbox-sw, workbox-window, $(WORKBOX_MODULES))"; } > service/static/vendor/VERSIONS
+	rm -rf build/vendor-app

@@ -150,6 +150,7 @@ def _register_features(app: Flask) -> None:
     from service.subject_access.routes import blp as subject_access_blp
     from service.sync import changes
     from service.sync.routes import blp as sync_blp
+    from service.tablet.routes import blp as tablet_blp
     from service.visits import cli as visits_cli
     from service.visits import derived, lifecycle, trail
     from service.visits import pages as visits_pages
@@ -180,6 +181,7 @@ def _register_features(app: Flask) -> None:
         api.register_blueprint(blueprint, url_prefix=API_PREFIX)
     app.register_blueprint(health_blp)
     app.register_blueprint(feedback_pages.blp)
+    app.register_blueprint(tablet_blp)  # the tablet app at /app
     # The desk pages (service/pages.py): the navigation lists them in this order.
     oidc_pages.init_app(app)
     page_blueprints = (

@@ -150,9 +150,10 @@ def refresh(raw_token: str) -> TokenPair:
     if token is None:
         raise refused
     session = token.session
-    if session.revoked_at is not None or not session.user.active:
-        raise refused
     if session.device is not None and session.device.revoked_at is not None:
+        # Said apart from other refusals: the tablet app wipes what it holds when it hears it.
+        raise Unauthorized("auth.device_revoked", "This device has been revoked; ask an admin.")
+    if session.revoked_at is not None or not session.user.active:
         raise refused
     successor_raw = _derived("refresh-successor", raw_token)
     if token.replaced_at is not None:

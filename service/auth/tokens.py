@@ -66,6 +66,12 @@ def _bearer_token() -> str:
     return token.strip()
 
 
+def device_revoked() -> Unauthorized:
+    """The 401 for a token of a revoked device (``auth.device_revoked``)."""
+    log.info("access token refused: device revoked")
+    return Unauthorized("auth.device_revoked", "This device has been revoked; ask an admin.")
+
+
 def _invalid(reason: str) -> Unauthorized:
     log.info("access token refused: %s", reason)
     return Unauthorized("auth.invalid_token", "The access token is not valid.")
@@ -150,10 +156,13 @@ def _local_user(claims: dict[str, Any]) -> User:
     if found is None:
         raise _invalid("session revoked or unknown")
     user, owner_id, revoked_at, device_id, device_revoked_at = found
-    if owner_id != user_id or revoked_at is not None:
-        raise _invalid("session revoked or unknown")
+    if owner_id != user_id:
+        raise _invalid("session unknown")
     if device_revoked_at is not None:
-        raise _invalid("device revoked")
+        # Said apart from other refusals: the tablet app wipes what it holds when it hears it.
+        raise device_revoked()
+    if revoked_at is not None:
+        raise _invalid("session revoked")
     if not user.active:
         raise _invalid("user inactive")
     g.auth_session_id = session_id

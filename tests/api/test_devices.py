@@ -73,3 +73,19 @@ def test_a_revoked_device_alone_refuses_its_sessions_tokens(app, world, sign_in)
         ).all()
         assert sessions and all(session.revoked_at is None for session in sessions)
     assert tablet.get("/me").status_code == 401
+
+
+def test_a_revoked_devices_tokens_say_so(client, world, sign_in):
+    """The tablet app wipes what it holds on hearing ``auth.device_revoked``: its access and
+    refresh tokens are refused with that code, other refusals keep theirs.
+    """
+    lost = sign_in(world.usernames["worker_a"], device_id="lost-tablet")
+    device_id = lost.get("/devices").get_json()[0]["id"]
+    assert sign_in(world.usernames["admin"]).delete(f"/devices/{device_id}").status_code == 200
+    refused = lost.get("/cases")
+    assert refused.status_code == 401 and refused.get_json()["code"] == "auth.device_revoked"
+    refresh = client.post("/api/v1/auth/refresh", json={"refresh_token": lost.refresh_token})
+    assert refresh.status_code == 401 and refresh.get_json()["code"] == "auth.device_revoked"
+    signed_out = sign_in(world.usernames["worker_a"], device_id="kept-tablet")
+    assert signed_out.post("/auth/logout").status_code == 204
+    assert signed_out.get("/cases").get_json()["code"] == "auth.invalid_token"

@@ -1,0 +1,96 @@
+// The last screen: the worker's observations, analysis and next actions, when the visit ended,
+// and the submit rules, shown as they stand before the server is asked.
+import { errorSummary, esc, fieldId, localInput, textInput, textarea } from './html.js';
+import { submissionErrors } from './rules.js';
+import { filesOf } from './store.js';
+import { syncNow } from './sync.js';
+import { autosave, bodyToSend, caseOf, childName, partialScales, returnedNotice, saveVisit, steps } from './visit.js';
+
+/** Where a rule's message sends the worker: the screen and field it is about. */
+function hrefFor(visit, path) {
+  const child = /^children\.(\d+)\.(.*)$/.exec(path);
+  if (!child) return path === 'started_at' ? `#/visit/${visit.id}?field=${fieldId(path)}` : `#${fieldId(path)}`;
+  const field = child[2] === 'voice' ? `children.${child[1]}.voice.own_words` : path;
+  return `#/visit/${visit.id}/child/${child[1]}?field=${fieldId(field)}`;
+}
+
+/** The rules the visit does not meet yet, the same as the server's 422 would list. */
+export async function outstanding(visit) {
+  const files = await filesOf(visit.id);
+  return { ...partialScales(visit.body), ...submissionErrors(bodyToSend(visit.body), files) };
+}
+
+async function checklist(visit) {
+  const errors = await outstanding(visit);
+  const caseRecord = await caseOf(visit);
+  const rows = Object.entries(errors).flatMap(([path, messages]) => {
+    const child = /^children\.(\d+)\./.exec(path);
+    const who = child ? `${childName(caseRecord, visit.body.children[Number(child[1])].child_id)}: ` : '';
+    return messages.map((message) => `<li><a class="govuk-link" href="${esc(hrefFor(visit, path))}">${esc(who + message)}</a></li>`);
+  });
+  return {
+    errors,
+    html: rows.length
+      ? `<ul class="govuk-list govuk-list--bullet">${rows.join('')}</ul>`
+      : '<p class="govuk-body">Everything the service checks is recorded. You can submit the visit.</p>',
+  };
+}
+
+export async function renderFinish(main, visit, go, flash) {
+  if (!visit.body.ended_at) visit.body.ended_at = new Date().toISOString();
+  const body = visit.body;
+  const rejected = visit.errors ? errorSummary(visit.errors, (path) => hrefFor(visit, path), 'The service did not accept this visit') : '';
+  main.innerHTML = `
+    <span class="govuk-caption-l">Finish the visit</span>
+    <h1 class="govuk-heading-l" tabindex="-1">Your observations and analysis</h1>
+    ${returnedNotice(visit)}
+    <div id="summary">${rejected}</div>
+    <form id="finish-form" novalidate>
+      ${textarea({ path: 'observations', label: 'Observations', hint: 'What you saw and heard in the home', value: body.observations, rows: 5 })}
+      ${textarea({ path: 'analysis', label: 'Analysis', hint: 'What it means for the child', value: body.analysis, rows: 5 })}
+      ${textarea({ path: 'next_actions', label: 'Next actions', value: body.next_actions, rows: 4 })}
+      ${textInput({ path: 'ended_at', label: 'Ended at', value: localInput(body.ended_at), type: 'datetime-local', cls: 'govuk-input--width-20' })}
+      <h2 class="govuk-heading-m">Before you submit</h2>
+      <div id="checklist" aria-live="polite"></div>
+      <p class="govuk-body-s app-autosave" id="autosave-note" role="status"></p>
+      <div class="govuk-button-group">
+        <button type="button" class="govuk-button" data-submit>Submit visit</button>
+        <button type="button" class="govuk-button govuk-button--secondary" data-later>Save and finish later</button>
+        <button type="button" class="govuk-button govuk-button--secondary" data-back>Previous</button>
+      </div>
+    </form>`;
+  const form = main.querySelector('#finish-form');
+  const showChecklist = async () => {
+    form.querySelector('#checklist').innerHTML = (await checklist(visit)).html;
+  };
+  const flush = autosave(form, visit, showChecklist);
+  await saveVisit(visit);
+  await showChecklist();
+  const all = steps(visit);
+  form.querySelector('[data-back]').addEventListener('click', async () => {
+    await flush();
+    go(all[all.length - 2]);
+  });
+  form.querySelector('[data-later]').addEventListener('click', async () => {
+    await flush();
+    flash('The visit is saved on this tablet as a draft.');
+    syncNow();
+    go('#/');
+  });
+  form.querySelector('[data-submit]').addEventListener('click', async () => {
+    await flush();
+    const { errors } = await checklist(visit);
+    if (Object.keys(errors).length) {
+      const summary = main.querySelector('#summary');
+      summary.innerHTML = errorSummary(errors, (path) => hrefFor(visit, path), 'Before you can submit this visit');
+      summary.querySelector('.govuk-error-summary').focus();
+      return;
+    }
+    await saveVisit(visit, 'queued');
+    flash(navigator.onLine
+      ? 'Visit submitted. It is being sent to the service now.'
+      : 'Visit submitted on this tablet. It will be sent when the tablet is back online.');
+    syncNow();
+    go('#/');
+  });
+}

@@ -1,0 +1,207 @@
+// The tablet app: sign-in, the router between screens, the sync status, and the service worker
+// (with the notice that a new version of the app is ready).
+/* global workbox */
+import { ApiError, hasSession, onAuthChange, signIn, signOut } from './api.js';
+import { renderCaseload } from './caseload.js';
+import { renderChild } from './child.js';
+import { renderConflict } from './conflict.js';
+import { renderFinish } from './finish.js';
+import { errorSummary, esc, fieldId, textInput } from './html.js';
+import { db } from './store.js';
+import { onSyncStatus, pendingCount, startBackgroundSync, status, stopBackgroundSync, syncNow } from './sync.js';
+import { newVisit, renderStart } from './visit.js';
+
+const main = document.getElementById('main-content');
+const bar = document.getElementById('app-status');
+let notice = '';
+let ended = '';
+
+function go(hash) {
+  if (location.hash === hash) route();
+  else location.hash = hash;
+}
+
+function flash(message) {
+  notice = message;
+}
+
+function flashBanner() {
+  if (!notice) return '';
+  const shown = notice;
+  notice = '';
+  return `<div class="govuk-notification-banner govuk-notification-banner--success" role="alert" aria-labelledby="flash-title">
+    <div class="govuk-notification-banner__header"><h2 class="govuk-notification-banner__title" id="flash-title">Done</h2></div>
+    <div class="govuk-notification-banner__content"><p class="govuk-notification-banner__heading">${esc(shown)}</p></div></div>`;
+}
+
+async function renderStatus() {
+  const signedIn = await hasSession();
+  if (!signedIn) {
+    bar.innerHTML = '';
+    return;
+  }
+  const waiting = await pendingCount();
+  const online = navigator.onLine;
+  bar.innerHTML = `
+    <p class="govuk-body-s app-status__text" id="sync-status">
+      ${online ? tagOf('Online', 'green') : tagOf('Offline', 'grey')}
+      <span data-waiting="${waiting}">${waiting ? `${waiting} visit${waiting === 1 ? '' : 's'} waiting to send.` : 'Nothing waiting to send.'}</span>
+      ${status.state === 'syncing' ? 'Sending…' : esc(status.state === 'error' || status.state === 'offline' ? status.message : '')}
+    </p>
+    <div class="app-status__actions">
+      <button type="button" class="govuk-button govuk-button--secondary app-small-button" id="sync-now">Sync now</button>
+      <a class="govuk-link app-status__link" href="#/sign-out">Sign out</a>
+    </div>`;
+  bar.querySelector('#sync-now').addEventListener('click', async () => {
+    await syncNow({ withCaseload: true });
+    route();
+  });
+}
+
+function tagOf(text, colour) {
+  return `<strong class="govuk-tag govuk-tag--${colour}">${esc(text)}</strong>`;
+}
+
+function renderSignIn(errors = {}, values = {}) {
+  document.title = `${Object.keys(errors).length ? 'Error: ' : ''}Sign in – Seen and Heard`;
+  const why = {
+    revoked: 'This tablet has been revoked by an administrator. Everything it held has been removed from it.',
+    'signed-out': 'You have signed out. Everything this tablet held has been removed from it.',
+    expired: 'Your sign-in has ended. Sign in again: visits on this tablet are kept.',
+  }[ended];
+  main.innerHTML = `
+    ${errorSummary(errors)}
+    ${why ? `<div class="govuk-inset-text" id="ended-notice">${esc(why)}</div>` : ''}
+    <h1 class="govuk-heading-l" tabindex="-1">Sign in</h1>
+    <p class="govuk-body">Sign in once while online. After that you can record visits without a connection.</p>
+    <form id="sign-in-form" novalidate>
+      ${textInput({ path: 'username', label: 'Username', value: values.username, errors, cls: 'govuk-input--width-20' })}
+      ${textInput({ path: 'password', label: 'Password', value: '', type: 'password', errors, cls: 'govuk-input--width-20' })}
+      <button type="submit" class="govuk-button">Sign in</button>
+    </form>`;
+  const form = main.querySelector('#sign-in-form');
+  form.querySelector(`#${fieldId('username')}`).setAttribute('autocomplete', 'username');
+  form.querySelector(`#${fieldId('password')}`).setAttribute('autocomplete', 'current-password');
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const username = form.username.value.trim();
+    const password = form.password.value;
+    const missing = {};
+    if (!username) missing.username = ['Enter your username'];
+    if (!password) missing.password = ['Enter your password'];
+    if (Object.keys(missing).length) return renderSignIn(missing, { username });
+    try {
+      await signIn(username, password);
+      ended = '';
+      flash('Signed in. Bringing your caseload onto this tablet…');
+      await syncNow({ withCaseload: true });
+      startBackgroundSync();
+      go('#/');
+    } catch (error) {
+      let message = 'The service cannot be reached. Check the connection and try again.';
+      if (error instanceof ApiError) {
+        message = error.status === 401 ? 'The username or password is not right.' : error.message;
+      }
+      if (ended === 'revoked') return renderSignIn();
+      renderSignIn({ username: [message] }, { username });
+    }
+    return undefined;
+  });
+  const summary = main.querySelector('.govuk-error-summary');
+  if (summary) summary.focus();
+}
+
+async function renderSignOut() {
+  const waiting = await pendingCount();
+  main.innerHTML = `
+    <h1 class="govuk-heading-l" tabindex="-1">Sign out</h1>
+    ${waiting ? `<div class="govuk-warning-text"><span class="govuk-warning-text__icon" aria-hidden="true">!</span><strong class="govuk-warning-text__text"><span class="govuk-visually-hidden">Warning</span>${waiting} visit${waiting === 1 ? ' has' : 's have'} not reached the service yet. Signing out removes ${waiting === 1 ? 'it' : 'them'} from this tablet. Sync first if you can.</strong></div>` : ''}
+    <p class="govuk-body">Signing out removes every record, drawing, photo and recording from this tablet.</p>
+    <div class="govuk-button-group">
+      <button type="button" class="govuk-button govuk-button--warning" id="confirm-sign-out">Sign out and remove everything</button>
+      <a class="govuk-link" href="#/">Cancel</a>
+    </div>`;
+  main.querySelector('#confirm-sign-out').addEventListener('click', async () => {
+    stopBackgroundSync();
+    await signOut();
+  });
+}
+
+async function route() {
+  const [path, query] = location.hash.replace(/^#/, '').split('?');
+  const parts = path.split('/').filter(Boolean);
+  await renderStatus();
+  if (!(await hasSession())) {
+    renderSignIn();
+    return;
+  }
+  startBackgroundSync();
+  const banner = flashBanner();
+  const titles = { '': 'Your caseload', 'sign-out': 'Sign out' };
+  document.title = `${titles[parts[0] || ''] || 'Record a visit'} – Seen and Heard`;
+  if (parts[0] === 'sign-out') {
+    await renderSignOut();
+  } else if (parts[0] === 'visit' && parts[1] === 'new') {
+    const caseRecord = await db.cases.get(parts[2]);
+    if (!caseRecord) return go('#/');
+    return go(`#/visit/${await newVisit(caseRecord)}`);
+  } else if (parts[0] === 'visit') {
+    const visit = await db.visits.get(parts[1]);
+    if (!visit) {
+      flash('That visit is no longer on this tablet: the service holds it.');
+      return go('#/');
+    }
+    if (visit.state === 'conflict' && parts[2] !== 'conflict') return go(`#/visit/${visit.id}/conflict`);
+    if (parts[2] === 'child') await renderChild(main, visit, Number(parts[3]), go);
+    else if (parts[2] === 'finish') await renderFinish(main, visit, go, flash);
+    else if (parts[2] === 'conflict') await renderConflict(main, visit, go, flash);
+    else await renderStart(main, visit, go);
+  } else {
+    await renderCaseload(main);
+  }
+  if (banner) main.insertAdjacentHTML('afterbegin', banner);
+  const field = query && new URLSearchParams(query).get('field');
+  const target = (field && document.getElementById(field)) || main.querySelector('h1');
+  if (target) target.focus();
+  return undefined;
+}
+
+onAuthChange(async (state) => {
+  if (state === 'revoked' || state === 'signed-out' || state === 'expired') {
+    ended = state;
+    stopBackgroundSync();
+    location.hash = '#/';
+    route();
+  }
+});
+onSyncStatus(() => {
+  renderStatus();
+  const onCaseload = !location.hash || location.hash === '#/';
+  if (status.state === 'synced' && onCaseload) route();
+});
+window.addEventListener('hashchange', route);
+window.addEventListener('online', renderStatus);
+window.addEventListener('offline', renderStatus);
+
+/** The service worker keeps the app for offline use; a new version waits until the worker says. */
+function registerServiceWorker() {
+  if (!('serviceWorker' in navigator) || !window.workbox) return;
+  const wb = new workbox.Workbox('/app/sw.js', { scope: '/app/' });
+  const ready = document.getElementById('app-update');
+  wb.addEventListener('waiting', () => {
+    ready.hidden = false;
+    ready.querySelector('button').addEventListener('click', () => {
+      wb.addEventListener('controlling', () => window.location.reload());
+      wb.messageSkipWaiting();
+    }, { once: true });
+  });
+  wb.register().then(() => {
+    document.documentElement.dataset.serviceWorker = 'registered';
+  });
+  // Look for a new version when the tablet comes back online, and every ten minutes.
+  window.addEventListener('online', () => wb.update());
+  setInterval(() => wb.update(), 600000);
+}
+
+registerServiceWorker();
+route();

@@ -1,0 +1,208 @@
+// Offline first: every change is saved here, then sent when the network allows. Each step is
+// idempotent on the server (the client chooses visit and attachment ids; an identical sync batch
+// is answered from its receipt), so a dropped connection is simply tried again from the top.
+import { api, Revoked, SignedOut } from './api.js';
+import { db, deviceId, filesOf, forgetVisit, getSetting, setSetting } from './store.js';
+import { bodyToSend } from './visit.js';
+
+const BACKGROUND_MS = 30000;
+const MAX_ROUNDS = 4;
+const SERVER_ONLY = [
+  'id', 'status', 'version', 'worker', 'recorded_at', 'updated_at', 'submitted_at',
+  'last_submitted_at', 'amendment_reason', 'delivery', 'review_comment',
+];
+let running = null;
+let timer = null;
+const listeners = new Set();
+export const status = { state: 'idle', lastSync: null, message: '' };
+
+export function onSyncStatus(listener) {
+  listeners.add(listener);
+}
+
+function tell(state, message = '') {
+  Object.assign(status, { state, message });
+  listeners.forEach((listener) => listener(status));
+}
+
+/** A visit from the server as a PUT body the tablet can edit and send back. */
+export function bodyOf(serverVisit) {
+  const body = {};
+  Object.entries(serverVisit).forEach(([key, value]) => {
+    if (!SERVER_ONLY.includes(key)) body[key] = value;
+  });
+  body.children = (serverVisit.children || []).map(({ child_name: _name, ...entry }) => entry);
+  return body;
+}
+
+/** Visits waiting to go to the server (shown in the header). */
+export async function pendingCount() {
+  return db.visits.filter((visit) => visit.dirty || visit.state === 'queued').count();
+}
+
+async function itemFor(visit) {
+  const files = await filesOf(visit.id);
+  const waiting = files.some((file) => !file.uploaded);
+  // A visit is submitted only once the server holds every file it relies on (a drawing may be
+  // the only record of a child's views): until then it goes as a draft, then the files follow.
+  const submit = visit.state === 'queued' && !waiting;
+  return {
+    item: {
+      ...bodyToSend(visit.body),
+      id: visit.id,
+      base_version: visit.base_version,
+      submit,
+      attachment_ids: files.map((file) => file.id),
+    },
+    submit,
+  };
+}
+
+async function applyResult(result, submitted) {
+  const visit = await db.visits.get(result.id);
+  if (!visit) return;
+  if (['created', 'updated', 'unchanged'].includes(result.result)) {
+    if (submitted) {
+      await forgetVisit(visit.id); // the server holds the submitted version: drop the draft
+      return;
+    }
+    await db.visits.update(visit.id, {
+      base_version: result.version,
+      dirty: visit.state === 'queued', // to submit once its files are up
+      errors: null,
+      server_status: 'draft',
+    });
+  } else if (result.result === 'conflict') {
+    await db.visits.update(visit.id, {
+      state: 'conflict', server_visit: result.server_visit, dirty: false, submit_wanted: visit.state === 'queued',
+    });
+  } else if (result.result === 'rejected') {
+    const state = visit.state === 'queued' ? 'rejected' : visit.state;
+    await db.visits.update(visit.id, { state, errors: result.errors, dirty: false });
+  }
+}
+
+async function applyChanges(changes) {
+  if (!changes) return;
+  await db.transaction('rw', db.cases, db.visits, async () => {
+    if (changes.cases.length) await db.cases.bulkPut(changes.cases);
+    const caseload = new Set(changes.caseload_case_ids);
+    await db.cases.filter((entry) => !caseload.has(entry.id)).delete();
+    for (const returned of changes.returned_visits) {
+      const local = await db.visits.get(returned.id);
+      if (local && (local.dirty || local.state === 'queued')) continue; // the worker's edits win here
+      await db.visits.put({
+        id: returned.id,
+        case_id: returned.case_id,
+        body: bodyOf(returned),
+        base_version: returned.version,
+        state: 'returned',
+        review_comment: returned.review_comment,
+        dirty: false,
+        updated_at: returned.updated_at,
+      });
+    }
+  });
+}
+
+async function uploadFiles() {
+  let uploaded = 0;
+  const files = await db.files.filter((file) => !file.uploaded).toArray();
+  for (const file of files) {
+    const visit = await db.visits.get(file.visit_id);
+    if (!visit || visit.base_version === null || visit.base_version === undefined) continue;
+    const headers = {
+      'Content-Type': file.content_type,
+      'X-Attachment-Id': file.id,
+      'X-Attachment-Kind': file.kind,
+      'X-Filename': file.filename,
+    };
+    if (file.child_id) headers['X-Child-Id'] = file.child_id;
+    await api(`/visits/${visit.id}/attachments`, { method: 'POST', body: file.blob, headers });
+    // The server holds it: keep the note that it exists (the rules count a drawing), not the bytes.
+    await db.files.update(file.id, { uploaded: true, blob: null });
+    await db.visits.update(visit.id, { dirty: true });
+    uploaded += 1;
+  }
+  return uploaded;
+}
+
+async function round() {
+  const visits = await db.visits.filter((visit) => visit.dirty && visit.state !== 'conflict').toArray();
+  const items = [];
+  const submitted = {};
+  for (const visit of visits) {
+    const { item, submit } = await itemFor(visit);
+    items.push(item);
+    submitted[visit.id] = submit;
+  }
+  const answer = await api('/sync', {
+    method: 'POST',
+    json: { device_id: deviceId(), cursor: await getSetting('cursor'), visits: items },
+  });
+  for (const result of answer.results) await applyResult(result, submitted[result.id]);
+  await applyChanges(answer.changes);
+  await setSetting('cursor', answer.cursor);
+  const uploaded = await uploadFiles();
+  return uploaded > 0 || (await db.visits.filter((visit) => visit.dirty && visit.state !== 'conflict').count()) > 0;
+}
+
+/** The whole caseload afresh from GET /cases (after signing in, and on demand). */
+export async function refreshCaseload() {
+  const cases = [];
+  for (let page = 1; page < 100; page += 1) {
+    const batch = await api(`/cases?page=${page}&page_size=100`);
+    cases.push(...batch);
+    if (batch.length < 100) break;
+  }
+  await db.transaction('rw', db.cases, async () => {
+    await db.cases.clear();
+    await db.cases.bulkPut(cases);
+  });
+}
+
+/** Sync now: send what waits, upload files, hear what changed. One run at a time. */
+export function syncNow({ withCaseload = false } = {}) {
+  if (running) return running;
+  if (!navigator.onLine) {
+    tell('offline', 'Offline: everything is saved on this tablet and will be sent later.');
+    return Promise.resolve(false);
+  }
+  running = (async () => {
+    tell('syncing', 'Sending…');
+    try {
+      if (withCaseload) await refreshCaseload();
+      for (let count = 0; count < MAX_ROUNDS; count += 1) {
+        if (!(await round())) break;
+      }
+      status.lastSync = new Date().toISOString();
+      await setSetting('last_sync', status.lastSync);
+      tell('synced', 'Up to date.');
+      return true;
+    } catch (error) {
+      if (error instanceof Revoked) tell('revoked');
+      else if (error instanceof SignedOut) tell('signed-out', error.message);
+      else if (error instanceof TypeError) tell('offline', 'The connection dropped; it will be tried again.');
+      else tell('error', `Could not sync: ${error.message}`);
+      return false;
+    } finally {
+      running = null;
+    }
+  })();
+  return running;
+}
+
+/** Sync in the background: when the network comes back, every 30 s, and when asked. */
+export function startBackgroundSync() {
+  if (timer) return;
+  window.addEventListener('online', () => syncNow());
+  window.addEventListener('offline', () => tell('offline', 'Offline: everything is saved on this tablet.'));
+  timer = setInterval(() => {
+    if (navigator.onLine) syncNow();
+  }, BACKGROUND_MS);
+}
+
+export function stopBackgroundSync() {
+  clearInterval(timer);
+  timer = null;
+}
