@@ -217,3 +217,140 @@ def test_a_visit_recorded_offline_reaches_the_service_with_its_drawing_and_photo
     assert not has_views(drawn, [e for e in snapshot["evidence"] if e["kind"] != "drawing"])
     assert snapshot["children"][0]["voice"]["own_words"].startswith("I like it when Nan")
     assert tablet.errors == []
+
+
+SERVER_ONLY = {
+    "id", "status", "version", "worker", "recorded_at", "updated_at", "submitted_at",
+    "last_submitted_at", "amendment_reason", "delivery",
+}  # fmt: skip
+
+
+def held_visit(tab) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """The one visit the app holds (its id, base version and state)."""
+    script = """async () => {
+      const db = await new Promise((ok) => { const r = indexedDB.open('seen-and-heard'); r.onsuccess = () => ok(r.result); });
+      const all = await new Promise(ok => { const r = db.transaction('visits').objectStore('visits').getAll(); r.onsuccess = () => ok(r.result); });
+      db.close();
+      return all.map(v => ({id: v.id, base_version: v.base_version ?? null, state: v.state, dirty: v.dirty}));
+    }"""
+    visits = tab.evaluate(script)
+    assert len(visits) == 1, visits
+    return visits[0]  # type: ignore[no-any-return]
+
+
+def changed_at_the_desk(worker, visit_id: str, observations: str) -> int:  # type: ignore[no-untyped-def]
+    """The same visit changed through the API elsewhere; its new version."""
+    current = worker.get(f"/visits/{visit_id}")
+    body = {k: v for k, v in current.get_json().items() if k not in SERVER_ONLY}
+    body["children"] = [
+        {k: v for k, v in entry.items() if k != "child_name"} for entry in body["children"]
+    ]
+    body["observations"] = observations
+    changed = worker.put(
+        f"/visits/{visit_id}", json=body, headers={"If-Match": current.headers["ETag"]}
+    )
+    assert changed.status_code == 200, changed.get_json()
+    return changed.get_json()["version"]  # type: ignore[no-any-return]
+
+
+def test_a_conflict_is_shown_side_by_side_and_the_worker_chooses(tablet, world, sign_in):
+    sign_in_tablet(tablet, world.usernames["worker_a"])
+    record_start(tablet, world.case_ids["a2"])
+    tablet.click("button:has-text('Continue')")
+    tablet.wait_for_selector("#child-form")
+    tablet.check("#f-children-0-seen")
+    tablet.click("button:has-text('Continue')")
+    tablet.wait_for_selector("#finish-form")
+    tablet.fill("#f-observations", "First notes.")
+    tablet.click("button:has-text('Save and finish later')")
+    tablet.wait_for_selector("#local-visits")
+    for _ in range(40):  # the draft reaches the service
+        if held_visit(tablet)["base_version"] == 1 and not held_visit(tablet)["dirty"]:
+            break
+        tablet.wait_for_timeout(250)
+    visit_id = held_visit(tablet)["id"]
+    worker = sign_in(world.usernames["worker_a"])
+    assert changed_at_the_desk(worker, visit_id, "Changed at the desk.") == 2
+
+    tablet.click(f"[data-visit='{visit_id}'] a")
+    tablet.wait_for_selector("#visit-form")
+    tablet.goto(f"/app/#/visit/{visit_id}/finish")
+    tablet.wait_for_selector("#finish-form")
+    tablet.fill("#f-observations", "Changed on the tablet.")
+    tablet.click("button:has-text('Save and finish later')")
+    tablet.wait_for_selector("#local-visits:has-text('Changed elsewhere')")
+    tablet.click(f"[data-visit='{visit_id}'] a:has-text('Compare the copies')")
+    tablet.wait_for_selector("table.app-compare")
+    differing = tablet.inner_text("tr.app-differs")
+    assert "Changed at the desk." in differing and "Changed on the tablet." in differing
+    both_orientations(tablet, "conflict")
+    tablet.click('button:has-text("Keep this tablet\'s copy")')
+    for _ in range(40):
+        if worker.get(f"/visits/{visit_id}").get_json()["version"] == 3:
+            break
+        tablet.wait_for_timeout(250)
+    kept = worker.get(f"/visits/{visit_id}").get_json()
+    assert kept["observations"] == "Changed on the tablet." and kept["status"] == "draft"
+    assert held_visit(tablet)["state"] == "draft" and held_visit(tablet)["base_version"] == 3
+    assert tablet.errors == []
+
+
+CACHES = "caches.keys()"
+
+
+def test_a_revoked_tablet_wipes_every_record_file_and_cache(tablet, world, sign_in):
+    tablet.goto("/app/")
+    tablet.wait_for_selector("#sign-in-form")
+    both_orientations(tablet, "sign-in")
+    sign_in_tablet(tablet, world.usernames["worker_a"])
+    for _ in range(40):
+        if tablet.evaluate(CACHES):
+            break
+        tablet.wait_for_timeout(250)
+    assert tablet.evaluate(CACHES), "the service worker cached the app shell"
+    record_start(tablet, world.case_ids["a2"])
+    tablet.click("button:has-text('Continue')")
+    tablet.wait_for_selector("#child-form")
+    tablet.check("#f-children-0-seen")
+    draw(tablet)
+    tablet.click("button:has-text('Save drawing')")
+    tablet.wait_for_selector("[data-files='drawing'] img")
+    held = local_records(tablet)
+    assert held["visits"] == 1 and held["files"] == 1
+    device = tablet.evaluate("localStorage.getItem('seen-and-heard.device-id')")
+    admin = sign_in(world.usernames["admin"])
+    found = next(d for d in admin.get("/devices").get_json() if d["device_id"] == device)
+    assert admin.delete(f"/devices/{found['id']}").status_code == 200
+
+    tablet.click("#sync-now")
+    tablet.wait_for_selector("#ended-notice:has-text('revoked')")
+    assert local_records(tablet) == {"exists": False, "visits": 0, "files": 0}
+    assert tablet.evaluate(CACHES) == []
+    assert tablet.evaluate("sessionStorage.length") == 0
+    both_orientations(tablet, "revoked")
+
+
+def test_a_returned_visit_appears_with_the_supervisors_comment(tablet, app, world, sign_in):
+    from service.reviews.operations import review_visit
+    from service.visits.lifecycle import etag
+    from tests.review_pages_support import submitted_visit
+
+    worker = sign_in(world.usernames["worker_a"])
+    visit_id, _ = submitted_visit(app, worker, world.case_ids["a1"])
+    with app.app_context():
+        visit = db.session.get(Visit, uuid.UUID(visit_id))
+        supervisor = next(u for u in visit.case.team.members if u.role == "supervisor")
+        decision = {
+            "decision": "return",
+            "comment": "Add the bedroom.",
+            "management_decision": None,
+        }
+        review_visit(supervisor, visit.id, decision, etag(visit))
+        db.session.commit()
+    sign_in_tablet(tablet, world.usernames["worker_a"])
+    tablet.wait_for_selector("#local-visits:has-text('Returned by your supervisor')")
+    assert "Add the bedroom." in tablet.inner_text("#local-visits")
+    tablet.click(f"[data-visit='{visit_id}'] a")
+    tablet.wait_for_selector("#visit-form")
+    assert "Add the bedroom." in tablet.inner_text("main .govuk-notification-banner")
+    assert tablet.errors == []

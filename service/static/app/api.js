@@ -1,6 +1,6 @@
 // The API client: the access token in memory only, the refresh token in IndexedDB, and the
 // revoked-device answer turned into a wipe of everything the tablet holds.
-import { db, deviceId, getSetting, setSetting, wipeEverything } from './store.js';
+import { db, deviceId, getSetting, reopen, setSetting, wipeEverything } from './store.js';
 
 const BASE = '/api/v1';
 let access = null; // { token, expiresAt }
@@ -64,6 +64,7 @@ export async function signIn(username, password) {
   const user = await me.json();
   const previous = await getSetting('user');
   if (previous && previous.id !== user.id) await wipeEverything(); // another worker's records
+  reopen();
   await setSetting('refresh_token', body.refresh_token);
   await setSetting('user', { id: user.id, display_name: user.display_name, role: user.role });
   announce('signed-in');

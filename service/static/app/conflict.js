@@ -41,8 +41,8 @@ function rows(server, tablet, caseRecord) {
   return lines.map(([label, show]) => {
     const left = show(server);
     const right = show(tablet);
-    const differs = left !== right ? ' class="app-differs"' : '';
-    return `<tr class="govuk-table__row"${differs}><th scope="row" class="govuk-table__header">${esc(label)}${left !== right ? ' <span class="govuk-tag govuk-tag--yellow">Differs</span>' : ''}</th>
+    const differs = left !== right ? ' app-differs' : '';
+    return `<tr class="govuk-table__row${differs}"><th scope="row" class="govuk-table__header">${esc(label)}${left !== right ? ' <span class="govuk-tag govuk-tag--yellow">Differs</span>' : ''}</th>
       <td class="govuk-table__cell">${esc(left)}</td><td class="govuk-table__cell">${esc(right)}</td></tr>`;
   }).join('');
 }

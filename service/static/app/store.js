@@ -17,8 +17,23 @@ function open() {
 }
 
 export let db = open();
+let wiped = false; // after a wipe nothing may recreate the database until someone signs in
+
+/** Open the database again for a worker signing in after a wipe. */
+export function reopen() {
+  if (wiped) {
+    wiped = false;
+    db = open();
+  }
+}
+
+/** Whether the tablet has been wiped since the app started (and nobody signed in since). */
+export function isWiped() {
+  return wiped;
+}
 
 export async function getSetting(key, fallback = null) {
+  if (wiped) return fallback;
   const row = await db.settings.get(key);
   return row ? row.value : fallback;
 }
@@ -46,7 +61,7 @@ export async function wipeEverything() {
     await Promise.all(names.map((name) => caches.delete(name)));
   }
   sessionStorage.clear();
-  db = open();
+  wiped = true;
 }
 
 /** A visit's local files. */
