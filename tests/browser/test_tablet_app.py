@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -354,3 +355,62 @@ def test_a_returned_visit_appears_with_the_supervisors_comment(tablet, app, worl
     tablet.wait_for_selector("#visit-form")
     assert "Add the bedroom." in tablet.inner_text("main .govuk-notification-banner")
     assert tablet.errors == []
+
+
+@pytest.fixture(scope="module")
+def browser_with_microphone() -> Iterator[Any]:
+    """Chromium with a fake microphone that needs no prompt, for the recorder."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser.conftest import CHROMIUM
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium not installed (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+            ],
+        )  # fmt: skip
+        yield launched
+        launched.close()
+
+
+def test_an_audio_recording_with_consent_reaches_the_service(
+    browser_with_microphone, live_server, app, world
+):
+    context = browser_with_microphone.new_context(
+        base_url=live_server, viewport=LANDSCAPE, has_touch=True
+    )
+    context.grant_permissions(["microphone"], origin=live_server)
+    tab = context.new_page()
+    try:
+        sign_in_tablet(tab, world.usernames["worker_a"])
+        record_start(tab, world.case_ids["a2"])
+        tab.click("button:has-text('Continue')")
+        tab.wait_for_selector("#child-form")
+        tab.check("#f-children-0-seen")
+        tab.check("#f-children-0-seen_alone")
+        tab.fill("#f-children-0-voice-own_words", "I want to stay at my school.")
+        tab.check("#f-children-0-voice-consent_to_share")
+        tab.click("button:has-text('Start recording')")
+        tab.wait_for_selector("[data-audio-status]:has-text('Recording…')")
+        tab.wait_for_timeout(1500)
+        tab.click("button:has-text('Stop recording')")
+        tab.wait_for_selector("[data-files='audio'] audio")
+        tab.click("button:has-text('Continue')")
+        tab.wait_for_selector("#finish-form")
+        tab.wait_for_selector("#checklist:has-text('You can submit the visit')")
+        tab.click("button:has-text('Submit visit')")
+        wait_until(tab, lambda held: held["visits"] == 0 and held["files"] == 0)
+        with app.app_context():
+            audio = db.session.query(Attachment).filter_by(kind="audio").one()
+            visit = db.session.get(Visit, audio.visit_id)
+            assert audio.content_type in ("audio/mp4", "video/mp4") and audio.size > 0
+            assert visit.status == "submitted"
+            assert visit.children[0].consent_to_share is True
+    finally:
+        context.close()
