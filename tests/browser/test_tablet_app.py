@@ -414,3 +414,62 @@ def test_an_audio_recording_with_consent_reaches_the_service(
             assert visit.children[0].consent_to_share is True
     finally:
         context.close()
+
+
+def test_the_worker_is_told_when_a_new_version_is_ready(tablet, app, world):
+    from service.tablet.routes import SHELL
+    from service.tablet.shell import Shell
+
+    sign_in_tablet(tablet, world.usernames["worker_a"])
+    tablet.reload()  # now the service worker controls the page
+    tablet.wait_for_function("navigator.serviceWorker.controller !== null")
+    assert tablet.is_hidden("#app-update")
+    running = tablet.evaluate("fetch('/app/version.json').then(r => r.json())")["version"]
+    with app.app_context():
+        shell = app.extensions[SHELL]
+        app.extensions[SHELL] = Shell(shell.entries, "a-newer-version")
+    try:
+        tablet.evaluate("window.dispatchEvent(new Event('online'))")  # the app looks for updates
+        tablet.wait_for_selector("#app-update:has-text('A new version of the app is ready')")
+        assert serious_violations(tablet) == []
+        tablet.click("button:has-text('Use the new version')")
+        tablet.wait_for_selector("#children")
+        tablet.wait_for_function(
+            "navigator.serviceWorker.controller && "
+            "navigator.serviceWorker.controller.state === 'activated'"
+        )
+        assert tablet.is_hidden("#app-update")
+        sw = tablet.evaluate("fetch('/app/sw.js').then(r => r.text())")
+        assert "a-newer-version" in sw and running not in sw
+    finally:
+        app.extensions[SHELL] = shell
+
+
+def test_keyboard_only_and_200_percent_zoom(tablet, world):
+    """Signed in with the keyboard alone; at 200% zoom (half the CSS width) nothing scrolls
+    sideways on any screen of a visit.
+    """
+    tablet.goto("/app/")
+    tablet.wait_for_selector("#sign-in-form")
+    tablet.keyboard.press("Tab")  # the skip link first
+    assert tablet.evaluate("document.activeElement.className") == "govuk-skip-link"
+    tablet.focus("#f-username")
+    tablet.keyboard.type(world.usernames["worker_a"])
+    tablet.keyboard.press("Tab")
+    tablet.keyboard.type(PASSWORD)
+    tablet.keyboard.press("Enter")
+    tablet.wait_for_selector("#children")
+    link = tablet.locator(f"a[href='#/visit/new/{world.case_ids['a2']}']").first
+    link.focus()
+    tablet.keyboard.press("Enter")
+    tablet.wait_for_selector("#visit-form")
+    assert tablet.evaluate("document.activeElement.tagName") == "H1"  # focus moved to the screen
+    tablet.set_viewport_size({"width": PORTRAIT["width"] // 2, "height": PORTRAIT["height"] // 2})
+    for screen in ("", "/child/0", "/finish"):
+        visit_id = tablet.url.split("/visit/")[1].split("/")[0]
+        tablet.goto(f"/app/#/visit/{visit_id}{screen}")
+        tablet.wait_for_selector("main form")
+        width = tablet.evaluate("document.documentElement.scrollWidth")
+        assert width <= PORTRAIT["width"] // 2, f"{screen or 'start'} scrolls sideways: {width}"
+        assert serious_violations(tablet) == []
+    assert tablet.errors == []
