@@ -354,6 +354,7 @@ def test_a_returned_visit_appears_with_the_supervisors_comment(tablet, app, worl
     tablet.click(f"[data-visit='{visit_id}'] a")
     tablet.wait_for_selector("#visit-form")
     assert "Add the bedroom." in tablet.inner_text("main .govuk-notification-banner")
+    both_orientations(tablet, "returned")
     assert tablet.errors == []
 
 
@@ -472,4 +473,48 @@ def test_keyboard_only_and_200_percent_zoom(tablet, world):
         width = tablet.evaluate("document.documentElement.scrollWidth")
         assert width <= PORTRAIT["width"] // 2, f"{screen or 'start'} scrolls sideways: {width}"
         assert serious_violations(tablet) == []
+    tablet.set_viewport_size(PORTRAIT)
+    tablet.click("a:has-text('Sign out')")
+    tablet.wait_for_selector("#confirm-sign-out")
+    assert "removes every record, drawing, photo and recording" in tablet.inner_text("main")
+    both_orientations(tablet, "sign-out")
+    tablet.click("#confirm-sign-out")
+    tablet.wait_for_selector("#ended-notice:has-text('You have signed out')")
+    assert local_records(tablet)["exists"] is False
+    assert tablet.evaluate(CACHES) == []
     assert tablet.errors == []
+
+
+def rule_cases(child_id: str, case_id: str) -> list[dict[str, Any]]:
+    """Visit bodies that break the submit rules in different ways."""
+    base = {
+        "case_id": case_id,
+        "visit_type": "statutory",
+        "started_at": "2026-01-05T10:00:00+00:00",
+        "ended_at": "2026-01-05T11:00:00+00:00",
+    }
+    child = {"child_id": child_id}
+    return [
+        {**base, "ended_at": None, "children": [{**child, "seen": None}]},
+        {**base, "children": [{**child, "seen": False}]},
+        {**base, "children": [{**child, "seen": False, "not_seen_reason": "other"}]},
+        {**base, "children": [{**child, "seen": True, "seen_alone": False}]},
+        {**base, "children": [{**child, "seen": True, "seen_alone": None, "voice": {"not_gathered_reason": "  "}}]},
+        {**base, "children": [{**child, "seen": True, "seen_alone": True, "voice": {"worries": "Dogs"}}]},
+    ]  # fmt: skip
+
+
+def test_the_app_states_the_submit_rules_as_the_server_does(tablet, world, sign_in):
+    """The app's copy of the rules gives the server's field paths and messages, word for word."""
+    tablet.goto("/app/")
+    tablet.wait_for_selector("#sign-in-form")
+    worker = sign_in(world.usernames["worker_a"], device_id="rules-check")
+    for body in rule_cases(world.child_ids["a2"][0], world.case_ids["a2"]):
+        item = {**body, "id": str(uuid.uuid4()), "submit": True}
+        answer = worker.post("/sync", json={"device_id": "rules-check", "visits": [item]})
+        result = answer.get_json()["results"][0]
+        server = result.get("errors", {}) if result["result"] == "rejected" else {}
+        app_says = tablet.evaluate(
+            "(body) => import('/static/app/rules.js').then(m => m.submissionErrors(body, []))", body
+        )
+        assert app_says == server, body
