@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +15,7 @@ from PIL import Image
 
 from service.evidence.models import Attachment
 from service.extensions import db
-from service.visits.models import Visit
+from service.visits.models import Visit, VisitVersion
 from service.visits.record import has_views
 from tests.browser.conftest import screenshot, serious_violations
 from tests.factories import PASSWORD
@@ -359,25 +358,22 @@ def test_a_returned_visit_appears_with_the_supervisors_comment(tablet, app, worl
 
 
 @pytest.fixture(scope="module")
-def browser_with_microphone() -> Iterator[Any]:
-    """Chromium with a fake microphone that needs no prompt, for the recorder."""
-    from playwright.sync_api import sync_playwright
-
+def browser_with_microphone(browser) -> Iterator[Any]:  # type: ignore[no-untyped-def]
+    """Chromium with a fake microphone that needs no prompt, for the recorder (launched by the
+    same Playwright as the shared browser).
+    """
     from tests.browser.conftest import CHROMIUM
 
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium not installed (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-            ],
-        )  # fmt: skip
-        yield launched
-        launched.close()
+    launched = browser.browser_type.launch(
+        executable_path=CHROMIUM,
+        headless=True,
+        args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+        ],
+    )  # fmt: skip
+    yield launched
+    launched.close()
 
 
 def test_an_audio_recording_with_consent_reaches_the_service(
@@ -518,3 +514,44 @@ def test_the_app_states_the_submit_rules_as_the_server_does(tablet, world, sign_
             "(body) => import('/static/app/rules.js').then(m => m.submissionErrors(body, []))", body
         )
         assert app_says == server, body
+
+
+def test_a_connection_dropped_after_the_server_answered_is_resumed(tablet, app, world):
+    """The first attachment upload and the first submit reach the server but their answers are
+    lost on the way back; the app tries again and ends with one submitted visit, one drawing.
+    """
+    dropped: list[str] = []
+
+    def drop_first_answer(route, request):  # type: ignore[no-untyped-def]
+        body = request.post_data_buffer or b""
+        kind = "upload" if request.url.endswith("/attachments") else "sync"
+        submitting = kind == "upload" or b'"submit":true' in body
+        if submitting and kind not in dropped:
+            route.fetch()  # the server does the work...
+            dropped.append(kind)
+            route.abort("connectionreset")  # ...and the answer never arrives
+        else:
+            route.continue_()
+
+    sign_in_tablet(tablet, world.usernames["worker_a"])
+    tablet.context.route("**/api/v1/sync", drop_first_answer)
+    tablet.context.route("**/api/v1/visits/*/attachments", drop_first_answer)
+    record_start(tablet, world.case_ids["a2"])
+    tablet.click("button:has-text('Continue')")
+    tablet.wait_for_selector("#child-form")
+    tablet.check("#f-children-0-seen")
+    tablet.check("#f-children-0-seen_alone")
+    draw(tablet)  # the child's only views
+    tablet.click("button:has-text('Save drawing')")
+    tablet.wait_for_selector("[data-files='drawing'] img")
+    tablet.click("button:has-text('Continue')")
+    tablet.wait_for_selector("#checklist:has-text('You can submit the visit')")
+    tablet.click("button:has-text('Submit visit')")
+    wait_until(tablet, lambda held: held["visits"] == 0 and held["files"] == 0, seconds=40)
+    assert sorted(dropped) == ["sync", "upload"]
+    with app.app_context():
+        visit = db.session.query(Visit).one()
+        assert visit.status == "submitted" and visit.version == 2
+        drawings = db.session.query(Attachment).filter_by(visit_id=visit.id).all()
+        assert [a.kind for a in drawings] == ["drawing"]
+        assert db.session.query(VisitVersion).filter_by(visit_id=visit.id).count() == 1

@@ -43,7 +43,7 @@ async function visitRows(visits) {
   for (const visit of visits) {
     const caseRecord = await caseOf(visit);
     const names = visit.body.children.map((entry) => childName(caseRecord, entry.child_id)).join(', ');
-    const [label, colour] = STATES[visit.state] || [visit.state, 'grey'];
+    const [label, colour] = STATES[visit.errors && visit.state !== 'conflict' ? 'rejected' : visit.state] || [visit.state, 'grey'];
     const href = visit.state === 'conflict' ? `#/visit/${visit.id}/conflict` : `#/visit/${visit.id}`;
     const action = visit.state === 'conflict' ? 'Compare the copies' : visit.state === 'queued' ? 'View' : 'Continue';
     rows.push(`<li class="app-card" data-visit="${esc(visit.id)}">
@@ -59,7 +59,7 @@ async function visitRows(visits) {
 function childRow(child) {
   return `<li class="app-card app-child${child.overdue ? ' app-child--overdue' : ''}" data-child="${esc(child.id)}">
     <div class="app-child__head">
-      <h3 class="govuk-heading-s app-child__name">${esc(child.name)}</h3>
+      <h3 class="govuk-heading-s app-child__name">${esc(child.name)} <span class="govuk-caption-m app-child__case">Case ${esc(child.core_ref)}</span></h3>
       ${dueTag(child)}
     </div>
     <dl class="govuk-summary-list govuk-summary-list--no-border app-facts">

@@ -1,12 +1,16 @@
 // Offline first: every change is saved here, then sent when the network allows. Each step is
 // idempotent on the server (the client chooses visit and attachment ids; an identical sync batch
 // is answered from its receipt), so a dropped connection is simply tried again from the top.
-import { api, Revoked, SignedOut } from './api.js';
+import { api, ApiError, Revoked, SignedOut } from './api.js';
 import { db, deviceId, filesOf, forgetVisit, getSetting, setSetting } from './store.js';
 import { bodyToSend } from './visit.js';
 
 const BACKGROUND_MS = 30000;
 const MAX_ROUNDS = 4;
+const FIRST_RETRY_MS = 5000;
+const MAX_RETRY_MS = 60000;
+let retryDelay = FIRST_RETRY_MS;
+let retryTimer = null;
 const SERVER_ONLY = [
   'id', 'status', 'version', 'worker', 'recorded_at', 'updated_at', 'submitted_at',
   'last_submitted_at', 'amendment_reason', 'delivery', 'review_comment',
@@ -58,19 +62,20 @@ async function itemFor(visit) {
   };
 }
 
-async function applyResult(result, submitted) {
+async function applyResult(result, sent) {
   const visit = await db.visits.get(result.id);
-  if (!visit) return;
+  if (!visit || !sent) return;
+  // Changed on the tablet while the batch was on its way: it goes again with the next round.
+  const changedSince = visit.updated_at !== sent.updatedAt;
   if (['created', 'updated', 'unchanged'].includes(result.result)) {
-    if (submitted) {
+    if (sent.submit) {
       await forgetVisit(visit.id); // the server holds the submitted version: drop the draft
       return;
     }
     await db.visits.update(visit.id, {
       base_version: result.version,
-      dirty: visit.state === 'queued', // to submit once its files are up
+      dirty: changedSince || visit.state === 'queued', // a queued visit goes again once its files are up
       errors: null,
-      server_status: 'draft',
     });
   } else if (result.result === 'conflict') {
     await db.visits.update(visit.id, {
@@ -78,7 +83,7 @@ async function applyResult(result, submitted) {
     });
   } else if (result.result === 'rejected') {
     const state = visit.state === 'queued' ? 'rejected' : visit.state;
-    await db.visits.update(visit.id, { state, errors: result.errors, dirty: false });
+    await db.visits.update(visit.id, { state, errors: result.errors, dirty: changedSince });
   }
 }
 
@@ -121,7 +126,7 @@ async function uploadFiles() {
     await api(`/visits/${visit.id}/attachments`, { method: 'POST', body: file.blob, headers });
     // The server holds it: keep the note that it exists (the rules count a drawing), not the bytes.
     await db.files.update(file.id, { uploaded: true, blob: null });
-    await db.visits.update(visit.id, { dirty: true });
+    if (visit.state === 'queued') await db.visits.update(visit.id, { dirty: true }); // now it can be submitted
     uploaded += 1;
   }
   return uploaded;
@@ -130,17 +135,17 @@ async function uploadFiles() {
 async function round() {
   const visits = await db.visits.filter((visit) => visit.dirty && visit.state !== 'conflict').toArray();
   const items = [];
-  const submitted = {};
+  const sent = {};
   for (const visit of visits) {
     const { item, submit } = await itemFor(visit);
     items.push(item);
-    submitted[visit.id] = submit;
+    sent[visit.id] = { submit, updatedAt: visit.updated_at };
   }
   const answer = await api('/sync', {
     method: 'POST',
     json: { device_id: deviceId(), cursor: await getSetting('cursor'), visits: items },
   });
-  for (const result of answer.results) await applyResult(result, submitted[result.id]);
+  for (const result of answer.results) await applyResult(result, sent[result.id]);
   await applyChanges(answer.changes);
   await setSetting('cursor', answer.cursor);
   const uploaded = await uploadFiles();
@@ -161,6 +166,13 @@ export async function refreshCaseload() {
   });
 }
 
+/** After a dropped connection or a server error, try again soon: 5 s, then 10, 20... up to a minute. */
+function retrySoon() {
+  clearTimeout(retryTimer);
+  retryTimer = setTimeout(() => syncNow(), retryDelay);
+  retryDelay = Math.min(retryDelay * 2, MAX_RETRY_MS);
+}
+
 /** Sync now: send what waits, upload files, hear what changed. One run at a time. */
 export function syncNow({ withCaseload = false } = {}) {
   if (running) return running;
@@ -175,6 +187,7 @@ export function syncNow({ withCaseload = false } = {}) {
       for (let count = 0; count < MAX_ROUNDS; count += 1) {
         if (!(await round())) break;
       }
+      retryDelay = FIRST_RETRY_MS;
       status.lastSync = new Date().toISOString();
       await setSetting('last_sync', status.lastSync);
       tell('synced', 'Up to date.');
@@ -182,8 +195,13 @@ export function syncNow({ withCaseload = false } = {}) {
     } catch (error) {
       if (error instanceof Revoked) tell('revoked');
       else if (error instanceof SignedOut) tell('signed-out', error.message);
-      else if (error instanceof TypeError) tell('offline', 'The connection dropped; it will be tried again.');
-      else tell('error', `Could not sync: ${error.message}`);
+      else if (error instanceof TypeError) {
+        tell('offline', 'The connection dropped; it will be tried again.');
+        retrySoon();
+      } else {
+        tell('error', `Could not sync: ${error.message}`);
+        if (!(error instanceof ApiError) || error.status >= 500 || error.status === 429) retrySoon();
+      }
       return false;
     } finally {
       running = null;
@@ -203,6 +221,7 @@ export function startBackgroundSync() {
 }
 
 export function stopBackgroundSync() {
+  clearTimeout(retryTimer);
   clearInterval(timer);
   timer = null;
 }
