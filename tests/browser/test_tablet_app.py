@@ -555,3 +555,36 @@ def test_a_connection_dropped_after_the_server_answered_is_resumed(tablet, app, 
         drawings = db.session.query(Attachment).filter_by(visit_id=visit.id).all()
         assert [a.kind for a in drawings] == ["drawing"]
         assert db.session.query(VisitVersion).filter_by(visit_id=visit.id).count() == 1
+
+
+def test_the_caseload_puts_the_worst_first(tablet, app, world):
+    """Overdue longest first, then overdue least, then due soonest; offline from the last sync."""
+    from datetime import date, timedelta
+
+    from service.cases.models import Child
+
+    a1_first, a1_second = world.child_ids["a1"]
+    (a2_only,) = world.child_ids["a2"]
+    due = {a2_only: -9, a1_second: -2, a1_first: 3}
+    with app.app_context():
+        for child_id, days in due.items():
+            db.session.get(Child, uuid.UUID(child_id)).next_visit_due = date.today() + timedelta(
+                days=days
+            )
+        db.session.commit()
+    sign_in_tablet(tablet, world.usernames["worker_a"])
+    tablet.context.set_offline(True)
+    tablet.reload()
+    tablet.wait_for_selector("#children")
+    order = tablet.eval_on_selector_all("[data-child]", "cards => cards.map(c => c.dataset.child)")
+    assert order == [a2_only, a1_second, a1_first]
+    tags = tablet.eval_on_selector_all(
+        "[data-child] .govuk-tag", "tags => tags.map(t => t.innerText)"
+    )
+    assert [tag.upper() for tag in tags] == [
+        "OVERDUE BY 9 DAYS",
+        "OVERDUE BY 2 DAYS",
+        "DUE IN 3 DAYS",
+    ]
+    assert "2 overdue a visit" in tablet.inner_text("main")
+    both_orientations(tablet, "caseload-overdue")
