@@ -354,6 +354,14 @@ def test_a_returned_visit_appears_with_the_supervisors_comment(tablet, app, worl
     tablet.wait_for_selector("#visit-form")
     assert "Add the bedroom." in tablet.inner_text("main .govuk-notification-banner")
     both_orientations(tablet, "returned")
+    tablet.goto(f"/app/#/visit/{visit_id}/finish")
+    tablet.wait_for_selector("#finish-form")
+    tablet.fill("#f-next_actions", "Bedroom seen on the next visit.")
+    tablet.wait_for_selector("#checklist:has-text('You can submit the visit')")
+    tablet.click("button:has-text('Submit visit')")
+    wait_until(tablet, lambda held: held["visits"] == 0)
+    again = worker.get(f"/visits/{visit_id}").get_json()
+    assert again["status"] == "submitted" and again["next_actions"].startswith("Bedroom seen")
     assert tablet.errors == []
 
 
@@ -588,3 +596,29 @@ def test_the_caseload_puts_the_worst_first(tablet, app, world):
     ]
     assert "2 overdue a visit" in tablet.inner_text("main")
     both_orientations(tablet, "caseload-overdue")
+
+
+def test_the_rules_are_shown_where_the_worker_can_act_on_them(tablet, world):
+    sign_in_tablet(tablet, world.usernames["worker_a"])
+    record_start(tablet, world.case_ids["a2"])
+    tablet.click("button:has-text('Continue')")
+    tablet.wait_for_selector("#child-rules:has-text('Say whether the child was seen.')")
+    tablet.click("button:has-text('Continue')")
+    tablet.wait_for_selector("#finish-form")
+    tablet.click("button:has-text('Submit visit')")
+    summary = tablet.locator(".govuk-error-summary")
+    assert "Say whether the child was seen." in summary.inner_text()
+    assert tablet.evaluate("document.activeElement.classList.contains('govuk-error-summary')")
+    both_orientations(tablet, "visit-rules")
+    summary.locator("a:has-text('Say whether the child was seen.')").click()
+    tablet.wait_for_selector("#child-form .govuk-form-group--error")
+    assert tablet.evaluate("document.activeElement.id") == "f-children-0-seen"
+    tablet.check("#f-children-0-seen")
+    tablet.wait_for_selector("#child-rules:has-text('Say whether the child was seen alone.')")
+    rules = tablet.inner_text("#child-rules")
+    assert "Record the child's views" in rules and "was seen." not in rules
+    tablet.click("#child-rules a:has-text('Record the child')")
+    assert tablet.evaluate("document.activeElement.id") == "f-children-0-voice-own_words"
+    assert "/child/0" in tablet.url
+    both_orientations(tablet, "visit-child-rules")
+    assert tablet.errors == []

@@ -1,16 +1,19 @@
 // One screen per child, in the order a visit happens: seen, seen alone, bedroom; then the
 // child's own words (their box, apart from the worker's reading of them), the Three Houses,
 // a scale, a drawing, photos and a recording.
-import { LABELS, YES_NO, esc, radios, textInput, textarea } from './html.js';
+import { LABELS, YES_NO, esc, fieldId, radios, textInput, textarea } from './html.js';
+import { outstanding } from './finish.js';
 import { audioRecorder, drawingPad, photoInput, releasePreviews, renderFiles } from './evidence.js';
 import { autosave, caseOf, childName, returnedNotice, steps } from './visit.js';
 
 const SCORES = Array.from({ length: 11 }, (_, score) => [String(score), String(score)]);
 
-function voiceSection(p, voice, name) {
+function voiceSection(p, voice, name, errors) {
   const scale = voice.scale || {};
+  const missing = [...(errors[`${p}.voice`] || []), ...(errors[`${p}.voice.scale`] || [])];
   return `
     <h2 class="govuk-heading-m">${esc(name)}'s views</h2>
+    ${missing.map((message) => `<p class="govuk-error-message"><span class="govuk-visually-hidden">Error:</span> ${esc(message)}</p>`).join('')}
     <div class="app-own-words">
       ${textarea({ path: `${p}.voice.own_words`, label: `In ${name}'s own words`, labelClass: 'govuk-label--m', hint: 'Write down exactly what the child said, in their words. Do not summarise.', value: voice.own_words, rows: 5 })}
     </div>
@@ -70,6 +73,13 @@ function evidenceSection(p, voice, name) {
     ${textarea({ path: `${p}.voice.not_gathered_reason`, label: `If ${name}'s views could not be gathered, why not?`, value: voice.not_gathered_reason, rows: 2 })}`;
 }
 
+/** The submit rules this child does not meet yet (their paths start children.<index>.). */
+async function childRules(visit, index) {
+  const prefix = `children.${index}.`;
+  const all = await outstanding(visit);
+  return Object.fromEntries(Object.entries(all).filter(([path]) => path.startsWith(prefix)));
+}
+
 /** The screen for the child at ``index`` on the visit. */
 export async function renderChild(main, visit, index, go) {
   const entry = visit.body.children[index];
@@ -80,25 +90,31 @@ export async function renderChild(main, visit, index, go) {
   const voice = entry.voice || {};
   const all = steps(visit);
   const here = all.indexOf(`#/visit/${visit.id}/child/${index}`);
+  // Once the worker has tried to submit, the fields the rules name are marked where they are.
+  const errors = visit.tried_submit ? await childRules(visit, index) : {};
   main.innerHTML = `
     <span class="govuk-caption-l">Child ${index + 1} of ${visit.body.children.length}</span>
     <h1 class="govuk-heading-l" tabindex="-1">${esc(name)}</h1>
     ${returnedNotice(visit)}
     <form id="child-form" novalidate>
-      ${radios({ path: `${p}.seen`, legend: `Was ${name} seen?`, value: entry.seen, options: YES_NO, inline: true })}
+      ${radios({ path: `${p}.seen`, errors, legend: `Was ${name} seen?`, value: entry.seen, options: YES_NO, inline: true })}
       <div data-when="${p}.seen=false" class="app-conditional">
-        ${radios({ path: `${p}.not_seen_reason`, legend: 'Why not?', value: entry.not_seen_reason, options: Object.entries(LABELS.not_seen_reason), small: true })}
-        ${textarea({ path: `${p}.not_seen_detail`, label: 'More detail', value: entry.not_seen_detail, rows: 2 })}
+        ${radios({ path: `${p}.not_seen_reason`, errors, legend: 'Why not?', value: entry.not_seen_reason, options: Object.entries(LABELS.not_seen_reason), small: true })}
+        ${textarea({ path: `${p}.not_seen_detail`, errors, label: 'More detail', value: entry.not_seen_detail, rows: 2 })}
       </div>
       <div data-when="${p}.seen=true" class="app-conditional">
-        ${radios({ path: `${p}.seen_alone`, legend: `Was ${name} seen alone?`, value: entry.seen_alone, options: YES_NO, inline: true })}
+        ${radios({ path: `${p}.seen_alone`, errors, legend: `Was ${name} seen alone?`, value: entry.seen_alone, options: YES_NO, inline: true })}
         <div data-when="${p}.seen_alone=false" class="app-conditional">
-          ${radios({ path: `${p}.not_seen_alone_reason`, legend: 'Why not alone?', hint: 'Regulation 29 of the Care Planning regulations', value: entry.not_seen_alone_reason, options: Object.entries(LABELS.not_seen_alone_reason), small: true })}
+          ${radios({ path: `${p}.not_seen_alone_reason`, errors, legend: 'Why not alone?', hint: 'Regulation 29 of the Care Planning regulations', value: entry.not_seen_alone_reason, options: Object.entries(LABELS.not_seen_alone_reason), small: true })}
           ${textarea({ path: `${p}.not_seen_alone_detail`, label: 'More detail', value: entry.not_seen_alone_detail, rows: 2 })}
         </div>
         ${radios({ path: `${p}.bedroom_seen`, legend: `Did you see ${name}'s bedroom?`, value: entry.bedroom_seen, options: YES_NO, inline: true })}
-        ${voiceSection(p, voice, name)}
+        ${voiceSection(p, voice, name, errors)}
         ${evidenceSection(p, voice, name)}
+      </div>
+      <div class="govuk-inset-text app-rules">
+        <h2 class="govuk-heading-s">Before the visit can be submitted</h2>
+        <div id="child-rules" aria-live="polite"></div>
       </div>
       <p class="govuk-body-s app-autosave" id="autosave-note" role="status"></p>
       <div class="govuk-button-group">
@@ -107,7 +123,18 @@ export async function renderChild(main, visit, index, go) {
       </div>
     </form>`;
   const form = main.querySelector('#child-form');
-  const flush = autosave(form, visit);
+  const showRules = async () => {
+    const rules = await childRules(visit, index);
+    const rows = Object.entries(rules).flatMap(([path, messages]) => messages.map((message) => {
+      const target = path.endsWith('.voice') ? `${path}.own_words` : path;
+      return `<li><a class="govuk-link" href="#${fieldId(target)}">${esc(message)}</a></li>`;
+    }));
+    form.querySelector('#child-rules').innerHTML = rows.length
+      ? `<ul class="govuk-list govuk-list--bullet">${rows.join('')}</ul>`
+      : `<p class="govuk-body">Everything the service checks for ${esc(name)} is recorded.</p>`;
+  };
+  const flush = autosave(form, visit, showRules);
+  await showRules();
   const refresh = (kind) => renderFiles(form.querySelector(`[data-files="${kind}"]`), visit, entry.child_id, kind);
   ['drawing', 'photo', 'audio'].forEach(refresh);
   const stopPad = drawingPad(form.querySelector('[data-drawing]'), visit, entry.child_id, () => refresh('drawing'));

@@ -2,7 +2,7 @@
 // and the submit rules, shown as they stand before the server is asked.
 import { errorSummary, esc, fieldId, localInput, textInput, textarea } from './html.js';
 import { submissionErrors } from './rules.js';
-import { filesOf } from './store.js';
+import { db, filesOf } from './store.js';
 import { syncNow } from './sync.js';
 import { autosave, bodyToSend, caseOf, childName, partialScales, returnedNotice, saveVisit, steps } from './visit.js';
 
@@ -81,6 +81,8 @@ export async function renderFinish(main, visit, go, flash) {
     await flush();
     const { errors } = await checklist(visit);
     if (Object.keys(errors).length) {
+      visit.tried_submit = true;
+      await db.visits.update(visit.id, { tried_submit: true });
       const summary = main.querySelector('#summary');
       summary.innerHTML = errorSummary(errors, (path) => hrefFor(visit, path), 'Before you can submit this visit');
       summary.querySelector('.govuk-error-summary').focus();

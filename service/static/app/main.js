@@ -180,6 +180,18 @@ onSyncStatus(() => {
   if (status.state === 'synced' && onCaseload) route();
 });
 window.addEventListener('hashchange', route);
+// Links to a field on the same screen (error summaries, the rules): the router owns the hash,
+// so move the focus to the field instead of following them.
+document.addEventListener('click', (event) => {
+  const link = event.target.closest('a[href^="#f-"]');
+  if (!link) return;
+  event.preventDefault();
+  const field = document.getElementById(link.getAttribute('href').slice(1));
+  if (field) {
+    field.scrollIntoView({ block: 'center' });
+    field.focus();
+  }
+});
 window.addEventListener('online', renderStatus);
 window.addEventListener('offline', renderStatus);
 
