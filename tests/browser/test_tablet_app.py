@@ -622,3 +622,34 @@ def test_the_rules_are_shown_where_the_worker_can_act_on_them(tablet, world):
     assert "/child/0" in tablet.url
     both_orientations(tablet, "visit-child-rules")
     assert tablet.errors == []
+
+
+def test_a_file_the_service_refuses_is_shown_and_holds_back_the_submit(tablet, app, world):
+    sign_in_tablet(tablet, world.usernames["worker_a"])
+    record_start(tablet, world.case_ids["a2"])
+    tablet.click("button:has-text('Continue')")
+    tablet.wait_for_selector("#child-form")
+    tablet.check("#f-children-0-seen")
+    tablet.check("#f-children-0-seen_alone")
+    tablet.fill("#f-children-0-voice-own_words", "Fine.")
+    fake = {"name": "bedroom.jpg", "mimeType": "image/jpeg", "buffer": b"not a picture at all"}
+    tablet.set_input_files("#photo-input", fake)
+    tablet.wait_for_selector("[data-files='photo'] img")
+    tablet.click("button:has-text('Continue')")
+    tablet.wait_for_selector("#checklist:has-text('You can submit the visit')")
+    tablet.click("button:has-text('Submit visit')")
+    tablet.wait_for_selector("#local-visits:has-text('Not accepted')")
+    with app.app_context():
+        assert db.session.query(Visit).one().status == "draft"  # held back
+    tablet.click("#local-visits a")
+    tablet.goto(tablet.url + "/child/0")
+    tablet.wait_for_selector("[data-files='photo'] .govuk-error-message")
+    assert serious_violations(tablet) == []
+    tablet.click("button:has-text('Remove photo 1')")
+    tablet.click("button:has-text('Continue')")
+    tablet.wait_for_selector("#checklist:has-text('You can submit the visit')")
+    tablet.click("button:has-text('Submit visit')")
+    wait_until(tablet, lambda held: held["visits"] == 0 and held["files"] == 0)
+    with app.app_context():
+        assert db.session.query(Visit).one().status == "submitted"
+        assert db.session.query(Attachment).count() == 0

@@ -1,7 +1,7 @@
 // The caseload: every child, worst first, readable at a glance; from IndexedDB, so it works
 // offline as it stood at the last sync. Above it, the visits this tablet still holds.
 import { LABELS, esc, formatDate, formatDateTime, tag } from './html.js';
-import { db, getSetting } from './store.js';
+import { db, filesOf, getSetting } from './store.js';
 import { caseOf, childName } from './visit.js';
 
 const DAY_MS = 86400000;
@@ -43,7 +43,9 @@ async function visitRows(visits) {
   for (const visit of visits) {
     const caseRecord = await caseOf(visit);
     const names = visit.body.children.map((entry) => childName(caseRecord, entry.child_id)).join(', ');
-    const [label, colour] = STATES[visit.errors && visit.state !== 'conflict' ? 'rejected' : visit.state] || [visit.state, 'grey'];
+    const refused = (await filesOf(visit.id)).some((file) => file.error);
+    const state = (visit.errors || refused) && visit.state !== 'conflict' ? 'rejected' : visit.state;
+    const [label, colour] = STATES[state] || [visit.state, 'grey'];
     const href = visit.state === 'conflict' ? `#/visit/${visit.id}/conflict` : `#/visit/${visit.id}`;
     const action = visit.state === 'conflict' ? 'Compare the copies' : visit.state === 'queued' ? 'View' : 'Continue';
     rows.push(`<li class="app-card" data-visit="${esc(visit.id)}">

@@ -51,7 +51,7 @@ function evidenceSection(p, voice, name) {
       </div>
       <p class="govuk-body-s" role="status" data-drawing-status></p>
       <h3 class="govuk-heading-s">Saved drawings</h3>
-      <div data-files="drawing"></div>
+      <div data-files="drawing" id="${fieldId(`${p}.drawing`)}" tabindex="-1"></div>
     </div>
     <h2 class="govuk-heading-m">Photos</h2>
     <div class="govuk-form-group">
@@ -59,7 +59,7 @@ function evidenceSection(p, voice, name) {
       <div class="govuk-hint">For example, the child's bedroom. Location data is removed by the service.</div>
       <input class="govuk-file-upload" id="photo-input" type="file" accept="image/jpeg,image/png" capture="environment" multiple>
     </div>
-    <div data-files="photo"></div>
+    <div data-files="photo" id="${fieldId(`${p}.photo`)}" tabindex="-1"></div>
     <h2 class="govuk-heading-m">Audio recording</h2>
     <div data-audio>
       ${radios({ path: `${p}.voice.consent_to_share`, legend: `Does ${name} agree to what they said (and any recording) being shared?`, value: voice.consent_to_share, options: YES_NO, inline: true })}
@@ -68,7 +68,7 @@ function evidenceSection(p, voice, name) {
         <button type="button" class="govuk-button govuk-button--warning" data-stop disabled>Stop recording</button>
       </div>
       <p class="govuk-body-s" role="status" data-audio-status></p>
-      <div data-files="audio"></div>
+      <div data-files="audio" id="${fieldId(`${p}.audio`)}" tabindex="-1"></div>
     </div>
     ${textarea({ path: `${p}.voice.not_gathered_reason`, label: `If ${name}'s views could not be gathered, why not?`, value: voice.not_gathered_reason, rows: 2 })}`;
 }

@@ -35,9 +35,11 @@ const KIND_NAMES = { drawing: 'Drawing', photo: 'Photo', audio: 'Recording' };
 function fileItem(file, index) {
   const name = `${KIND_NAMES[file.kind]} ${index + 1}`;
   let shown;
-  if (!file.blob) shown = `<p class="govuk-body-s">${esc(name)}: sent to the server.</p>`;
+  if (!file.blob && !file.uploaded) shown = '';
+  else if (!file.blob) shown = `<p class="govuk-body-s">${esc(name)}: sent to the server.</p>`;
   else if (file.kind === 'audio') shown = `<audio controls src="${preview(file.blob)}" aria-label="${esc(name)}"></audio>`;
   else shown = `<img class="app-thumbnail" src="${preview(file.blob)}" alt="${esc(name)}, saved on this tablet">`;
+  if (file.error) shown += `<p class="govuk-error-message"><span class="govuk-visually-hidden">Error:</span> The service did not accept ${esc(name.toLowerCase())}: ${esc(file.error)} Remove it to submit the visit.</p>`;
   const remove = file.uploaded ? '' : `<button type="button" class="govuk-button govuk-button--secondary app-small-button" data-remove="${esc(file.id)}">Remove ${esc(name.toLowerCase())}</button>`;
   return `<li class="app-file">${shown}${remove}</li>`;
 }

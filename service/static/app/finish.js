@@ -17,7 +17,13 @@ function hrefFor(visit, path) {
 /** The rules the visit does not meet yet, the same as the server's 422 would list. */
 export async function outstanding(visit) {
   const files = await filesOf(visit.id);
-  return { ...partialScales(visit.body), ...submissionErrors(bodyToSend(visit.body), files) };
+  const refused = {};
+  visit.body.children.forEach((entry, index) => {
+    files.filter((file) => file.error && file.child_id === entry.child_id).forEach((file) => {
+      refused[`children.${index}.${file.kind}`] = [`The service did not accept a ${file.kind}: remove it to submit.`];
+    });
+  });
+  return { ...partialScales(visit.body), ...refused, ...submissionErrors(bodyToSend(visit.body), files) };
 }
 
 async function checklist(visit) {

@@ -112,7 +112,7 @@ async function applyChanges(changes) {
 
 async function uploadFiles() {
   let uploaded = 0;
-  const files = await db.files.filter((file) => !file.uploaded).toArray();
+  const files = await db.files.filter((file) => !file.uploaded && !file.error).toArray();
   for (const file of files) {
     const visit = await db.visits.get(file.visit_id);
     if (!visit || visit.base_version === null || visit.base_version === undefined) continue;
@@ -123,7 +123,15 @@ async function uploadFiles() {
       'X-Filename': file.filename,
     };
     if (file.child_id) headers['X-Child-Id'] = file.child_id;
-    await api(`/visits/${visit.id}/attachments`, { method: 'POST', body: file.blob, headers });
+    try {
+      await api(`/visits/${visit.id}/attachments`, { method: 'POST', body: file.blob, headers });
+    } catch (error) {
+      if (!(error instanceof ApiError) || error.status >= 500 || [401, 408, 429].includes(error.status)) throw error;
+      // Refused for what it is (its type, its size): keep it out of the way of the rest until
+      // the worker removes it; the visit is not submitted while it waits.
+      await db.files.update(file.id, { error: error.message });
+      continue;
+    }
     // The server holds it: keep the note that it exists (the rules count a drawing), not the bytes.
     await db.files.update(file.id, { uploaded: true, blob: null });
     if (visit.state === 'queued') await db.visits.update(visit.id, { dirty: true }); // now it can be submitted
