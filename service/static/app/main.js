@@ -127,7 +127,8 @@ async function renderSignOut() {
   });
 }
 
-async function route() {
+async function route(options = {}) {
+  const moveFocus = options.focus !== false; // not when a background sync redraws the caseload
   const [path, query] = location.hash.replace(/^#/, '').split('?');
   const parts = path.split('/').filter(Boolean);
   await renderStatus();
@@ -162,7 +163,7 @@ async function route() {
   if (banner) main.insertAdjacentHTML('afterbegin', banner);
   const field = query && new URLSearchParams(query).get('field');
   const target = (field && document.getElementById(field)) || main.querySelector('h1');
-  if (target) target.focus();
+  if (target && moveFocus) target.focus();
   return undefined;
 }
 
@@ -177,7 +178,8 @@ onAuthChange(async (state) => {
 onSyncStatus(() => {
   renderStatus();
   const onCaseload = !location.hash || location.hash === '#/';
-  if (status.state === 'synced' && onCaseload) route();
+  const typing = main.contains(document.activeElement) && document.activeElement.matches('input, textarea, button');
+  if (status.state === 'synced' && onCaseload && !typing) route({ focus: false });
 });
 window.addEventListener('hashchange', route);
 // Links to a field on the same screen (error summaries, the rules): the router owns the hash,
