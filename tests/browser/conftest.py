@@ -118,3 +118,23 @@ def tables_scroll_in_their_boxes(tab, widths=(1280, 375)) -> None:  # type: igno
         page_width = tab.evaluate("document.documentElement.scrollWidth")
         assert page_width <= width, f"the page scrolls sideways at {width}: {page_width}"
     tab.set_viewport_size(size)
+
+
+@pytest.fixture
+def tablet(browser, live_server):  # type: ignore[no-untyped-def]
+    """A tablet-sized page with touch, its console errors collected on ``tab.errors``."""
+    context = browser.new_context(
+        base_url=live_server,
+        viewport={"width": 820, "height": 1180},
+        has_touch=True,
+        is_mobile=False,
+    )
+    tab = context.new_page()
+    tab.errors = []  # type: ignore[attr-defined]
+    tab.on("pageerror", lambda error: tab.errors.append(str(error)))
+    tab.on(
+        "console",
+        lambda message: tab.errors.append(message.text) if message.type == "error" else None,
+    )
+    yield tab
+    context.close()

@@ -43,12 +43,14 @@ async function checklist(visit) {
 }
 
 export async function renderFinish(main, visit, go, flash) {
-  if (!visit.body.ended_at) visit.body.ended_at = new Date().toISOString();
+  const endsNow = !visit.body.ended_at; // first time here: the visit ends now, unless changed
+  if (endsNow) visit.body.ended_at = new Date().toISOString();
   const body = visit.body;
   const rejected = visit.errors ? errorSummary(visit.errors, (path) => hrefFor(visit, path), 'The service did not accept this visit') : '';
   main.innerHTML = `
     <span class="govuk-caption-l">Finish the visit</span>
     <h1 class="govuk-heading-l" tabindex="-1">Your observations and analysis</h1>
+    ${visit.state === 'queued' ? '<div class="govuk-inset-text">This visit is submitted and waiting to be sent. If you change it, submit it again.</div>' : ''}
     ${returnedNotice(visit)}
     <div id="summary">${rejected}</div>
     <form id="finish-form" novalidate>
@@ -70,7 +72,7 @@ export async function renderFinish(main, visit, go, flash) {
     form.querySelector('#checklist').innerHTML = (await checklist(visit)).html;
   };
   const flush = autosave(form, visit, showChecklist);
-  await saveVisit(visit);
+  if (endsNow) await saveVisit(visit);
   await showChecklist();
   const all = steps(visit);
   form.querySelector('[data-back]').addEventListener('click', async () => {
