@@ -42,11 +42,11 @@ class _Inbox:
         self.messages: list[Received] = []
         self.lock = threading.Lock()
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = message_from_bytes(envelope.content, policy=policy.default)
         with self.lock:
             self.messages.append(
-                Received(envelope.mail_from, list(envelope.rcpt_tos), message, time.monotonic())  # type: ignore[arg-type]
+                Received(envelope.mail_from, list(envelope.rcpt_tos), message, time.monotonic())
             )
         return "250 Message accepted for delivery"
 
