@@ -220,3 +220,25 @@ def test_a_visit_waiting_for_review_and_an_overdue_decision_alert_supervisors(
         names = [c.name for c in db.session.scalars(select(Child))]
     for alert in sign_in(world.usernames["supervisor_a"]).get("/me/alerts").get_json():
         assert not any(name in str(alert) for name in names)
+
+
+def test_a_muted_kind_is_not_emailed_but_stays_listed(app, world, sign_in, monkeypatch):
+    from service.alerts.operations import set_address
+
+    monkeypatch.setitem(app.config, "ALERTS_SMTP_URL", "smtp://127.0.0.1:1")
+    monkeypatch.setitem(app.config, "ALERTS_FROM", "alerts@council.test")
+    due_children(app, world)
+    with app.app_context():
+        for key, address in (("worker_a", "a@council.test"), ("supervisor_a", "s@council.test")):
+            user = db.session.scalars(
+                select(User).where(User.username == world.usernames[key])
+            ).one()
+            set_address(user, address)
+        db.session.commit()
+    worker = sign_in(world.usernames["worker_a"])
+    assert worker.put("/me/alert-preferences", json={"muted": ["visits_due"]}).status_code == 200
+    assert worker.get("/me/alert-preferences").get_json()["email"] == "a@council.test"
+    with app.app_context():
+        scan(TOMORROW_MORNING.replace(hour=10))
+    assert [a["kind"] for a in worker.get("/me/alerts").get_json()] == ["visits_due"]
+    assert [m.payload["to"] for m in alert_messages(app)] == ["s@council.test"]

@@ -326,3 +326,25 @@ def test_notify_refusing_the_request_is_a_dead_letter_and_a_5xx_is_retried(
     (row,) = alert_rows(app)
     assert row.status == MessageStatus.DEAD and row.last_status == 400
     assert len(notify.requests) == 2
+
+
+def test_alert_emails_show_in_the_admins_outbox_list_and_can_be_retried(
+    app, world, client, mail, sign_in, monkeypatch
+):
+    monkeypatch.setitem(app.config, "ALERTS_URGENT_FEEDBACK_TO", ("nobody@invalid",))
+
+    async def refuse(server, session, envelope, address, rcpt_options):
+        return "550 No such user here"
+
+    mail.inbox.handle_RCPT = refuse
+    post(client, urgent="y", anything_else=URGENT_MESSAGE)
+    deliver_due(app)
+    del mail.inbox.handle_RCPT
+    admin = sign_in(world.usernames["admin"])
+    (listed,) = admin.get("/admin/outbox?destination=alert&status=dead").get_json()
+    assert listed["destination"] == "alert" and listed["visit_id"] is None
+    assert listed["event"] == "alert.urgent_feedback"
+    assert "nobody@invalid" not in json.dumps(listed)
+    assert admin.post(f"/admin/outbox/{listed['id']}/retry").status_code == 200
+    deliver_due(app)  # the server takes it now
+    assert len(mail.messages) == 1
