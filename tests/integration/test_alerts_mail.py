@@ -123,6 +123,7 @@ def test_an_urgent_form_reaches_the_duty_inbox_within_a_minute_through_the_worke
         (received,) = mail.wait_for(1, timeout=60)
         elapsed = received.at - started
         assert running.stop() == 0, running.log()
+    print(f"urgent form to the duty inbox: {elapsed:.2f} s")
     assert elapsed < 60
     assert received.recipients == [DUTY] and received.mail_from == SENDER
     assert received.subject == "Seen and Heard: Urgent: a care leaver has asked for help now"
