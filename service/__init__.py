@@ -114,6 +114,7 @@ def _register_features(app: Flask) -> None:
     from service import policy
     from service.alerts import cli as alerts_cli
     from service.alerts import events as alerts
+    from service.alerts import pages as alerts_pages
     from service.alerts.routes import blp as alerts_blp
     from service.audit import cli as audit_cli
     from service.audit import pages as audit_pages
@@ -199,6 +200,7 @@ def _register_features(app: Flask) -> None:
         admin_pages.blp,
         devices_pages.blp,
         outbox_pages.blp,
+        alerts_pages.blp,
     )
     for page_blueprint in page_blueprints:
         app.register_blueprint(page_blueprint)
