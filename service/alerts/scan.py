@@ -28,7 +28,7 @@ from sqlalchemy.orm import aliased
 
 from service.alerts import kinds, operations
 from service.auth.models import User
-from service.cases.models import case_children
+from service.cases.models import Case, case_children
 from service.columns import utcnow
 from service.extensions import db
 from service.links import path_for
@@ -66,6 +66,7 @@ def _tell(
     kind: str, day: date, waiting: Waiting, path_of: Callable[[User, set[uuid.UUID]], str]
 ) -> int:
     """One alert per person with something waiting: how many, and where to see them."""
+    waiting = {person: things for person, things in waiting.items() if things}
     if not waiting:
         return 0
     people = db.session.scalars(select(User).where(User.id.in_(list(waiting))))
@@ -125,9 +126,9 @@ def _reviews_waiting(day: date) -> Waiting:
     working_days = current_app.config["REVIEW_WAIT_ALERT_WORKING_DAYS"]
     zone = current_app.config["LOCAL_TIMEZONE"]
     rows = db.session.execute(
-        select(Visit.id, Visit.team_id, Visit.last_submitted_at).where(
-            Visit.status == VisitStatus.SUBMITTED, Visit.last_submitted_at.is_not(None)
-        )
+        select(Visit.id, Case.team_id, Visit.last_submitted_at)
+        .join(Case, Case.id == Visit.case_id)
+        .where(Visit.status == VisitStatus.SUBMITTED, Visit.last_submitted_at.is_not(None))
     ).all()
     by_team: dict[Any, set[uuid.UUID]] = defaultdict(set)
     for visit_id, team_id, submitted_at in rows:
@@ -164,9 +165,10 @@ def _decisions_overdue(day: date) -> Waiting:
         .exists()
     )
     rows = db.session.execute(
-        select(unseen.child_id, Visit.team_id)
+        select(unseen.child_id, Case.team_id)
         .select_from(Review)
         .join(Visit, Visit.id == Review.visit_id)
+        .join(Case, Case.id == Visit.case_id)
         .join(unseen, and_(unseen.visit_id == Review.visit_id, unseen.seen.is_(False)))
         .where(Review.management_due_by.is_not(None), Review.management_due_by < day)
         .where(~seen_since)
@@ -180,8 +182,9 @@ def _decisions_overdue(day: date) -> Waiting:
         for supervisor in supervisors:
             waiting[supervisor.id] |= by_team[team_id]
     everyone = set().union(*by_team.values()) if by_team else set()
-    for manager in operations.people_with_role("manager"):
-        waiting[manager.id] |= everyone
+    if everyone:
+        for manager in operations.people_with_role("manager"):
+            waiting[manager.id] |= everyone
     return waiting
 
 

@@ -242,3 +242,10 @@ def test_a_muted_kind_is_not_emailed_but_stays_listed(app, world, sign_in, monke
         scan(TOMORROW_MORNING.replace(hour=10))
     assert [a["kind"] for a in worker.get("/me/alerts").get_json()] == ["visits_due"]
     assert [m.payload["to"] for m in alert_messages(app)] == ["s@council.test"]
+
+
+def test_nothing_waiting_tells_nobody(app, world):
+    with app.app_context():
+        made = scan(TOMORROW_MORNING.replace(hour=10))
+        assert made == {"visits_due": 0, "review_waiting": 0, "decision_overdue": 0}
+        assert db.session.scalar(select(func.count()).select_from(Alert)) == 0
