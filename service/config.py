@@ -261,6 +261,13 @@ def _smtp_url(env: Mapping[str, str]) -> str | None:
     return raw
 
 
+def _ca_file(env: Mapping[str, str]) -> str | None:
+    raw = env.get("ALERTS_SMTP_CA_FILE", "").strip()
+    if raw and not Path(raw).is_file():
+        raise ConfigError("ALERTS_SMTP_CA_FILE must be the path of a PEM file of CA certificates")
+    return raw or None
+
+
 def _notify_key(env: Mapping[str, str]) -> str | None:
     raw = env.get("NOTIFY_API_KEY", "").strip()
     if not raw:
@@ -439,6 +446,8 @@ class Settings:
     # service only). The SMTP URL and the Notify key are secrets: never logged.
     ALERTS_SMTP_URL: str | None = None
     ALERTS_SMTP_TIMEOUT_SECONDS: int = 10
+    # Extra CA certificates (PEM) to trust for the SMTP server's TLS, e.g. the council's own CA.
+    ALERTS_SMTP_CA_FILE: str | None = None
     ALERTS_FROM: str | None = None
     ALERTS_URGENT_FEEDBACK_TO: tuple[str, ...] = ()
     NOTIFY_API_KEY: str | None = None
@@ -586,6 +595,7 @@ def load_settings(
         DEMO_PASSWORD=_env_str(env, "DEMO_PASSWORD", "demo-password"),
         ALERTS_SMTP_URL=_smtp_url(env),
         ALERTS_SMTP_TIMEOUT_SECONDS=_env_int(env, "ALERTS_SMTP_TIMEOUT_SECONDS", 10, 1, 60),
+        ALERTS_SMTP_CA_FILE=_ca_file(env),
         ALERTS_FROM=(
             email_address("ALERTS_FROM", env["ALERTS_FROM"].strip())
             if env.get("ALERTS_FROM", "").strip()

@@ -100,8 +100,14 @@ def _send_smtp(config: Any, key: str, to: str, kind: str, count: int, link: str)
     port = url.port or (465 if implicit_tls else 25 if _is_loopback(host) else 587)
     timeout = config["ALERTS_SMTP_TIMEOUT_SECONDS"]
     email = email_message(config["ALERTS_FROM"], to, kind, count, link, key)
+    # Off this machine, or with a password, never in the clear: STARTTLS, the certificate
+    # checked against the system's CAs (and ALERTS_SMTP_CA_FILE's). Only a relay on loopback
+    # without credentials is spoken to in plain text.
+    needs_tls = not implicit_tls and (bool(url.username) or not _is_loopback(host))
     try:
-        context = ssl.create_default_context()
+        context = ssl.create_default_context(cafile=config["ALERTS_SMTP_CA_FILE"])
+        if config["ALERTS_SMTP_CA_FILE"]:
+            context.load_default_certs()
         server: smtplib.SMTP
         if implicit_tls:
             server = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
@@ -109,8 +115,7 @@ def _send_smtp(config: Any, key: str, to: str, kind: str, count: int, link: str)
             server = smtplib.SMTP(host, port, timeout=timeout)
         with server:
             server.ehlo()
-            # Off this machine, never in the clear: STARTTLS, checked against the system's CAs.
-            if not implicit_tls and not _is_loopback(host):
+            if needs_tls:
                 server.starttls(context=context)
                 server.ehlo()
             if url.username:

@@ -37,7 +37,7 @@ from tests.factories import (
     make_child,
 )
 from tests.outbox_support import OutboxWorker, fill_outbox, make_visits
-from tests.smtpserver import SMTPServer
+from tests.smtpserver import SMTPServer, make_certificates
 
 PUBLIC = "https://visits.council.test"
 SENDER = "alerts@council.test"
@@ -349,3 +349,49 @@ def test_alert_emails_show_in_the_admins_outbox_list_and_can_be_retried(
     assert admin.post(f"/admin/outbox/{listed['id']}/retry").status_code == 200
     deliver_due(app)  # the server takes it now
     assert len(mail.messages) == 1
+
+
+def test_with_a_password_alerts_go_over_starttls_with_the_certificate_checked(
+    app, world, client, monkeypatch, tmp_path
+):
+    ca, cert, key = make_certificates(tmp_path)
+    relay = SMTPServer(tls=(cert, key), login=("alerts", "p@ss word")).start()
+    try:
+        settings = {
+            "ALERTS_SMTP_URL": f"smtp://alerts:p%40ss%20word@127.0.0.1:{relay.port}",
+            "ALERTS_FROM": SENDER,
+            "ALERTS_URGENT_FEEDBACK_TO": (DUTY,),
+            "PUBLIC_BASE_URL": PUBLIC,
+            "ALERTS_SMTP_CA_FILE": str(ca),
+        }
+        for name, value in settings.items():
+            monkeypatch.setitem(app.config, name, value)
+        post(client, urgent="y", anything_else=URGENT_MESSAGE)
+        deliver_due(app)
+        (received,) = relay.messages
+        assert received.recipients == [DUTY]
+        assert relay.logins == [("alerts", True)]  # signed in only once TLS was up
+        # A certificate no trusted CA signed: nothing is sent, the password never leaves.
+        monkeypatch.setitem(app.config, "ALERTS_SMTP_CA_FILE", None)
+        post(client, urgent="y", anything_else=URGENT_MESSAGE)
+        deliver_due(app)
+        assert len(relay.messages) == 1 and len(relay.logins) == 1
+        waiting = [row for row in alert_rows(app) if row.status == MessageStatus.PENDING]
+        assert [row.last_error for row in waiting] == [
+            "smtp: cannot reach the server (SSLCertVerificationError)"
+        ]
+    finally:
+        relay.stop()
+
+
+def test_with_a_password_a_relay_without_starttls_gets_nothing(
+    app, world, client, mail, monkeypatch
+):
+    monkeypatch.setitem(
+        app.config, "ALERTS_SMTP_URL", f"smtp://alerts:secret@127.0.0.1:{mail.port}"
+    )
+    post(client, urgent="y", anything_else=URGENT_MESSAGE)
+    deliver_due(app)
+    (row,) = alert_rows(app)
+    assert row.status == MessageStatus.PENDING and "secret" not in row.last_error
+    assert mail.messages == []

@@ -62,6 +62,7 @@ def test_smtp_and_notify_settings_are_read():
         ({"ALERTS_MANDATORY": "everything"}, "ALERTS_MANDATORY"),
         ({"ALERTS_QUIET_HOURS": "7-7"}, "ALERTS_QUIET_HOURS"),
         ({"ALERTS_QUIET_HOURS": "evenings"}, "ALERTS_QUIET_HOURS"),
+        ({"ALERTS_SMTP_CA_FILE": "/nonexistent/ca.pem"}, "ALERTS_SMTP_CA_FILE"),
         (
             {
                 "ALERTS_SMTP_URL": "smtp://127.0.0.1:1025",
