@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask, current_app
 
 from service.alerts import channels, kinds, operations
-from service.alerts.scan import scan
+from service.alerts.scan import scan_if_not_done_today
 from service.core_system import worker
 from service.core_system.models import ALERT
 from service.feedback.models import Feedback
@@ -18,10 +18,8 @@ from service.links import path_for
 
 
 def on_feedback(feedback: Feedback, **_: Any) -> None:
-    """An urgent response tells the duty contacts at once (and every manager in the service).
-
-    The duty contacts are ``ALERTS_URGENT_FEEDBACK_TO``; with none configured, the managers'
-    own addresses are used.
+    """An urgent response tells the duty contacts (``ALERTS_URGENT_FEEDBACK_TO``) by email at
+    once, and every manager: in the service, and by email where they have an address.
     """
     if not feedback.urgent:
         return
@@ -51,4 +49,4 @@ def init_app(app: Flask) -> None:
     feedback_received.connect(on_feedback)
     worker.became_dead_letter.connect(on_dead_letter)
     worker.register_sender(ALERT, channels.send)
-    worker.register_periodic("ALERTS_SCAN_INTERVAL_SECONDS", scan)
+    worker.register_periodic("ALERTS_SCAN_INTERVAL_SECONDS", scan_if_not_done_today)

@@ -37,6 +37,10 @@ from service.timescales.calendar import add_working_days, local_date
 from service.visits.models import RecordedChild, Visit, VisitStatus
 
 DUE_WITHIN_WORKING_DAYS = 2
+# The day this process last finished a scan: the worker looks every few minutes, and once a
+# day's alerts are made there is nothing more to do until tomorrow (another process's scan
+# is still kept from repeating them by the database).
+_finished: dict[str, date] = {}
 # For each person: the ids of the things waiting (children or visits).
 Waiting = dict[uuid.UUID, set[uuid.UUID]]
 
@@ -51,6 +55,21 @@ def scan(now: datetime | None = None) -> dict[str, int]:
     if local.hour < config["ALERTS_DIGEST_HOUR"]:
         return {}
     day = local.date()
+    made = scan_day(day)
+    _finished["day"] = day
+    return made
+
+
+def scan_if_not_done_today() -> dict[str, int]:
+    """The worker's job: :func:`scan`, unless this process finished today's already."""
+    zone = ZoneInfo(current_app.config["LOCAL_TIMEZONE"])
+    if _finished.get("day") == utcnow().astimezone(zone).date():
+        return {}
+    return scan()
+
+
+def scan_day(day: date) -> dict[str, int]:
+    """Make ``day``'s scheduled alerts (idempotent) and commit."""
     made = {
         kinds.VISITS_DUE: _tell(kinds.VISITS_DUE, day, _visits_due(day), _due_path),
         kinds.REVIEW_WAITING: _tell(kinds.REVIEW_WAITING, day, _reviews_waiting(day), _review_path),

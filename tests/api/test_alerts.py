@@ -249,3 +249,20 @@ def test_nothing_waiting_tells_nobody(app, world):
         made = scan(TOMORROW_MORNING.replace(hour=10))
         assert made == {"visits_due": 0, "review_waiting": 0, "decision_overdue": 0}
         assert db.session.scalar(select(func.count()).select_from(Alert)) == 0
+
+
+def test_the_worker_scans_once_a_day_per_process(app, world, monkeypatch):
+    from service.alerts.scan import _finished, scan_if_not_done_today
+
+    monkeypatch.setitem(app.config, "ALERTS_DIGEST_HOUR", 0)
+    _finished.clear()
+    try:
+        with app.app_context():
+            assert set(scan_if_not_done_today()) == {
+                "visits_due",
+                "review_waiting",
+                "decision_overdue",
+            }
+            assert scan_if_not_done_today() == {}
+    finally:
+        _finished.clear()

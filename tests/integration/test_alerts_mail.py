@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 
 from service.alerts import operations
 from service.alerts.models import Alert
-from service.alerts.scan import scan
+from service.alerts.scan import _finished, scan
 from service.auth.models import Team, User
 from service.cases.models import Child
 from service.core_system import worker as outbox_worker
@@ -43,6 +43,14 @@ PUBLIC = "https://visits.council.test"
 SENDER = "alerts@council.test"
 DUTY = "duty@council.test"
 PRIVATE = (URGENT_MESSAGE, CONTACT_NAME, CONTACT_DETAIL, OWN_WORDS)
+
+
+@pytest.fixture(autouse=True)
+def _a_fresh_worker_process():
+    """Each test's worker passes are a new process's: none has finished today's scan."""
+    _finished.clear()
+    yield
+    _finished.clear()
 
 
 @pytest.fixture
