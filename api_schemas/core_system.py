@@ -8,7 +8,15 @@ from api_schemas.common import StrictSchema, UTCDateTime, choice
 
 DELIVERY_STATES = ("pending", "failed", "dead_letter", "delivered")
 MESSAGE_STATUSES = ("pending", "delivered", "dead")
-EVENTS = ("visit.approved", "visit.amendment_approved")
+ALERT_EVENTS = (
+    "alert.urgent_feedback",
+    "alert.visits_due",
+    "alert.review_waiting",
+    "alert.decision_overdue",
+    "alert.delivery_dead",
+)
+EVENTS = ("visit.approved", "visit.amendment_approved", *ALERT_EVENTS)
+DESTINATIONS = ("core_system", "alert")
 
 
 class DeliverySchema(Schema):
@@ -34,11 +42,14 @@ class DeliverySchema(Schema):
 
 
 class OutboxMessageSchema(Schema):
-    """One message for the core system (its payload, which holds child content, is not shown)."""
+    """One message for the core system (its payload, which holds child content, is not shown),
+    or one alert email (``destination`` ``alert``: no visit, and its address is not shown).
+    """
 
     id = fields.Integer()
-    visit_id = fields.UUID()
-    version_number = fields.Integer()
+    destination = fields.String(metadata={"enum": list(DESTINATIONS)})
+    visit_id = fields.UUID(allow_none=True)
+    version_number = fields.Integer(allow_none=True)
     event = fields.String(metadata={"enum": list(EVENTS)})
     idempotency_key = fields.String()
     status = fields.String(metadata={"enum": list(MESSAGE_STATUSES)})
@@ -55,5 +66,6 @@ class OutboxQuerySchema(StrictSchema):
     """Filters for the outbox list."""
 
     status = choice(MESSAGE_STATUSES, load_default=None)
+    destination = choice(DESTINATIONS, load_default=None)
     visit_id = fields.UUID(load_default=None)
     event = choice(EVENTS, load_default=None)

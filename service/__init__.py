@@ -112,6 +112,10 @@ def _register_features(app: Flask) -> None:
     that importing any ``service`` module does not pull in every feature.
     """
     from service import policy
+    from service.alerts import cli as alerts_cli
+    from service.alerts import events as alerts
+    from service.alerts import pages as alerts_pages
+    from service.alerts.routes import blp as alerts_blp
     from service.audit import cli as audit_cli
     from service.audit import pages as audit_pages
     from service.audit import trail as audit_trail
@@ -163,6 +167,7 @@ def _register_features(app: Flask) -> None:
     # Subscribers to the visit's life, each owned by its feature.
     for subscriber in (lifecycle, derived, copies, trail, evidence, changes, outbox, retention):
         subscriber.init_app(app)
+    alerts.init_app(app)
     for blueprint in (
         auth_blp,
         devices_blp,
@@ -177,6 +182,7 @@ def _register_features(app: Flask) -> None:
         audit_blp,
         retention_blp,
         subject_access_blp,
+        alerts_blp,
     ):
         api.register_blueprint(blueprint, url_prefix=API_PREFIX)
     app.register_blueprint(health_blp)
@@ -196,6 +202,7 @@ def _register_features(app: Flask) -> None:
         admin_pages.blp,
         devices_pages.blp,
         outbox_pages.blp,
+        alerts_pages.blp,
     )
     for page_blueprint in page_blueprints:
         app.register_blueprint(page_blueprint)
@@ -211,5 +218,6 @@ def _register_features(app: Flask) -> None:
         audit_cli.audit,
         retention_cli.retention,
         subject_access_cli.children,
+        alerts_cli.alerts,
     ):
         app.cli.add_command(cli_group)

@@ -224,6 +224,92 @@ def _working_hours(env: Mapping[str, str]) -> tuple[int, int]:
     return (int(match[1]), int(match[2]))
 
 
+_EMAIL = re.compile(r"[^@\s,;<>\"]{1,64}@[A-Za-z0-9.-]{1,252}\.[A-Za-z]{2,63}")
+_TEMPLATE_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+NOTIFY_BASE_URL = "https://api.notifications.service.gov.uk"
+
+
+def email_address(name: str, value: str) -> str:
+    """``value`` if it looks like an email address; ConfigError naming ``name`` otherwise."""
+    if not _EMAIL.fullmatch(value):
+        raise ConfigError(f"{name} must be email addresses like duty@council.gov.uk")
+    return value
+
+
+def _smtp_url(env: Mapping[str, str]) -> str | None:
+    """``smtp://[user:password@]host[:port]``; the message never repeats the password."""
+    raw = env.get("ALERTS_SMTP_URL", "").strip()
+    if not raw:
+        return None
+    parsed = urlparse(raw)
+    try:
+        port = parsed.port
+    except ValueError:
+        port = -1
+    if (
+        parsed.scheme not in ("smtp", "smtps")
+        or not parsed.hostname
+        or port == -1
+        or parsed.path not in ("", "/")
+        or parsed.query
+        or bool(parsed.username) != bool(parsed.password)
+    ):
+        raise ConfigError(
+            "ALERTS_SMTP_URL must look like smtp://user:password@host:587 (STARTTLS), "
+            "smtps://user:password@host:465 or smtp://127.0.0.1:1025 (a local relay)"
+        )
+    return raw
+
+
+def _ca_file(env: Mapping[str, str]) -> str | None:
+    raw = env.get("ALERTS_SMTP_CA_FILE", "").strip()
+    if raw and not Path(raw).is_file():
+        raise ConfigError("ALERTS_SMTP_CA_FILE must be the path of a PEM file of CA certificates")
+    return raw or None
+
+
+def _notify_key(env: Mapping[str, str]) -> str | None:
+    raw = env.get("NOTIFY_API_KEY", "").strip()
+    if not raw:
+        return None
+    # {key name}-{service id}-{secret}: the last two are UUIDs (GOV.UK Notify's format).
+    if len(raw) < 74 or not _TEMPLATE_ID.fullmatch(raw[-73:-37]) or raw[-74] != "-":
+        raise ConfigError("NOTIFY_API_KEY must be a GOV.UK Notify API key (name-service-secret)")
+    return raw
+
+
+def _template_id(env: Mapping[str, str], name: str) -> str | None:
+    raw = env.get(name, "").strip().lower()
+    if raw and not _TEMPLATE_ID.fullmatch(raw):
+        raise ConfigError(f"{name} must be a GOV.UK Notify template id (a UUID)")
+    return raw or None
+
+
+def _alert_kinds(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    from service.alerts.kinds import KINDS, URGENT_FEEDBACK
+
+    chosen = _env_list(env, name, default)
+    unknown = set(chosen) - set(KINDS)
+    if unknown:
+        raise ConfigError(f"{name} must name alert kinds ({', '.join(KINDS)})")
+    # An urgent care leaver is never something a person may switch off.
+    return tuple(dict.fromkeys((URGENT_FEEDBACK, *chosen)))
+
+
+def _hours(env: Mapping[str, str], name: str) -> tuple[int, int] | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    match = re.fullmatch(r"(\d{1,2})-(\d{1,2})", raw)
+    if (
+        not match
+        or not (0 <= int(match[1]) <= 23 and 0 <= int(match[2]) <= 23)
+        or (match[1] == match[2])
+    ):
+        raise ConfigError(f"{name} must be like 20-7 (from and to hour, local time)")
+    return (int(match[1]), int(match[2]))
+
+
 @dataclass(frozen=True)
 class Settings:
     """The service's settings; field names are the Flask config keys they become."""
@@ -356,6 +442,26 @@ class Settings:
     PAGE_SIZE_DEFAULT: int = 50
     PAGE_SIZE_MAX: int = 200
     DEMO_PASSWORD: str = "demo-password"  # noqa: S105 - documented demo sign-in password
+    # Alerts (README "Alerts"): email through SMTP or GOV.UK Notify, or neither (in the
+    # service only). The SMTP URL and the Notify key are secrets: never logged.
+    ALERTS_SMTP_URL: str | None = None
+    ALERTS_SMTP_TIMEOUT_SECONDS: int = 10
+    # Extra CA certificates (PEM) to trust for the SMTP server's TLS, e.g. the council's own CA.
+    ALERTS_SMTP_CA_FILE: str | None = None
+    ALERTS_FROM: str | None = None
+    ALERTS_URGENT_FEEDBACK_TO: tuple[str, ...] = ()
+    NOTIFY_API_KEY: str | None = None
+    NOTIFY_BASE_URL: str = NOTIFY_BASE_URL
+    NOTIFY_TEMPLATE_ID: str | None = None
+    NOTIFY_URGENT_TEMPLATE_ID: str | None = None
+    # The daily digests are made at this hour (LOCAL_TIMEZONE); the worker looks this often.
+    ALERTS_DIGEST_HOUR: int = 7
+    ALERTS_SCAN_INTERVAL_SECONDS: int = 300
+    REVIEW_WAIT_ALERT_WORKING_DAYS: int = 3
+    # Kinds a person cannot switch off (urgent care leavers always among them).
+    ALERTS_MANDATORY: tuple[str, ...] = ("urgent_feedback", "delivery_dead")
+    # Hours (local) when only urgent alerts are emailed; the rest wait until the end.
+    ALERTS_QUIET_HOURS: tuple[int, int] | None = None
 
     def as_flask_config(self) -> dict[str, Any]:
         """Return the settings as a dict for ``app.config``."""
@@ -487,6 +593,31 @@ def load_settings(
         ),
         PAGE_SIZE_MAX=_env_int(env, "PAGE_SIZE_MAX", 200, 10, 1000),
         DEMO_PASSWORD=_env_str(env, "DEMO_PASSWORD", "demo-password"),
+        ALERTS_SMTP_URL=_smtp_url(env),
+        ALERTS_SMTP_TIMEOUT_SECONDS=_env_int(env, "ALERTS_SMTP_TIMEOUT_SECONDS", 10, 1, 60),
+        ALERTS_SMTP_CA_FILE=_ca_file(env),
+        ALERTS_FROM=(
+            email_address("ALERTS_FROM", env["ALERTS_FROM"].strip())
+            if env.get("ALERTS_FROM", "").strip()
+            else None
+        ),
+        ALERTS_URGENT_FEEDBACK_TO=tuple(
+            email_address("ALERTS_URGENT_FEEDBACK_TO", address)
+            for address in _env_list(env, "ALERTS_URGENT_FEEDBACK_TO", ())
+        ),
+        NOTIFY_API_KEY=_notify_key(env),
+        NOTIFY_BASE_URL=(
+            _env_url(env, "NOTIFY_BASE_URL", ("https", "http")) or NOTIFY_BASE_URL
+        ).rstrip("/"),
+        NOTIFY_TEMPLATE_ID=_template_id(env, "NOTIFY_TEMPLATE_ID"),
+        NOTIFY_URGENT_TEMPLATE_ID=_template_id(env, "NOTIFY_URGENT_TEMPLATE_ID"),
+        ALERTS_DIGEST_HOUR=_env_int(env, "ALERTS_DIGEST_HOUR", 7, 0, 23),
+        ALERTS_SCAN_INTERVAL_SECONDS=_env_int(env, "ALERTS_SCAN_INTERVAL_SECONDS", 300, 5, 86400),
+        REVIEW_WAIT_ALERT_WORKING_DAYS=_env_int(env, "REVIEW_WAIT_ALERT_WORKING_DAYS", 3, 1, 60),
+        ALERTS_MANDATORY=_alert_kinds(
+            env, "ALERTS_MANDATORY", ("urgent_feedback", "delivery_dead")
+        ),
+        ALERTS_QUIET_HOURS=_hours(env, "ALERTS_QUIET_HOURS"),
     )
     if overrides:
         unknown = set(overrides) - set(Settings.__dataclass_fields__)
@@ -536,6 +667,7 @@ def _check_consistency(settings: Settings) -> None:
     _check_sign_in(settings)
     _check_core_system(settings)
     _check_evidence_store(settings)
+    _check_alerts(settings)
     from service.timescales import PLAN_TYPES
 
     unknown_plans = set(settings.TIMESCALES) - set(PLAN_TYPES)
@@ -557,6 +689,25 @@ def _check_sign_in(settings: Settings) -> None:
         for name in ("OIDC_ISSUER", "SERVICE_URL"):
             if not getattr(settings, name).startswith("https://"):
                 raise ConfigError(f"{name} must be https:// in production")
+
+
+def _check_alerts(settings: Settings) -> None:
+    if settings.ALERTS_SMTP_URL and settings.NOTIFY_API_KEY:
+        raise ConfigError("set ALERTS_SMTP_URL or NOTIFY_API_KEY for alerts, not both")
+    if settings.ALERTS_SMTP_URL and not settings.ALERTS_FROM:
+        raise ConfigError("ALERTS_SMTP_URL needs ALERTS_FROM (the address alerts come from)")
+    if settings.NOTIFY_API_KEY and not settings.NOTIFY_TEMPLATE_ID:
+        raise ConfigError("NOTIFY_API_KEY needs NOTIFY_TEMPLATE_ID")
+    insecure_notify = not settings.NOTIFY_BASE_URL.startswith("https://")
+    if settings.ENVIRONMENT == "production" and settings.NOTIFY_API_KEY and insecure_notify:
+        raise ConfigError("NOTIFY_BASE_URL must be https:// in production")
+    slowest = 2 * settings.ALERTS_SMTP_TIMEOUT_SECONDS
+    if (settings.ALERTS_SMTP_URL or settings.NOTIFY_API_KEY) and slowest >= (
+        settings.OUTBOX_LEASE_SECONDS
+    ):
+        raise ConfigError(
+            "OUTBOX_LEASE_SECONDS must be more than twice ALERTS_SMTP_TIMEOUT_SECONDS"
+        )
 
 
 def _check_evidence_store(settings: Settings) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Flask, current_app
+from limits.storage import storage_from_string
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -42,7 +43,9 @@ def readyz() -> Any:
     ``PROBE_BUDGET_SECONDS`` whatever hangs: a probe not done by then reports "unavailable", and
     is not started again while it is still running. With a council identity provider
     (``JWT_JWKS_URL``), its key set is reported too, but does not make the service unready:
-    tokens whose keys are cached, and our own tokens, still work while it is down.
+    tokens whose keys are cached, and our own tokens, still work while it is down. The shared
+    rate-limit store (Redis, ``RATELIMIT_STORAGE_URI``) is reported the same way: without it each
+    process counts sign-ins alone, but nobody is refused.
 
     Also reports the core-system outbox: how many messages wait, how many are dead letters,
     and the oldest undelivered one's age in seconds (for an alert; a backlog is not unready).
@@ -53,6 +56,8 @@ def readyz() -> Any:
         "database": lambda: _check_database(app),
         "evidence_store": lambda: _check_evidence_store(store),
     }
+    if app.config["RATELIMIT_STORAGE_URI"] != "memory://":
+        probes["rate_limit_store"] = lambda: _check_rate_limit_store(app)
     if app.config["JWT_JWKS_URL"]:
         from service.auth.identity_provider import provider_keys
 
@@ -135,3 +140,18 @@ def _check_evidence_store(store: EvidenceStore) -> str:
     except (StorageError, FileNotFoundError):
         return "unavailable"
     return "ok"
+
+
+RATE_LIMIT_PROBE = "service.health.rate_limit_store"
+
+
+def _check_rate_limit_store(app: Flask) -> str:
+    # Its own client, built once per app with the limiter's options (timeouts, no retries): the
+    # limiter's store belongs to whichever app initialised it last in this process.
+    store = app.extensions.get(RATE_LIMIT_PROBE)
+    if store is None:
+        store = storage_from_string(
+            app.config["RATELIMIT_STORAGE_URI"], **app.config["RATELIMIT_STORAGE_OPTIONS"]
+        )
+        app.extensions[RATE_LIMIT_PROBE] = store
+    return "ok" if store.check() else "unavailable"

@@ -19,3 +19,18 @@ def public_url(endpoint: str, **values: Any) -> str:
     config = current_app.config
     base = str(config["PUBLIC_BASE_URL"] or config["SERVICE_URL"]).rstrip("/")
     return base + url_for(endpoint, **values)
+
+
+def public_link(path: str) -> str:
+    """``path`` (a path in this service, e.g. ``/desk/feedback/…``) under ``PUBLIC_BASE_URL``,
+    for a link that leaves the service in a message.
+    """
+    config = current_app.config
+    base = str(config["PUBLIC_BASE_URL"] or config["SERVICE_URL"]).rstrip("/")
+    return base + "/" + path.lstrip("/")
+
+
+def path_for(endpoint: str, **values: Any) -> str:
+    """The path of ``endpoint`` with ``values``, with or without a request (a worker has none)."""
+    adapter = current_app.url_map.bind("localhost", script_name="/")
+    return str(adapter.build(endpoint, values))

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from tests.s3server import free_port
+from tests.s3server import restartable_port
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_BODY = 5 * 1024 * 1024
@@ -315,7 +315,7 @@ class CoreSystemServer:
         static_token: str | None = None,
         token_lifetime: int = 300,
     ) -> None:
-        self.port = port or free_port()
+        self.port = port or restartable_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.token_url = f"{self.url}/oauth/token"
         self.args = [

@@ -17,19 +17,20 @@ import re
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import quote, urljoin
 
 import pytest
 import requests
 
-from tests.s3server import free_port
+from tests.s3server import restartable_port
 
 IDP_DIR = Path(__file__).resolve().parent / "idp"
 START_TIMEOUT = 30
@@ -118,7 +119,7 @@ class IdentityProvider:
         port: int | None = None,
         keys: Sequence[Mapping[str, Any]] | None = None,
     ) -> None:
-        self.port = port or free_port()
+        self.port = port or restartable_port()
         self.issuer = f"http://127.0.0.1:{self.port}"
         self.config: dict[str, Any] = {
             "port": self.port,
@@ -133,6 +134,7 @@ class IdentityProvider:
         if keys is not None:
             self.config["keys"] = [dict(key) for key in keys]
         self.process: subprocess.Popen[bytes] | None = None
+        self._stderr: IO[bytes] | None = None
 
     @property
     def discovery_url(self) -> str:
@@ -143,26 +145,40 @@ class IdentityProvider:
         """Start Node with ``provider.mjs`` and wait until discovery answers."""
         node = node_or_skip()
         ensure_installed()
+        # stderr goes to a file, not a pipe nobody reads while it runs (a full pipe blocks Node).
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
         self.process = subprocess.Popen(  # noqa: S603 - node from PATH, our own script
             [node, "provider.mjs"],
             cwd=IDP_DIR,
             env={**os.environ, "IDP_CONFIG": json.dumps(self.config)},
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=self._stderr,
         )
         deadline = time.monotonic() + START_TIMEOUT
+        last_error: OSError | None = None
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                errors = self.process.stderr.read().decode() if self.process.stderr else ""
-                self.process = None
+                errors = self._stderr_text()
+                self.stop()
                 raise RuntimeError(f"oidc-provider exited at start:\n{errors}")
             try:
-                urllib.request.urlopen(self.discovery_url, timeout=1).close()  # noqa: S310
+                urllib.request.urlopen(self.discovery_url, timeout=2).close()  # noqa: S310
                 return self
-            except OSError:
+            except OSError as error:
+                last_error = error
                 time.sleep(0.1)
+        errors = self._stderr_text()
         self.stop()
-        raise RuntimeError("oidc-provider did not start")
+        raise RuntimeError(
+            f"oidc-provider did not answer at {self.discovery_url} within {START_TIMEOUT} s "
+            f"(last error: {last_error!r}); its stderr:\n{errors}"
+        )
+
+    def _stderr_text(self) -> str:
+        if self._stderr is None:
+            return ""
+        self._stderr.seek(0)
+        return self._stderr.read().decode(errors="replace")[-4000:]
 
     def stop(self) -> None:
         """Stop the provider (its sessions and keys go with it)."""
@@ -174,9 +190,10 @@ class IdentityProvider:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=10)
-            if self.process.stderr:
-                self.process.stderr.close()
             self.process = None
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
 
     @property
     def jwks_url(self) -> str:

@@ -62,6 +62,21 @@ def _port_is_free(port: int) -> bool:
     return True
 
 
+def restartable_port() -> int:
+    """A free port below the ephemeral range, for a server stopped and started again on it.
+
+    A port from :func:`free_port` is an ephemeral one: while its server is down, any outgoing
+    connection on the machine may take it as its own local port, and the restart then fails.
+    23000-29999 sits between SeaweedFS's blocks and below the ephemeral range (32768 up).
+    """
+    rng = secrets.SystemRandom()
+    for _ in range(200):
+        port = rng.randrange(23000, 30000)
+        if _port_is_free(port):
+            return port
+    raise RuntimeError("no free port below the ephemeral range")
+
+
 def free_port_block() -> int:
     """A base port P with P..P+4 and P+10000..P+10004 all free (below the ephemeral range)."""
     rng = secrets.SystemRandom()

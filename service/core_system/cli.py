@@ -63,9 +63,13 @@ def status() -> None:
         select(OutboxMessage).where(OutboxMessage.status == MessageStatus.DEAD).limit(50)
     )
     for message in dead:
+        about = (
+            f"visit {message.visit_id} v{message.version_number}"
+            if message.visit_id
+            else message.event
+        )
         click.echo(
-            f"  dead #{message.id} visit {message.visit_id} v{message.version_number}: "
-            f"{message.last_error} after {message.attempts} attempts"
+            f"  dead #{message.id} {about}: {message.last_error} after {message.attempts} attempts"
         )
     if summary["dead"]:
         raise SystemExit(1)

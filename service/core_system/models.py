@@ -32,12 +32,18 @@ class MessageStatus(StrEnum):
 
 
 MESSAGE_STATUSES = tuple(status.value for status in MessageStatus)
+# Who a message is for: the core case system (a visit's approved record), or a person told of
+# something waiting (service/alerts), by email. One queue, one worker, one set of retries.
+CORE_SYSTEM = "core_system"
+ALERT = "alert"
+DESTINATIONS = (CORE_SYSTEM, ALERT)
 # SQLite has no BIGINT autoincrement: there a BigInteger key must be an INTEGER PRIMARY KEY.
 Serial = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class OutboxMessage(Base):
-    """One approved version of a visit, to be delivered to the core system exactly once.
+    """One approved version of a visit, to be delivered to the core system exactly once; or one
+    alert email (``destination`` ``alert``), sent through the same worker.
 
     Written in the transaction that approved it, with the payload frozen as approved. The id
     orders messages: two versions of one visit are delivered in id order, never the other way.
@@ -46,6 +52,7 @@ class OutboxMessage(Base):
     __tablename__ = "outbox_messages"
     __table_args__ = (
         CheckConstraint(f"status IN {MESSAGE_STATUSES!r}", name="status"),
+        CheckConstraint(f"destination IN {DESTINATIONS!r}", name="destination"),
         # Delivered messages pile up for years; the workers and /readyz only read the rest.
         Index(
             "ix_outbox_messages_undelivered",
@@ -57,8 +64,12 @@ class OutboxMessage(Base):
     )
 
     id: Mapped[int] = mapped_column(Serial, primary_key=True, autoincrement=True)
-    visit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("visits.id"))
-    version_number: Mapped[int] = mapped_column(doc="The approved VisitVersion's number")
+    destination: Mapped[str] = mapped_column(
+        String(20), default=CORE_SYSTEM, server_default=CORE_SYSTEM
+    )
+    # Set for the core system's messages; an alert's are None.
+    visit_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("visits.id"))
+    version_number: Mapped[int | None] = mapped_column(doc="The approved VisitVersion's number")
     review_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("reviews.id"))
     event: Mapped[str] = mapped_column(String(40))
     # The receiver's key for "have I had this already?": visit and version, never reused.

@@ -156,14 +156,17 @@ def delivery_states(visit_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, dict[str,
             .order_by(OutboxMessage.visit_id, OutboxMessage.id)
         )
         for message in rows:
-            by_visit[message.visit_id].append(message)
+            if message.visit_id is not None:
+                by_visit[message.visit_id].append(message)
     return {visit_id: delivery_state(messages) for visit_id, messages in by_visit.items()}
 
 
 def message_query(filters: dict[str, Any]) -> Select[Any]:
-    """Messages for the admin list, newest first, filtered by status, visit or event."""
+    """Messages for the admin list, newest first, filtered by status, destination, visit or
+    event.
+    """
     query = select(OutboxMessage)
-    for name in ("status", "visit_id", "event"):
+    for name in ("status", "destination", "visit_id", "event"):
         if filters.get(name):
             query = query.where(getattr(OutboxMessage, name) == filters[name])
     return query.order_by(OutboxMessage.id.desc())

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from service.core_system import payload
 from service.core_system.adapters import CoreSystem, DeliveryFailed
-from service.core_system.models import MessageStatus, OutboxMessage
+from service.core_system.models import CORE_SYSTEM, MessageStatus, OutboxMessage
 from service.extensions import db
 
 
@@ -34,7 +34,10 @@ def latest_delivered(batch: int = 500) -> Iterator[OutboxMessage]:
     """The latest delivered message of each visit, in visit order, read a batch at a time."""
     latest = (
         select(func.max(OutboxMessage.id))
-        .where(OutboxMessage.status == MessageStatus.DELIVERED)
+        .where(
+            OutboxMessage.status == MessageStatus.DELIVERED,
+            OutboxMessage.destination == CORE_SYSTEM,
+        )
         .group_by(OutboxMessage.visit_id)
     )
     ids = list(db.session.scalars(latest))
@@ -54,7 +57,7 @@ def reconcile(adapter: CoreSystem) -> tuple[int, list[Difference]]:
         try:
             held = adapter.read_back(visit_id)
         except DeliveryFailed:
-            differences.append(Difference(visit_id, message.version_number, "unreadable"))
+            differences.append(Difference(visit_id, message.version_number or 0, "unreadable"))
             continue
         if held is None:
             problem = "missing"
@@ -64,5 +67,5 @@ def reconcile(adapter: CoreSystem) -> tuple[int, list[Difference]]:
             problem = "different"
         else:
             continue
-        differences.append(Difference(visit_id, message.version_number, problem))
+        differences.append(Difference(visit_id, message.version_number or 0, problem))
     return checked, differences

@@ -19,10 +19,12 @@ import random
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from blinker import Namespace
 from flask import current_app
 from sqlalchemy import and_, exists, or_, select, text, update
 from sqlalchemy.orm import aliased
@@ -31,13 +33,17 @@ from service.audit import anchors
 from service.audit.events import Action, about_children
 from service.audit.trail import record
 from service.columns import utcnow
-from service.core_system.adapters import CoreSystem, DeliveryFailed, core_system
-from service.core_system.models import MessageStatus, OutboxMessage
+from service.core_system.adapters import CoreSystem, Delivered, DeliveryFailed, core_system
+from service.core_system.models import CORE_SYSTEM, MessageStatus, OutboxMessage
 from service.extensions import db
 from service.visits.models import VisitChild
 from storage import StorageError
 
 log = logging.getLogger(__name__)
+_signals = Namespace()
+# Sent in the transaction that makes a core-system message a dead letter, with its id: the
+# alerts feature tells the admins in that same transaction.
+became_dead_letter = _signals.signal("outbox-dead-letter")
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,28 @@ class Claimed:
     key: str
     payload: dict[str, Any]
     attempts: int
+    destination: str = CORE_SYSTEM
+
+
+# How a message for another destination than the core system is sent (``alert``: by
+# service/alerts), registered by that feature at start-up so this module imports none.
+Sender = Callable[[Claimed], Delivered]
+SENDERS: dict[str, Sender] = {}
+
+
+def register_sender(destination: str, sender: Sender) -> None:
+    """Have ``sender`` deliver the messages for ``destination`` (it raises DeliveryFailed)."""
+    SENDERS[destination] = sender
+
+
+# Jobs the worker runs every so often beside delivery (the alerts' scan): the name of the
+# setting holding the interval in seconds, and the job, which commits its own work.
+PERIODIC: dict[str, Callable[[], Any]] = {}
+
+
+def register_periodic(interval_setting: str, job: Callable[[], Any]) -> None:
+    """Have every outbox worker run ``job`` each ``config[interval_setting]`` seconds."""
+    PERIODIC[interval_setting] = job
 
 
 def worker_name() -> str:
@@ -104,6 +132,7 @@ def claim(worker: str, limit: int, now: datetime | None = None) -> list[Claimed]
             OutboxMessage.idempotency_key,
             OutboxMessage.payload,
             OutboxMessage.attempts,
+            OutboxMessage.destination,
         )
         .execution_options(synchronize_session=False)
     ).all()
@@ -159,7 +188,10 @@ def _finish(worker: str, message: Claimed, **values: Any) -> bool:
 def deliver(adapter: CoreSystem, worker: str, message: Claimed) -> str:
     """Deliver one claimed message and record the outcome; returns the new status."""
     try:
-        delivered = adapter.deliver(message.key, message.payload)
+        if message.destination == CORE_SYSTEM:
+            delivered = adapter.deliver(message.key, message.payload)
+        else:
+            delivered = SENDERS[message.destination](message)
     except DeliveryFailed as failure:
         db.session.rollback()  # the local registry's insert, if it got that far
         return _failed(worker, message, failure)
@@ -183,6 +215,9 @@ def deliver(adapter: CoreSystem, worker: str, message: Claimed) -> str:
         last_error=None,
         last_status=None,
     ):
+        if message.destination != CORE_SYSTEM:  # an alert carries no child's record
+            db.session.commit()
+            return MessageStatus.DELIVERED
         # Children's records left this service: the disclosure is audited, ids only.
         record(
             Action.DELIVER,
@@ -217,7 +252,9 @@ def _failed(worker: str, message: Claimed, failure: DeliveryFailed) -> str:
     }
     if not dead:
         values["next_attempt_at"] = utcnow() + backoff(message.attempts, failure.retry_after)
-    _finish(worker, message, **values)
+    finished = _finish(worker, message, **values)
+    if finished and dead and message.destination == CORE_SYSTEM:
+        became_dead_letter.send(message.id)
     db.session.commit()
     log.warning(
         "outbox message %s (attempt %s): %s%s",
@@ -239,6 +276,31 @@ def run_once(worker: str, stop: threading.Event | None = None) -> int:
             return index
         deliver(adapter, worker, message)
     return len(batch)
+
+
+class Every:
+    """A registered job run every ``interval`` seconds; a failure is logged, and delivery
+    goes on.
+    """
+
+    def __init__(self, interval: float, job: Callable[[], Any]) -> None:
+        self.interval = interval
+        self.job = job
+        self.next_at = 0.0
+
+    def run_if_due(self) -> None:
+        """Run the job now if its interval has passed."""
+        now = time.monotonic()
+        if now < self.next_at:
+            return
+        self.next_at = now + self.interval
+        try:
+            self.job()
+        except Exception:
+            log.exception("outbox worker: %s failed; trying again later", self.job.__name__)
+            db.session.rollback()
+        finally:
+            db.session.remove()
 
 
 class AnchorSchedule:
@@ -279,8 +341,11 @@ def run(stop: threading.Event, *, once: bool = False) -> int:
     log.info("outbox worker %s delivering to the %s core system", worker, adapter.name)
     tried = 0
     anchoring = AnchorSchedule(current_app.config["AUDIT_ANCHOR_INTERVAL_SECONDS"])
+    jobs = [Every(current_app.config[name], job) for name, job in PERIODIC.items()]
     while not stop.is_set():
         anchoring.run_if_due()
+        for job in jobs:
+            job.run_if_due()
         try:
             done = run_once(worker, stop)
         except Exception:

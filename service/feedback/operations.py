@@ -7,6 +7,7 @@ from collections import Counter, defaultdict
 from datetime import timedelta
 from typing import Any
 
+from blinker import Namespace
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import Select, select
@@ -25,6 +26,9 @@ from service.feedback.models import (
 )
 
 SMALLEST_GROUP = 5
+# Sent with each response saved, in its transaction (the alerts feature tells the duty contacts
+# of an urgent one at once).
+feedback_received = Namespace().signal("feedback-received")
 
 
 class InviteProblem(Exception):
@@ -96,6 +100,7 @@ def save_feedback(
     )
     db.session.add(feedback)
     db.session.flush()
+    feedback_received.send(feedback)
     return feedback
 
 

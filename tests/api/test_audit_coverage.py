@@ -23,6 +23,9 @@ NO_CHILD_DATA = {
     "/oversight/summary": "counts per team",
     "/feedback": "care leavers' feedback (audited as feedback reads)",
     "/feedback/summary": "suppressed aggregates",
+    "/me/alerts": "kinds, counts and links: an alert names no child",
+    "/me/alert-preferences": "the caller's own settings",
+    "/alerts/urgent": "who was alerted and when: no child",
 }
 
 

@@ -216,3 +216,25 @@ def test_fields_that_can_be_null_are_nullable_in_the_document(client):
                     _check_nullable(field, properties[key], f"{name}.{key}")
                     checked += field.allow_none
     assert checked > 40
+
+
+def test_readiness_reports_the_shared_rate_limit_store_without_counting_it(app, tmp_path):
+    from service import create_app
+    from tests.s3server import free_port
+    from tests.shared_limits import REDIS_URL, redis_or_skip
+
+    redis_or_skip()
+    settings = {
+        "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+        "EVIDENCE_STORE": f"file://{tmp_path}",
+    }
+    reachable = create_app({**settings, "RATELIMIT_STORAGE_URI": REDIS_URL})
+    ready = reachable.test_client().get("/readyz")
+    assert ready.status_code == 200
+    assert ready.get_json()["checks"]["rate_limit_store"] == "ok"
+    gone = f"redis://127.0.0.1:{free_port()}/5"
+    down = create_app({**settings, "RATELIMIT_STORAGE_URI": gone})
+    ready = down.test_client().get("/readyz")
+    # Without Redis each process counts sign-ins alone; nobody is refused, so still ready.
+    assert ready.status_code == 200
+    assert ready.get_json()["checks"]["rate_limit_store"] == "unavailable"
