@@ -46,7 +46,7 @@ async function renderStatus() {
     <p class="govuk-body-s app-status__text" id="sync-status">
       ${online ? tagOf('Online', 'green') : tagOf('Offline', 'grey')}
       <span data-waiting="${waiting}">${waiting ? `${waiting} visit${waiting === 1 ? '' : 's'} waiting to send.` : 'Nothing waiting to send.'}</span>
-      ${status.state === 'syncing' ? 'Sending…' : esc(status.state === 'error' || status.state === 'offline' ? status.message : '')}
+      ${esc(statusNote())}
     </p>
     <div class="app-status__actions">
       <button type="button" class="govuk-button govuk-button--secondary app-small-button" id="sync-now">Sync now</button>
@@ -56,6 +56,15 @@ async function renderStatus() {
     await syncNow({ withCaseload: true });
     route();
   });
+}
+
+function statusNote() {
+  if (status.state === 'syncing') return 'Sending…';
+  if (status.state === 'error' || status.state === 'offline') return status.message;
+  if (status.state === 'synced' && status.lastSync) {
+    return `Up to date at ${new Date(status.lastSync).toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit' })}.`;
+  }
+  return '';
 }
 
 function tagOf(text, colour) {
