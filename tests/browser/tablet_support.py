@@ -160,16 +160,23 @@ def held_visit(tab) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     return visits[0]  # type: ignore[no-any-return]
 
 
-def changed_at_the_desk(worker, visit_id: str, observations: str) -> int:  # type: ignore[no-untyped-def]
-    """The same visit changed through the API elsewhere; its new version."""
+def changed_at_the_desk(  # type: ignore[no-untyped-def]
+    worker, visit_id: str, observations: str, *, submit: bool = False
+) -> int:
+    """The same visit changed through the API elsewhere (and submitted); its new version."""
     current = worker.get(f"/visits/{visit_id}")
     body = {k: v for k, v in current.get_json().items() if k not in SERVER_ONLY}
     body["children"] = [
         {k: v for k, v in entry.items() if k != "child_name"} for entry in body["children"]
     ]
     body["observations"] = observations
+    if submit:
+        body["children"][0].update(seen_alone=True, voice={"own_words": "Said at the desk."})
     changed = worker.put(
         f"/visits/{visit_id}", json=body, headers={"If-Match": current.headers["ETag"]}
     )
     assert changed.status_code == 200, changed.get_json()
+    if submit:
+        changed = worker.post(f"/visits/{visit_id}/submit")
+        assert changed.status_code == 200, changed.get_json()
     return changed.get_json()["version"]  # type: ignore[no-any-return]

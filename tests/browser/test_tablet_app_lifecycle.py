@@ -25,7 +25,7 @@ from tests.browser.tablet_support import (
 from tests.factories import PASSWORD
 
 
-def a_conflict(tablet, world, sign_in):  # type: ignore[no-untyped-def]
+def a_conflict(tablet, world, sign_in, *, submit_at_desk: bool = False):  # type: ignore[no-untyped-def]
     """A draft synced from the tablet, changed at the desk, then changed on the tablet: the
     next sync answers "conflict". Returns the visit id and the desk's API session.
     """
@@ -45,7 +45,7 @@ def a_conflict(tablet, world, sign_in):  # type: ignore[no-untyped-def]
         tablet.wait_for_timeout(250)
     visit_id = held_visit(tablet)["id"]
     worker = sign_in(world.usernames["worker_a"])
-    assert changed_at_the_desk(worker, visit_id, "Changed at the desk.") == 2
+    changed_at_the_desk(worker, visit_id, "Changed at the desk.", submit=submit_at_desk)
 
     tablet.click(f"[data-visit='{visit_id}'] a")
     tablet.wait_for_selector("#visit-form")
@@ -85,6 +85,18 @@ def test_keeping_the_services_copy_replaces_the_tablets(tablet, world, sign_in):
     tablet.goto(f"/app/#/visit/{visit_id}/finish")
     assert tablet.input_value("#f-observations") == "Changed at the desk."
     assert worker.get(f"/visits/{visit_id}").get_json()["version"] == 2
+    assert tablet.errors == []
+
+
+def test_a_copy_submitted_at_the_desk_cannot_be_replaced_from_the_tablet(tablet, world, sign_in):
+    visit_id, worker = a_conflict(tablet, world, sign_in, submit_at_desk=True)
+    tablet.click(f"[data-visit='{visit_id}'] a:has-text('Compare the copies')")
+    tablet.wait_for_selector(".govuk-warning-text:has-text('cannot replace it')")
+    assert tablet.locator("[data-keep='tablet']").count() == 0
+    assert serious_violations(tablet) == []
+    tablet.click('button:has-text("Keep the service\'s copy")')
+    wait_until(tablet, lambda held: held["visits"] == 0)
+    assert worker.get(f"/visits/{visit_id}").get_json()["status"] == "submitted"
     assert tablet.errors == []
 
 

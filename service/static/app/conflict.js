@@ -5,6 +5,7 @@ import { db, forgetVisit } from './store.js';
 import { bodyOf, syncNow } from './sync.js';
 import { caseOf, childName } from './visit.js';
 
+const EDITABLE = ['draft', 'returned']; // what the tablet may still replace
 const TEXT = (value) => (value === null || value === undefined || value === '' ? '–' : String(value));
 const YES_NO = (value) => (value === true ? 'Yes' : value === false ? 'No' : '–');
 
@@ -51,6 +52,7 @@ export async function renderConflict(main, visit, go, flash) {
   const server = visit.server_visit;
   if (visit.state !== 'conflict' || !server) return go(`#/visit/${visit.id}`);
   const caseRecord = await caseOf(visit);
+  const editable = EDITABLE.includes(server.status);
   main.innerHTML = `
     <h1 class="govuk-heading-l" tabindex="-1">This visit was changed somewhere else</h1>
     <p class="govuk-body">The service's copy changed after this tablet's copy was made (it is now version ${esc(server.version)}, ${esc(server.status)}). Compare them and choose the one to keep. The other is discarded.</p>
@@ -64,11 +66,12 @@ export async function renderConflict(main, visit, go, flash) {
         <tbody class="govuk-table__body">${rows(server, visit.body, caseRecord)}</tbody>
       </table>
     </div>
+    ${editable ? '' : `<div class="govuk-warning-text"><span class="govuk-warning-text__icon" aria-hidden="true">!</span><strong class="govuk-warning-text__text"><span class="govuk-visually-hidden">Warning</span>The service's copy has been ${esc(server.status)}, so this tablet cannot replace it. Keep the service's copy; a change to a submitted visit is made by amending it.</strong></div>`}
     <div class="govuk-button-group">
-      <button type="button" class="govuk-button" data-keep="tablet">Keep this tablet's copy</button>
-      <button type="button" class="govuk-button govuk-button--secondary" data-keep="server">Keep the service's copy</button>
+      ${editable ? `<button type="button" class="govuk-button" data-keep="tablet">Keep this tablet's copy</button>` : ''}
+      <button type="button" class="govuk-button ${editable ? 'govuk-button--secondary' : ''}" data-keep="server">Keep the service's copy</button>
     </div>`;
-  main.querySelector('[data-keep="tablet"]').addEventListener('click', async () => {
+  main.querySelector('[data-keep="tablet"]')?.addEventListener('click', async () => {
     // Edit on top of the server's version: the next sync replaces it with the tablet's copy.
     await db.visits.update(visit.id, {
       base_version: server.version, state: visit.submit_wanted ? 'queued' : 'draft', dirty: true, server_visit: null,
@@ -78,7 +81,7 @@ export async function renderConflict(main, visit, go, flash) {
     go('#/');
   });
   main.querySelector('[data-keep="server"]').addEventListener('click', async () => {
-    if (['draft', 'returned'].includes(server.status)) {
+    if (editable) {
       await db.visits.update(visit.id, {
         body: bodyOf(server), base_version: server.version, state: 'draft', dirty: false, server_visit: null,
       });
