@@ -28,9 +28,9 @@ function voiceSection(p, voice, name, errors) {
       <legend class="govuk-fieldset__legend govuk-fieldset__legend--s">Scale from 0 to 10</legend>
       ${textInput({ path: `${p}.voice.scale.question`, label: 'The question asked', hint: 'For example, how safe do you feel at home?', value: scale.question })}
       ${radios({ path: `${p}.voice.scale.score`, legend: 'Score (0 is the worst, 10 the best)', value: scale.score ?? '', options: SCORES, inline: true, small: true })}
-      ${radios({ path: `${p}.voice.scale.scored_by`, legend: 'Who gave the score?', value: scale.scored_by, options: Object.entries(LABELS.scored_by), small: true })}
+      ${radios({ path: `${p}.voice.scale.scored_by`, legend: 'Who gave the score?', value: scale.scored_by, options: Object.entries(LABELS.scored_by) })}
     </fieldset>
-    ${radios({ path: `${p}.voice.method`, legend: 'How were the views gathered?', value: voice.method, options: Object.entries(LABELS.method), small: true })}`;
+    ${radios({ path: `${p}.voice.method`, legend: 'How were the views gathered?', value: voice.method, options: Object.entries(LABELS.method) })}`;
 }
 
 function evidenceSection(p, voice, name) {
@@ -99,13 +99,13 @@ export async function renderChild(main, visit, index, go) {
     <form id="child-form" novalidate>
       ${radios({ path: `${p}.seen`, errors, legend: `Was ${name} seen?`, value: entry.seen, options: YES_NO, inline: true })}
       <div data-when="${p}.seen=false" class="app-conditional">
-        ${radios({ path: `${p}.not_seen_reason`, errors, legend: 'Why not?', value: entry.not_seen_reason, options: Object.entries(LABELS.not_seen_reason), small: true })}
+        ${radios({ path: `${p}.not_seen_reason`, errors, legend: 'Why not?', value: entry.not_seen_reason, options: Object.entries(LABELS.not_seen_reason) })}
         ${textarea({ path: `${p}.not_seen_detail`, errors, label: 'More detail', value: entry.not_seen_detail, rows: 2 })}
       </div>
       <div data-when="${p}.seen=true" class="app-conditional">
         ${radios({ path: `${p}.seen_alone`, errors, legend: `Was ${name} seen alone?`, value: entry.seen_alone, options: YES_NO, inline: true })}
         <div data-when="${p}.seen_alone=false" class="app-conditional">
-          ${radios({ path: `${p}.not_seen_alone_reason`, errors, legend: 'Why not alone?', hint: 'Regulation 29 of the Care Planning regulations', value: entry.not_seen_alone_reason, options: Object.entries(LABELS.not_seen_alone_reason), small: true })}
+          ${radios({ path: `${p}.not_seen_alone_reason`, errors, legend: 'Why not alone?', hint: 'Regulation 29 of the Care Planning regulations', value: entry.not_seen_alone_reason, options: Object.entries(LABELS.not_seen_alone_reason) })}
           ${textarea({ path: `${p}.not_seen_alone_detail`, label: 'More detail', value: entry.not_seen_alone_detail, rows: 2 })}
         </div>
         ${radios({ path: `${p}.bedroom_seen`, legend: `Did you see ${name}'s bedroom?`, value: entry.bedroom_seen, options: YES_NO, inline: true })}

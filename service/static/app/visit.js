@@ -186,7 +186,7 @@ export async function renderStart(main, visit, go) {
     <h1 class="govuk-heading-l" tabindex="-1">The visit</h1>
     ${returnedNotice(visit)}
     <form id="visit-form" novalidate>
-      ${radios({ path: 'visit_type', legend: 'Type of visit', value: body.visit_type, options: Object.entries(LABELS.visit_type), small: true })}
+      ${radios({ path: 'visit_type', legend: 'Type of visit', value: body.visit_type, options: Object.entries(LABELS.visit_type) })}
       ${radios({ path: 'announced', legend: 'Was the visit announced?', value: body.announced, options: YES_NO, inline: true })}
       ${textInput({ path: 'started_at', label: 'Started at', value: localInput(body.started_at), type: 'datetime-local', cls: 'govuk-input--width-20' })}
       ${textInput({ path: 'location', label: 'Where', hint: 'For example, the family home', value: body.location, cls: 'govuk-input--width-20' })}
@@ -194,7 +194,7 @@ export async function renderStart(main, visit, go) {
       <div class="govuk-form-group">
         <fieldset class="govuk-fieldset">
           <legend class="govuk-fieldset__legend govuk-fieldset__legend--s">Children on this visit</legend>
-          <div class="govuk-checkboxes govuk-checkboxes--small">${children}</div>
+          <div class="govuk-checkboxes">${children}</div>
         </fieldset>
       </div>
       <p class="govuk-body-s app-autosave" id="autosave-note" role="status"></p>
