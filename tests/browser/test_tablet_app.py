@@ -46,6 +46,10 @@ def test_a_visit_recorded_offline_reaches_the_service_with_its_drawing_and_photo
     tablet.click("button:has-text('Continue')")
     record_first_child(tablet)
     both_orientations(tablet, "visit-child")
+    tablet.reload()  # autosaved: nothing typed is lost when the app is closed mid-visit
+    tablet.wait_for_selector("[data-files='photo'] img")
+    assert tablet.input_value("#f-children-0-voice-own_words").startswith("I like it when Nan")
+    assert tablet.is_checked("#f-children-0-voice-scale-score-7")
     tablet.click("button:has-text('Continue')")
     record_second_child(tablet)
     tablet.click("button:has-text('Continue')")
