@@ -233,3 +233,24 @@ def test_keyboard_only_and_200_percent_zoom(tablet, world):
     assert local_records(tablet)["exists"] is False
     assert tablet.evaluate(CACHES) == []
     assert tablet.errors == []
+
+
+def test_a_draft_is_deleted_here_and_on_the_service(tablet, app, world):
+    sign_in_tablet(tablet, world.usernames["worker_a"])
+    record_start(tablet, world.case_ids["a2"])
+    tablet.click("button:has-text('Continue')")
+    tablet.click("button:has-text('Continue')")
+    tablet.wait_for_selector("#finish-form")
+    tablet.click("button:has-text('Save and finish later')")
+    for _ in range(40):  # the draft reaches the service
+        if held_visit(tablet)["base_version"] == 1 and not held_visit(tablet)["dirty"]:
+            break
+        tablet.wait_for_timeout(250)
+    visit_id = held_visit(tablet)["id"]
+    tablet.goto(f"/app/#/visit/{visit_id}/finish")
+    tablet.click("button:has-text('Delete this draft')")
+    tablet.wait_for_selector("#children")
+    assert local_records(tablet)["visits"] == 0
+    with app.app_context():
+        assert db.session.get(Visit, uuid.UUID(visit_id)) is None
+    assert tablet.errors == []

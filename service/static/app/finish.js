@@ -2,7 +2,8 @@
 // and the submit rules, shown as they stand before the server is asked.
 import { errorSummary, esc, fieldId, localInput, textInput, textarea } from './html.js';
 import { submissionErrors } from './rules.js';
-import { db, filesOf } from './store.js';
+import { api, ApiError } from './api.js';
+import { db, filesOf, forgetVisit } from './store.js';
 import { syncNow } from './sync.js';
 import { autosave, bodyToSend, caseOf, childName, partialScales, returnedNotice, saveVisit, steps } from './visit.js';
 
@@ -42,6 +43,27 @@ async function checklist(visit) {
   };
 }
 
+/** Delete a draft never submitted: here, and on the service if it reached it (online only). */
+async function deleteDraft(visit, status) {
+  const stored = await db.visits.get(visit.id);
+  if (stored && stored.base_version !== null && stored.base_version !== undefined) {
+    if (!navigator.onLine) {
+      status.textContent = 'This draft is also on the service: delete it when the tablet is online.';
+      return false;
+    }
+    try {
+      await api(`/visits/${visit.id}`, { method: 'DELETE', headers: { 'If-Match': `"${stored.base_version}"` } });
+    } catch (error) {
+      if (!(error instanceof ApiError) || error.status !== 404) {
+        status.textContent = `The draft could not be deleted: ${error.message}`;
+        return false;
+      }
+    }
+  }
+  await forgetVisit(visit.id);
+  return true;
+}
+
 export async function renderFinish(main, visit, go, flash) {
   const endsNow = !visit.body.ended_at; // first time here: the visit ends now, unless changed
   if (endsNow) visit.body.ended_at = new Date().toISOString();
@@ -66,6 +88,8 @@ export async function renderFinish(main, visit, go, flash) {
         <button type="button" class="govuk-button govuk-button--secondary" data-later>Save and finish later</button>
         <button type="button" class="govuk-button govuk-button--secondary" data-back>Previous</button>
       </div>
+      ${visit.review_comment ? '' : `<p class="govuk-body"><button type="button" class="govuk-button govuk-button--warning" data-delete>Delete this draft</button></p>
+      <p class="govuk-body-s" role="status" id="delete-status"></p>`}
     </form>`;
   const form = main.querySelector('#finish-form');
   const showChecklist = async () => {
@@ -84,6 +108,12 @@ export async function renderFinish(main, visit, go, flash) {
     flash('The visit is saved on this tablet as a draft.');
     syncNow();
     go('#/');
+  });
+  form.querySelector('[data-delete]')?.addEventListener('click', async () => {
+    if (await deleteDraft(visit, form.querySelector('#delete-status'))) {
+      flash('The draft is deleted.');
+      go('#/');
+    }
   });
   form.querySelector('[data-submit]').addEventListener('click', async () => {
     await flush();
