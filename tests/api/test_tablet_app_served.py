@@ -47,7 +47,7 @@ def test_the_service_worker_precaches_files_that_exist(client):
     assert worker.headers["Service-Worker-Allowed"] == "/app/"
     script = worker.get_data(as_text=True)
     assert "storage.googleapis.com" not in script  # Workbox from our own /static
-    precache = json.loads(re.search(r"precacheAndRoute\((\[.*?\])", script, re.S).group(1))
+    precache = json.loads(re.search(r"const SHELL = (\[.*?\]);", script, re.S).group(1))
     assert {entry["url"] for entry in precache} >= {"/app/", "/static/app/main.js"}
     for entry in precache:
         assert served(client, entry["url"]), entry["url"]

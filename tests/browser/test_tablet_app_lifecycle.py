@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 
 from service.extensions import db
+from service.tablet.shell import SHELL_FILES
 from service.visits.models import Visit
 from tests.browser.conftest import serious_violations
 from tests.browser.tablet_support import (
@@ -23,6 +24,11 @@ from tests.browser.tablet_support import (
     wait_until,
 )
 from tests.factories import PASSWORD
+
+SHELL_CACHED = """async () => {
+  const name = (await caches.keys()).find(key => key.startsWith('workbox-precache'));
+  return name ? (await (await caches.open(name)).keys()).length : 0;
+}"""
 
 
 def a_conflict(tablet, world, sign_in, *, submit_at_desk: bool = False):  # type: ignore[no-untyped-def]
@@ -232,6 +238,16 @@ def test_keyboard_only_and_200_percent_zoom(tablet, world):
     tablet.wait_for_selector("#ended-notice:has-text('You have signed out')")
     assert local_records(tablet)["exists"] is False
     assert tablet.evaluate(CACHES) == []
+    # Signed in again, the tablet gets its shell back and works offline at once.
+    sign_in_tablet(tablet, world.usernames["worker_a"])
+    for _ in range(40):
+        if tablet.evaluate(SHELL_CACHED) == len(SHELL_FILES) + 2:  # and the page, the manifest
+            break
+        tablet.wait_for_timeout(250)
+    tablet.context.set_offline(True)
+    tablet.reload()
+    tablet.wait_for_selector("#children")
+    tablet.context.set_offline(False)
     assert tablet.errors == []
 
 

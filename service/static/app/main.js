@@ -102,6 +102,7 @@ function renderSignIn(errors = {}, values = {}) {
     try {
       await signIn(username, password);
       ended = '';
+      keepShell();
       flash('Signed in. Bringing your caseload onto this tablet…');
       await syncNow({ withCaseload: true });
       startBackgroundSync();
@@ -205,6 +206,14 @@ document.addEventListener('click', (event) => {
 });
 window.addEventListener('online', renderStatus);
 window.addEventListener('offline', renderStatus);
+
+/** Ask the service worker to cache the shell again if a wipe removed it (harmless otherwise). */
+function keepShell() {
+  if (!('serviceWorker' in navigator)) return;
+  navigator.serviceWorker.ready.then((registration) => {
+    if (registration.active) registration.active.postMessage({ type: 'RECACHE' });
+  });
+}
 
 /** The service worker keeps the app for offline use; a new version waits until the worker says. */
 function registerServiceWorker() {

@@ -6,16 +6,33 @@ const APP_VERSION = '{{ version }}';
 importScripts('{{ workbox }}workbox-sw.js');
 workbox.setConfig({ debug: false, modulePathPrefix: '{{ workbox }}' });
 // Loaded now, while the worker starts: workbox-sw may not import modules later.
-const { precacheAndRoute, cleanupOutdatedCaches, createHandlerBoundToURL } = workbox.precaching;
+const { precacheAndRoute, cleanupOutdatedCaches, createHandlerBoundToURL, getCacheKeyForURL } = workbox.precaching;
 const { registerRoute, NavigationRoute } = workbox.routing;
+const { cacheNames } = workbox.core;
 workbox.strategies; // eslint-disable-line no-unused-expressions
 
-precacheAndRoute({{ precache | safe }}, { ignoreURLParametersMatching: [/.*/] });
+const SHELL = {{ precache | safe }};
+precacheAndRoute(SHELL, { ignoreURLParametersMatching: [/.*/] });
+
+// A sign-out or a revoked tablet deletes every cache, the shell's too; when a worker signs in
+// again the app asks for the shell back, so the tablet works offline again at once.
+async function recache() {
+  const cache = await caches.open(cacheNames.precache);
+  await Promise.all(SHELL.map(async ({ url }) => {
+    const key = getCacheKeyForURL(url);
+    if (!key || (await cache.match(key))) return;
+    const response = await fetch(url, { cache: 'reload', credentials: 'same-origin' });
+    if (response.ok) await cache.put(key, response);
+  }));
+}
 cleanupOutdatedCaches();
 registerRoute(new NavigationRoute(createHandlerBoundToURL('/app/'), { allowlist: [/^\/app\/?$/] }));
 
 self.addEventListener('message', (event) => {
   if (event.data && event.data.type === 'SKIP_WAITING') self.skipWaiting();
+  if (event.data && event.data.type === 'RECACHE') {
+    event.waitUntil(recache().then(() => event.ports[0] && event.ports[0].postMessage({ done: true })));
+  }
   if (event.data && event.data.type === 'GET_VERSION' && event.ports[0]) {
     event.ports[0].postMessage({ version: APP_VERSION });
   }
