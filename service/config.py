@@ -10,6 +10,7 @@ import base64
 import json
 import os
 import re
+import ssl
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -236,22 +237,36 @@ def email_address(name: str, value: str) -> str:
     return value
 
 
+_SMTP_HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\]")
+
+
+def _smtp_host(netloc: str) -> str:
+    """The host as written in ``user:password@host:port`` (an IPv6 address in brackets)."""
+    host = netloc.rpartition("@")[2]
+    return host.partition("]")[0] + "]" if host.startswith("[") else host.partition(":")[0]
+
+
 def _smtp_url(env: Mapping[str, str]) -> str | None:
     """``smtp://[user:password@]host[:port]``; the message never repeats the password."""
     raw = env.get("ALERTS_SMTP_URL", "").strip()
     if not raw:
         return None
-    parsed = urlparse(raw)
     try:
+        parsed = urlparse(raw)
         port = parsed.port
-    except ValueError:
-        port = -1
+        hostname = parsed.hostname
+    except ValueError:  # a bracketed host that is no address, a port that is no number
+        parsed, port, hostname = None, None, None
     if (
-        parsed.scheme not in ("smtp", "smtps")
-        or not parsed.hostname
-        or port == -1
+        parsed is None
+        or any(character.isspace() for character in raw)
+        or parsed.scheme not in ("smtp", "smtps")
+        or not hostname
+        or not _SMTP_HOST.fullmatch(_smtp_host(parsed.netloc))
+        or port == 0
         or parsed.path not in ("", "/")
         or parsed.query
+        or parsed.fragment
         or bool(parsed.username) != bool(parsed.password)
     ):
         raise ConfigError(
@@ -263,9 +278,15 @@ def _smtp_url(env: Mapping[str, str]) -> str | None:
 
 def _ca_file(env: Mapping[str, str]) -> str | None:
     raw = env.get("ALERTS_SMTP_CA_FILE", "").strip()
-    if raw and not Path(raw).is_file():
-        raise ConfigError("ALERTS_SMTP_CA_FILE must be the path of a PEM file of CA certificates")
-    return raw or None
+    if not raw:
+        return None
+    try:
+        ssl.create_default_context(cafile=raw)
+    except (OSError, ssl.SSLError):  # missing, unreadable, or no certificate in it
+        raise ConfigError(
+            "ALERTS_SMTP_CA_FILE must be the path of a PEM file of CA certificates"
+        ) from None
+    return raw
 
 
 def _notify_key(env: Mapping[str, str]) -> str | None:

@@ -11,7 +11,7 @@ from flask import Flask, current_app
 from service.alerts import channels, kinds, operations
 from service.alerts.scan import scan_if_not_done_today
 from service.core_system import worker
-from service.core_system.models import ALERT
+from service.core_system.models import ALERT, CORE_SYSTEM
 from service.feedback.models import Feedback
 from service.feedback.operations import feedback_received
 from service.links import path_for
@@ -33,14 +33,21 @@ def on_feedback(feedback: Feedback, **_: Any) -> None:
     )
 
 
-def on_dead_letter(message_id: int, **_: Any) -> None:
-    """A delivery to the core system that failed for good tells the admins."""
+def on_dead_letter(
+    message_id: int, *, destination: str = CORE_SYSTEM, alert_kind: str | None = None, **_: Any
+) -> None:
+    """A delivery that failed for good tells the admins: to the core system, or an alert's
+    email (an urgent one that never arrived must not go unnoticed). An email telling of a dead
+    letter that is itself dead is kept in the service only, so a broken mail relay cannot make
+    dead letters without end.
+    """
     path = path_for("outbox_desk.message", message_id=message_id)
     operations.raise_alert(
         kinds.DELIVERY_DEAD,
         operations.people_with_role("admin"),
         f"{message_id}:{operations.utcnow().isoformat()}",
         path,
+        email=not (destination == ALERT and alert_kind == kinds.DELIVERY_DEAD),
     )
 
 

@@ -40,12 +40,12 @@ WORDING = {
         "{count} children's statutory visits are due within 2 working days or are overdue.",
     ),
     REVIEW_WAITING: Wording(
-        "A visit record is waiting for review",
+        "Visit records waiting for review",
         "A visit record has been waiting for review longer than it should.",
         "{count} visit records have been waiting for review longer than they should.",
     ),
     DECISION_OVERDUE: Wording(
-        "A management decision is past its date",
+        "Management decisions past their date",
         "A management decision's date has passed and the child has not been seen since.",
         "{count} management decisions' dates have passed without the child being seen since.",
     ),

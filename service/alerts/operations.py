@@ -118,9 +118,11 @@ def raise_alert(
     count: int = 1,
     *,
     addresses: Iterable[str] = (),
+    email: bool = True,
 ) -> list[int]:
     """Tell ``users`` (in the service, and by email where they have an address) and
-    ``addresses`` (by email only) that ``count`` things of ``kind`` wait at ``path``.
+    ``addresses`` (by email only) that ``count`` things of ``kind`` wait at ``path``; with
+    ``email`` false, in the service only.
 
     Idempotent per person, kind and ``dedupe_key``. Returns the ids of the alerts made now.
     """
@@ -145,7 +147,7 @@ def raise_alert(
         address = emailed(kind, preferences.get(user_id))
         if address and address not in send_to:
             send_to.append(address)
-    for address in send_to:
+    for address in send_to if email else []:
         queue_email(kind, dedupe_key, path, count, address)
     db.session.flush()
     return made

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, and_, func, select, update
 
 from service.audit.events import Action as AuditAction
 from service.audit.events import Subject
@@ -217,8 +217,14 @@ def backlog(*, delivered: bool = False) -> dict[str, Any]:
             select(OutboxMessage.status, func.count()).where(undelivered).group_by("status")
         ).all()
     )
+    # An alert email held back by the quiet hours is not late: it is not counted as waiting
+    # until its first try is due, so a monitor on this age does not go off every night.
+    held = and_(OutboxMessage.attempts == 0, OutboxMessage.next_attempt_at > utcnow())
     oldest: datetime | None = db.session.scalar(
-        select(OutboxMessage.created_at).where(undelivered).order_by(OutboxMessage.id).limit(1)
+        select(OutboxMessage.created_at)
+        .where(undelivered, ~held)
+        .order_by(OutboxMessage.id)
+        .limit(1)
     )
     summary: dict[str, Any] = {
         "pending": int(counts.get(MessageStatus.PENDING, 0)),

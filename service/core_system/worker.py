@@ -41,8 +41,9 @@ from storage import StorageError
 
 log = logging.getLogger(__name__)
 _signals = Namespace()
-# Sent in the transaction that makes a core-system message a dead letter, with its id: the
-# alerts feature tells the admins in that same transaction.
+# Sent in the transaction that makes a message a dead letter (a core-system delivery or an alert
+# email), with its id and destination (and an alert's kind): the alerts feature tells the admins
+# in that same transaction.
 became_dead_letter = _signals.signal("outbox-dead-letter")
 
 
@@ -253,8 +254,9 @@ def _failed(worker: str, message: Claimed, failure: DeliveryFailed) -> str:
     if not dead:
         values["next_attempt_at"] = utcnow() + backoff(message.attempts, failure.retry_after)
     finished = _finish(worker, message, **values)
-    if finished and dead and message.destination == CORE_SYSTEM:
-        became_dead_letter.send(message.id)
+    if finished and dead:
+        alert_kind = None if message.destination == CORE_SYSTEM else message.payload.get("kind")
+        became_dead_letter.send(message.id, destination=message.destination, alert_kind=alert_kind)
     db.session.commit()
     log.warning(
         "outbox message %s (attempt %s): %s%s",

@@ -266,3 +266,29 @@ def test_the_worker_scans_once_a_day_per_process(app, world, monkeypatch):
             assert scan_if_not_done_today() == {}
     finally:
         _finished.clear()
+
+
+def test_an_email_held_for_the_quiet_hours_is_waiting_but_not_late(app):
+    from service.core_system.outbox import backlog
+    from service.core_system.payload import digest
+
+    body = {"kind": "visits_due", "count": 2, "path": "/desk/overdue", "to": "a@council.test"}
+    now = datetime.now(UTC)
+    with app.app_context():
+        db.session.add(
+            OutboxMessage(
+                destination=ALERT,
+                event="alert.visits_due",
+                idempotency_key=f"alert:{uuid.uuid4().hex}",
+                payload=body,
+                payload_sha256=digest(body),
+                status=MessageStatus.PENDING,
+                attempts=0,
+                next_attempt_at=now + timedelta(hours=9),
+                created_at=now - timedelta(hours=1),
+            )
+        )
+        db.session.commit()
+        summary = backlog()
+    # A monitor on the oldest waiting message's age must not go off every night.
+    assert summary["pending"] == 1 and summary["oldest_undelivered_seconds"] is None

@@ -198,10 +198,28 @@ def test_a_recipient_refused_for_good_is_a_dead_letter_the_admin_can_see(
         return "550 No such user here"
 
     mail.inbox.handle_RCPT = refuse
+    with app.app_context():
+        admin = db.session.scalars(
+            select(User).where(User.username == world.usernames["admin"])
+        ).one()
+        operations.set_address(admin, "admin@council.test")
+        db.session.commit()
+        admin_id = admin.id
     post(client, urgent="y", anything_else=URGENT_MESSAGE)
     deliver_due(app)
-    (row,) = alert_rows(app)
-    assert row.status == MessageStatus.DEAD and row.last_status == 550
+    # The urgent email that never arrived tells the admins, in the service and by email; that
+    # email refused too is one more alert in the service, and no more email: no endless chain.
+    deliver_due(app)
+    assert deliver_due(app) == 0
+    duty, to_admin = alert_rows(app)
+    assert duty.status == MessageStatus.DEAD and duty.last_status == 550
+    assert duty.payload["kind"] == "urgent_feedback"
+    assert to_admin.status == MessageStatus.DEAD and to_admin.payload["kind"] == "delivery_dead"
+    with app.app_context():
+        told = db.session.scalars(select(Alert.path).where(Alert.user_id == admin_id)).all()
+    assert sorted(told) == sorted(
+        [f"/desk/admin/outbox/{duty.id}", f"/desk/admin/outbox/{to_admin.id}"]
+    )
     del mail.inbox.handle_RCPT
 
 

@@ -50,6 +50,13 @@ def test_smtp_and_notify_settings_are_read():
         ({"ALERTS_SMTP_URL": "smtp://:25"}, "ALERTS_SMTP_URL"),
         ({"ALERTS_SMTP_URL": "smtp://mail:port"}, "ALERTS_SMTP_URL"),
         ({"ALERTS_SMTP_URL": "smtp://user@mail:587"}, "ALERTS_SMTP_URL"),
+        # Found trying it: these were a traceback, or taken apart wrongly, not a clear refusal.
+        ({"ALERTS_SMTP_URL": "smtp://u:pw@[::1:1025"}, "ALERTS_SMTP_URL"),
+        ({"ALERTS_SMTP_URL": "smtp://u:pw@[zz]:25"}, "ALERTS_SMTP_URL"),
+        ({"ALERTS_SMTP_URL": "smtp://user:pw@mail.example.org:0"}, "ALERTS_SMTP_URL"),
+        ({"ALERTS_SMTP_URL": "smtp://us er:pw@mail.example.org"}, "ALERTS_SMTP_URL"),
+        ({"ALERTS_SMTP_URL": "smtp://user:pw@mail_ex@mple!.org:587"}, "ALERTS_SMTP_URL"),
+        ({"ALERTS_SMTP_CA_FILE": "/etc/hostname"}, "ALERTS_SMTP_CA_FILE"),
         ({"ALERTS_SMTP_URL": "smtp://127.0.0.1:1025"}, "ALERTS_FROM"),
         ({"ALERTS_FROM": "not an address"}, "ALERTS_FROM"),
         ({"ALERTS_URGENT_FEEDBACK_TO": "duty@council.gov.uk,bob"}, "ALERTS_URGENT_FEEDBACK_TO"),

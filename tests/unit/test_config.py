@@ -315,8 +315,30 @@ def test_a_bad_setting_stops_the_commands_with_one_line_not_a_traceback(tmp_path
         text=True,
         timeout=60,
     )
-    assert result.returncode == 1
+    assert result.returncode == 4
     assert "Configuration error: RETENTION_CHILD_PROTECTION_YEARS" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_bad_setting_stops_gunicorn_instead_of_restarting_its_worker_for_ever(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.s3server import free_port
+
+    root = Path(__file__).resolve().parents[2]
+    gunicorn = Path(sys.executable).parent / "gunicorn"
+    result = subprocess.run(  # noqa: S603
+        [str(gunicorn), "--workers", "1", "--bind", f"127.0.0.1:{free_port()}", "wsgi:app"],
+        env={**os.environ, "RETENTION_CHILD_PROTECTION_YEARS": "0"},
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert result.stderr.count("Configuration error: RETENTION_CHILD_PROTECTION_YEARS") == 1
     assert "Traceback" not in result.stderr
 
 
