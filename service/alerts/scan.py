@@ -135,9 +135,8 @@ def _visits_due(day: date) -> Waiting:
 def _due_path(person: User, children: set[uuid.UUID]) -> str:
     if person.role in ("supervisor", "manager"):
         return path_for("oversight_pages.overdue")
-    if len(children) == 1:
-        return path_for("oversight_pages.child", child_id=next(iter(children)))
-    return path_for("auth_pages.home")
+    # A social worker's caseload, worst first, is the tablet app's first screen.
+    return path_for("tablet.index")
 
 
 def _reviews_waiting(day: date) -> Waiting:

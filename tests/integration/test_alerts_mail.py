@@ -166,7 +166,8 @@ def test_a_worker_with_two_children_due_gets_one_digest_naming_neither(
     (digest,) = to_worker
     assert digest.subject == "Seen and Heard: Statutory visits due or overdue"
     assert "2 children's statutory visits are due within 2 working days" in digest.body
-    assert f"{PUBLIC}/desk/" in digest.body
+    # A social worker's caseload, worst first, is the tablet app's first screen.
+    assert f"{PUBLIC}/app/" in digest.body
     assert_nothing_private(app, [digest.subject, digest.body])
 
 
