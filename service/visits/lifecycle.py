@@ -199,7 +199,7 @@ def refusal(visit: Visit, action: Action) -> Conflict:
 
 def start(actor: User, visit: Visit, *, at: datetime | None = None) -> VisitEvent:
     """A new visit enters its life as a version-1 draft (written at once, so a duplicate id
-    raises ``IntegrityError`` here, with nothing of it left in the session).
+    raises ``IntegrityError`` here).
     """
     visit.status = Status.DRAFT
     visit.version = 1
@@ -210,6 +210,7 @@ def start(actor: User, visit: Visit, *, at: datetime | None = None) -> VisitEven
         session.add(visit)
         session.flush()
     else:
+        session.flush()  # anything pending first (its case, in a seed), as a flush would order it
         new_rows.insert_new(session, visit)
     # The instance, not its id: if a savepoint rolls the insert back, this object is expunged,
     # and a row another request makes with the same id later is a different object.

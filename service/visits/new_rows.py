@@ -29,6 +29,8 @@ from service.visits.models import Visit, VisitChild
 
 _VISITS = cast(Table, Visit.__table__)
 _CHILDREN = cast(Table, VisitChild.__table__)
+# What this transaction inserted here, to drop from the session if it rolls back.
+INSERTED = "visit_rows_inserted_in_transaction"
 # (attribute, column) of every mapped column; built once.
 _VISIT_COLUMNS = tuple((prop.key, prop.columns[0].key) for prop in Visit.__mapper__.column_attrs)
 _CHILD_COLUMNS = tuple(
@@ -37,7 +39,6 @@ _CHILD_COLUMNS = tuple(
     if prop.key != "id"
 )
 _INSERT_VISIT = insert(_VISITS)
-INSERTED = "visit_rows_inserted_in_transaction"
 _INSERT_CHILDREN = insert(_CHILDREN).returning(_CHILDREN.c.id, sort_by_parameter_order=True)
 
 
