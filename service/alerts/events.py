@@ -56,4 +56,6 @@ def init_app(app: Flask) -> None:
     feedback_received.connect(on_feedback)
     worker.became_dead_letter.connect(on_dead_letter)
     worker.register_sender(ALERT, channels.send)
+    for kind in kinds.URGENT_KINDS:  # before a morning's digests, whatever their number
+        worker.register_first(f"alert.{kind}")
     worker.register_periodic("ALERTS_SCAN_INTERVAL_SECONDS", scan_if_not_done_today)

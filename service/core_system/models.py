@@ -61,6 +61,14 @@ class OutboxMessage(Base):
             sqlite_where=text("status <> 'delivered'"),
         ),
         Index("ix_outbox_messages_visit_id_id", "visit_id", "id"),
+        # The few pending messages claimed first (urgent alert emails), found without a scan.
+        Index(
+            "ix_outbox_messages_pending_event",
+            "event",
+            "id",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Serial, primary_key=True, autoincrement=True)

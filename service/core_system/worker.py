@@ -26,7 +26,7 @@ from typing import Any
 
 from blinker import Namespace
 from flask import current_app
-from sqlalchemy import and_, exists, or_, select, text, update
+from sqlalchemy import Select, and_, exists, or_, select, text, update
 from sqlalchemy.orm import aliased
 
 from service.audit import anchors
@@ -86,35 +86,55 @@ def worker_name() -> str:
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{threading.get_ident() % 100000}"
 
 
-def claim(worker: str, limit: int, now: datetime | None = None) -> list[Claimed]:
-    """Take the lease on up to ``limit`` due messages, oldest first, and commit the claim."""
-    now = now or utcnow()
+# Events claimed before any other due message (urgent alert emails), registered by their
+# feature at start-up: a morning's digests must not hold back "I need help now".
+FIRST_EVENTS: set[str] = set()
+
+
+def register_first(event: str) -> None:
+    """Have the workers claim due messages of ``event`` before any other."""
+    FIRST_EVENTS.add(event)
+
+
+def _due(now: datetime, limit: int, *, events: set[str] | None = None) -> Select[int]:
+    """Up to ``limit`` due messages, oldest first (only of ``events`` if given), locked."""
     earlier = aliased(OutboxMessage)
-    due = (
-        select(OutboxMessage.id)
-        .where(
-            OutboxMessage.status != MessageStatus.DELIVERED,  # the partial index's condition
-            OutboxMessage.status == MessageStatus.PENDING,
-            OutboxMessage.next_attempt_at <= now,
-            or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
-            ~exists().where(
-                and_(
-                    earlier.visit_id == OutboxMessage.visit_id,
-                    earlier.id < OutboxMessage.id,
-                    earlier.status != MessageStatus.DELIVERED,
-                )
-            ),
-        )
-        .order_by(OutboxMessage.id)
+    due = select(OutboxMessage.id).where(
+        OutboxMessage.status != MessageStatus.DELIVERED,  # the partial index's condition
+        OutboxMessage.status == MessageStatus.PENDING,
+        OutboxMessage.next_attempt_at <= now,
+        or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+        ~exists().where(
+            and_(
+                earlier.visit_id == OutboxMessage.visit_id,
+                earlier.id < OutboxMessage.id,
+                earlier.status != MessageStatus.DELIVERED,
+            )
+        ),
+    )
+    if events is not None:
+        due = due.where(OutboxMessage.event.in_(sorted(events)))
+    return (
+        due.order_by(OutboxMessage.id)
         .limit(limit)
         .with_for_update(skip_locked=True, of=OutboxMessage)
     )
+
+
+def claim(worker: str, limit: int, now: datetime | None = None) -> list[Claimed]:
+    """Take the lease on up to ``limit`` due messages, oldest first (those of
+    :data:`FIRST_EVENTS` before all others), and commit the claim.
+    """
+    now = now or utcnow()
     if db.session.get_bind().dialect.name == "postgresql":
         # psycopg prepares a statement run often, and PostgreSQL may then settle on a generic
         # plan; for this query, planned before the table's statistics caught up with a
         # backlog, that plan took seconds a claim (measured: 12 instead of 260 messages/s).
         db.session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-    ids = list(db.session.scalars(due))
+    ids = list(db.session.scalars(_due(now, limit, events=FIRST_EVENTS))) if FIRST_EVENTS else []
+    if len(ids) < limit:
+        # Rows this transaction locked already come again (a lock of our own is no obstacle).
+        ids += [i for i in db.session.scalars(_due(now, limit)) if i not in ids][: limit - len(ids)]
     if not ids:
         db.session.commit()
         return []
@@ -138,7 +158,8 @@ def claim(worker: str, limit: int, now: datetime | None = None) -> list[Claimed]
         .execution_options(synchronize_session=False)
     ).all()
     db.session.commit()
-    return sorted((Claimed(*row) for row in rows), key=lambda message: message.id)
+    order = {message_id: index for index, message_id in enumerate(ids)}
+    return sorted((Claimed(*row) for row in rows), key=lambda message: order[message.id])
 
 
 def release(worker: str, messages: list[Claimed]) -> None:

@@ -422,3 +422,16 @@ def test_with_a_password_a_relay_without_starttls_gets_nothing(
     (row,) = alert_rows(app)
     assert row.status == MessageStatus.PENDING and "secret" not in row.last_error
     assert mail.messages == []
+
+
+def test_an_urgent_email_is_claimed_before_the_digests_queued_earlier(app, world, mail):
+    """A morning's digests, however many, do not hold back "I need help now"."""
+    with app.app_context():
+        for n in range(3):
+            operations.queue_email("visits_due", f"day-{n}", "/desk/overdue", 2, f"w{n}@c.test")
+        operations.queue_email("urgent_feedback", "feedback-1", "/desk/feedback/1", 1, DUTY)
+        db.session.commit()
+        (first,) = outbox_worker.claim("test-worker", 1)
+        assert first.payload["kind"] == "urgent_feedback"
+        rest = outbox_worker.claim("test-worker", 10)
+        assert [message.payload["kind"] for message in rest] == ["visits_due"] * 3
