@@ -310,3 +310,47 @@ def test_a_file_the_service_refuses_is_shown_and_holds_back_the_submit(tablet, a
     with app.app_context():
         assert db.session.query(Visit).one().status == "submitted"
         assert db.session.query(Attachment).count() == 0
+
+
+HELD_CHILD = """async () => {
+  const db = await new Promise((ok) => { const r = indexedDB.open('seen-and-heard'); r.onsuccess = () => ok(r.result); });
+  const all = await new Promise(ok => { const r = db.transaction('visits').objectStore('visits').getAll(); r.onsuccess = () => ok(r.result); });
+  db.close();
+  return all[0].body.children[0];
+}"""
+
+
+def held_child_once(tablet, condition):  # type: ignore[no-untyped-def]
+    """The first child of the visit the app holds, once ``condition`` is true of it."""
+    for _ in range(80):
+        entry = tablet.evaluate(HELD_CHILD)
+        if condition(entry):
+            return entry
+        tablet.wait_for_timeout(250)
+    raise AssertionError(f"the tablet holds {entry}")
+
+
+def test_answers_a_changed_answer_makes_meaningless_are_cleared(tablet, world):
+    """'Seen' back to Yes clears why not; 'seen alone' back to Yes clears why not alone."""
+    sign_in_tablet(tablet, world.usernames["worker_a"])
+    record_start(tablet, world.case_ids["a2"])
+    tablet.click("button:has-text('Continue')")
+    tablet.wait_for_selector("#child-form")
+    tablet.check("#f-children-0-seen-1")  # not seen
+    tablet.check("#f-children-0-not_seen_reason-4")  # another reason
+    tablet.fill("#f-children-0-not_seen_detail", "Asleep upstairs.")
+    held_child_once(tablet, lambda entry: entry["not_seen_detail"] == "Asleep upstairs.")
+    tablet.check("#f-children-0-seen")  # seen after all
+    tablet.check("#f-children-0-seen_alone-1")
+    tablet.check("#f-children-0-not_seen_alone_reason")
+    tablet.fill("#f-children-0-not_seen_alone_detail", "Would not leave Mum.")
+    held_child_once(tablet, lambda entry: entry["not_seen_alone_detail"] == "Would not leave Mum.")
+    assert held_child_once(tablet, lambda entry: entry["seen"] is True)["not_seen_reason"] is None
+    tablet.check("#f-children-0-seen_alone")  # seen alone after all
+    entry = held_child_once(tablet, lambda entry: entry["seen_alone"] is True)
+    assert entry["not_seen_reason"] is None and entry["not_seen_detail"] is None
+    assert entry["not_seen_alone_reason"] is None and entry["not_seen_alone_detail"] is None
+    tablet.check("#f-children-0-seen-1")  # the cleared answers are not brought back either
+    assert not tablet.is_checked("#f-children-0-not_seen_reason-4")
+    assert tablet.input_value("#f-children-0-not_seen_detail") == ""
+    assert tablet.errors == []
