@@ -354,3 +354,30 @@ def test_answers_a_changed_answer_makes_meaningless_are_cleared(tablet, world):
     assert not tablet.is_checked("#f-children-0-not_seen_reason-4")
     assert tablet.input_value("#f-children-0-not_seen_detail") == ""
     assert tablet.errors == []
+
+
+def test_field_messages_follow_the_answers_after_a_refused_submit(tablet, world):
+    sign_in_tablet(tablet, world.usernames["worker_a"])
+    record_start(tablet, world.case_ids["a2"])
+    tablet.click("button:has-text('Continue')")
+    tablet.wait_for_selector("#child-form")
+    tablet.click("button:has-text('Continue')")
+    tablet.wait_for_selector("#finish-form")
+    tablet.click("button:has-text('Submit visit')")
+    tablet.locator(".govuk-error-summary a:has-text('Say whether the child was seen.')").click()
+    tablet.wait_for_selector("#f-children-0-seen-error:has-text('Say whether the child was seen.')")
+    tablet.check("#f-children-0-seen-1")  # not seen: now the reason is outstanding
+    tablet.wait_for_selector(
+        "#f-children-0-not_seen_reason-error:has-text('Give the reason the child was not seen.')"
+    )
+    assert tablet.locator("#f-children-0-seen-error").count() == 0
+    assert "Say whether the child was seen." not in tablet.inner_text("#child-form")
+    group = tablet.locator("#f-children-0-not_seen_reason").locator(
+        "xpath=ancestor::div[contains(@class, 'govuk-form-group')][1]"
+    )
+    assert "govuk-form-group--error" in (group.get_attribute("class") or "")
+    tablet.check("#f-children-0-not_seen_reason")
+    tablet.wait_for_selector("#child-rules:has-text('Everything the service checks')")
+    assert tablet.locator("#child-form .govuk-form-group--error").count() == 0
+    assert serious_violations(tablet) == []
+    assert tablet.errors == []
