@@ -301,3 +301,11 @@ def test_the_comparison_leaves_out_no_field(tablet, world, sign_in):
     assert "app-differs" not in (same.get_attribute("class") or "")  # one instant, two spellings
     assert serious_violations(tablet) == []
     assert tablet.errors == []
+
+
+def test_the_status_bar_says_a_visit_changed_elsewhere_needs_attention(tablet, world, sign_in):
+    a_conflict(tablet, world, sign_in)
+    tablet.wait_for_selector("#sync-status [data-attention='1']")
+    text = tablet.inner_text("#sync-status")
+    assert "needs you to check it" in text and "Up to date" not in text
+    assert serious_violations(tablet) == []

@@ -41,12 +41,15 @@ async function renderStatus() {
     return;
   }
   const waiting = await pendingCount();
+  // Visits the service refused or that changed elsewhere wait for the worker, not for a sync.
+  const attention = await db.visits.filter((visit) => visit.state === 'rejected' || visit.state === 'conflict').count();
   const online = navigator.onLine;
   bar.innerHTML = `
     <p class="govuk-body-s app-status__text" id="sync-status">
       ${online ? tagOf('Online', 'green') : tagOf('Offline', 'grey')}
       <span data-waiting="${waiting}">${waiting ? `${waiting} visit${waiting === 1 ? '' : 's'} waiting to send.` : 'Nothing waiting to send.'}</span>
-      ${esc(statusNote())}
+      ${attention ? `<span data-attention="${attention}">${tagOf('Needs attention', 'red')} ${attention} visit${attention === 1 ? ' needs' : 's need'} you to check ${attention === 1 ? 'it' : 'them'}: see your caseload.</span>` : ''}
+      ${attention && status.state === 'synced' ? '' : esc(statusNote())}
     </p>
     <div class="app-status__actions">
       <button type="button" class="govuk-button govuk-button--secondary app-small-button" id="sync-now">Sync now</button>
