@@ -381,3 +381,20 @@ def test_field_messages_follow_the_answers_after_a_refused_submit(tablet, world)
     assert tablet.locator("#child-form .govuk-form-group--error").count() == 0
     assert serious_violations(tablet) == []
     assert tablet.errors == []
+
+
+def test_free_text_is_held_to_what_the_service_takes(tablet, world):
+    """Boxes stop at 20000 characters; NUL characters in pasted text are dropped before saving."""
+    sign_in_tablet(tablet, world.usernames["worker_a"])
+    record_start(tablet, world.case_ids["a2"])
+    tablet.click("button:has-text('Continue')")
+    tablet.wait_for_selector("#child-form")
+    boxes = tablet.eval_on_selector_all(
+        "#child-form textarea", "boxes => boxes.map(b => b.getAttribute('maxlength'))"
+    )
+    assert boxes and set(boxes) == {"20000"}
+    tablet.check("#f-children-0-seen")
+    tablet.fill("#f-children-0-voice-own_words", "I like\u0000 school.")
+    entry = held_child_once(tablet, lambda entry: (entry["voice"] or {}).get("own_words"))
+    assert entry["voice"]["own_words"] == "I like school."
+    assert tablet.input_value("#f-children-0-voice-own_words") == "I like school."

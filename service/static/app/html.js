@@ -76,13 +76,16 @@ export function textInput({ path, label, value, hint, type = 'text', errors = {}
   </div>`;
 }
 
+/** The longest free text the service takes (its schemas refuse more). */
+export const MAX_TEXT = 20000;
+
 export function textarea({ path, label, value, hint, rows = 4, errors = {}, labelClass = 'govuk-label--s' }) {
   const id = fieldId(path);
   return `<div class="${groupClass(errors, path)}">
     <label class="govuk-label ${labelClass}" for="${id}">${esc(label)}</label>
     ${hint ? `<div class="govuk-hint" id="${id}-hint">${esc(hint)}</div>` : ''}
     ${errorMessage(errors, path)}
-    <textarea class="govuk-textarea" id="${id}" name="${esc(path)}" rows="${rows}"${described(errors, path, hint)}>${esc(value)}</textarea>
+    <textarea class="govuk-textarea" id="${id}" name="${esc(path)}" rows="${rows}" maxlength="${MAX_TEXT}"${described(errors, path, hint)}>${esc(value)}</textarea>
   </div>`;
 }
 

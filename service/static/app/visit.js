@@ -91,6 +91,8 @@ export function readForm(form, body) {
     const path = element.name;
     if (!path || element.type === 'file' || element.dataset.skip !== undefined) continue;
     if (element.type === 'radio' && !element.checked) continue;
+    // The service refuses NUL characters (a paste from some apps carries them): drop them here.
+    if (element.value.includes('\u0000')) element.value = element.value.replace(/\u0000/g, '');
     if (path === 'people_present') {
       body.people_present = element.value.split('\n').map((line) => line.trim()).filter(Boolean);
     } else if (element.type === 'datetime-local' && localInput(getPath(body, path)) === element.value) {
