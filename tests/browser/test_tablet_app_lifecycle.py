@@ -309,3 +309,9 @@ def test_the_status_bar_says_a_visit_changed_elsewhere_needs_attention(tablet, w
     text = tablet.inner_text("#sync-status")
     assert "needs you to check it" in text and "Up to date" not in text
     assert serious_violations(tablet) == []
+
+
+def test_signing_in_says_when_the_caseload_is_here(tablet, world):
+    sign_in_tablet(tablet, world.usernames["worker_a"])
+    tablet.wait_for_selector("main:has-text('Your caseload is on this tablet')")
+    assert "Bringing your caseload" not in tablet.inner_text("main")

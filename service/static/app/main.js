@@ -106,8 +106,16 @@ function renderSignIn(errors = {}, values = {}) {
       await signIn(username, password);
       ended = '';
       keepShell();
-      flash('Signed in. Bringing your caseload onto this tablet…');
+      const bringing = document.createElement('p');
+      bringing.className = 'govuk-body';
+      bringing.setAttribute('role', 'status');
+      bringing.textContent = 'Signed in. Bringing your caseload onto this tablet…';
+      form.after(bringing);
       await syncNow({ withCaseload: true });
+      // Said once the caseload is here (or could not come), not while it is on its way.
+      flash(status.state === 'synced'
+        ? 'Signed in. Your caseload is on this tablet.'
+        : 'Signed in. Your caseload could not be brought onto this tablet yet; it comes with the next sync.');
       startBackgroundSync();
       go('#/');
     } catch (error) {
