@@ -315,3 +315,20 @@ def test_signing_in_says_when_the_caseload_is_here(tablet, world):
     sign_in_tablet(tablet, world.usernames["worker_a"])
     tablet.wait_for_selector("main:has-text('Your caseload is on this tablet')")
     assert "Bringing your caseload" not in tablet.inner_text("main")
+
+
+def test_a_revoked_tablet_signing_in_is_told_why(tablet, world, sign_in):
+    sign_in_tablet(tablet, world.usernames["worker_a"])
+    device = tablet.evaluate("localStorage.getItem('seen-and-heard.device-id')")
+    admin = sign_in(world.usernames["admin"])
+    found = next(d for d in admin.get("/devices").get_json() if d["device_id"] == device)
+    assert admin.delete(f"/devices/{found['id']}").status_code == 200
+    tablet.click("#sync-now")
+    tablet.wait_for_selector("#ended-notice:has-text('revoked')")
+    tablet.fill("#f-username", world.usernames["worker_a"])
+    tablet.fill("#f-password", PASSWORD)
+    tablet.click("button:has-text('Sign in')")
+    tablet.wait_for_selector(".govuk-error-summary:has-text('ask an admin')")
+    assert "ask an admin" in tablet.inner_text("#sign-in-form")
+    assert tablet.input_value("#f-username") == world.usernames["worker_a"]
+    assert serious_violations(tablet) == []

@@ -15,6 +15,7 @@ const main = document.getElementById('main-content');
 const bar = document.getElementById('app-status');
 let notice = '';
 let ended = '';
+let refusal = null; // the service's answer to a sign-in it refused for this tablet, and who asked
 
 function go(hash) {
   if (location.hash === hash) route();
@@ -74,7 +75,9 @@ function tagOf(text, colour) {
   return `<strong class="govuk-tag govuk-tag--${colour}">${esc(text)}</strong>`;
 }
 
-function renderSignIn(errors = {}, values = {}) {
+function renderSignIn(given = {}, values = {}) {
+  const errors = !Object.keys(given).length && refusal ? { username: [refusal.message] } : given;
+  if (!Object.keys(given).length && refusal) values = { username: refusal.username };
   document.title = `${Object.keys(errors).length ? 'Error: ' : ''}Sign in – Seen and Heard`;
   const why = {
     revoked: 'This tablet has been revoked by an administrator. Everything it held has been removed from it.',
@@ -106,6 +109,7 @@ function renderSignIn(errors = {}, values = {}) {
       await signIn(username, password);
       ended = '';
       keepShell();
+      refusal = null;
       const bringing = document.createElement('p');
       bringing.className = 'govuk-body';
       bringing.setAttribute('role', 'status');
@@ -121,9 +125,11 @@ function renderSignIn(errors = {}, values = {}) {
     } catch (error) {
       let message = 'The service cannot be reached. Check the connection and try again.';
       if (error instanceof ApiError) {
-        message = error.status === 401 ? 'The username or password is not right.' : error.message;
+        const badPassword = error.status === 401 && error.code !== 'auth.device_revoked';
+        message = badPassword ? 'The username or password is not right.' : error.message;
       }
-      if (ended === 'revoked') return renderSignIn();
+      // The service's refusal stays on the form: a revoked tablet redraws it as it wipes itself.
+      if (error instanceof ApiError && error.code === 'auth.device_revoked') refusal = { message, username };
       renderSignIn({ username: [message] }, { username });
     }
     return undefined;
