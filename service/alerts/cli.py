@@ -8,6 +8,8 @@ from sqlalchemy import select
 
 from service.alerts import operations
 from service.alerts.scan import scan as scan_now
+from service.audit.events import Action, Subject
+from service.audit.trail import record
 from service.auth.models import User
 from service.config import ConfigError, email_address
 from service.extensions import db
@@ -47,5 +49,15 @@ def address(username: str, email: str | None) -> None:
         except ConfigError:
             raise click.ClickException("that is not an email address") from None
     operations.set_address(user, email or None)
+    # Where a person's alerts go is recorded (never the address itself): a redirected alert
+    # is a question an inquiry may ask.
+    record(
+        Action.UPDATE,
+        Subject("alert_preferences", user.id),
+        actor=None,
+        changed_fields=("email",),
+        via="cli",
+        emailed=bool(email),
+    )
     db.session.commit()
     click.echo(f"{username}: alerts {'to ' + email if email else 'in the service only'}")

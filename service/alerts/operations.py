@@ -174,21 +174,23 @@ def my_alerts(user: User, filters: dict[str, Any]) -> Select[Any]:
     return query.order_by(Alert.id.desc())
 
 
-def acknowledge(user: User, alert_id: int) -> Alert:
+def acknowledge(user: User, alert_id: int) -> tuple[Alert, bool]:
     """Mark one of the person's own alerts seen; again, it changes nothing (the first time
-    stays). Someone else's alert is a 404, exactly as a missing one.
+    stays). Someone else's alert is a 404, exactly as a missing one. Also says whether this
+    call was the one that acknowledged it.
     """
     alert = db.session.get(Alert, alert_id)
     if alert is None or alert.user_id != user.id:
         raise NotFound("alert.not_found", "No such alert.")
-    db.session.execute(
+    changed = db.session.scalar(
         update(Alert)
         .where(Alert.id == alert.id, Alert.acknowledged_at.is_(None))
         .values(acknowledged_at=utcnow())
+        .returning(Alert.id)
         .execution_options(synchronize_session=False)
     )
     db.session.refresh(alert)
-    return alert
+    return alert, changed is not None
 
 
 def urgent_alerts(filters: dict[str, Any]) -> Select[*tuple[Any, ...]]:

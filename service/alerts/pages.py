@@ -47,7 +47,8 @@ def acknowledge() -> Any:
     alert_id = whole_number(request.form.get("alert_id"), 9_223_372_036_854_775_807)
     if alert_id is None:
         raise NotFound("alert.not_found", "No such alert.")
-    alert = operations.acknowledge(g.user, alert_id)
-    record(Action.UPDATE, Subject("alert", alert.id), changed_fields=("acknowledged_at",))
+    alert, changed = operations.acknowledge(g.user, alert_id)
+    if changed:
+        record(Action.UPDATE, Subject("alert", alert.id), changed_fields=("acknowledged_at",))
     flash("Alert acknowledged.", "success")
     return redirect(url_for("alerts_desk.alerts"))

@@ -64,8 +64,9 @@ def my_alerts(filters: dict[str, Any], pagination_parameters: Any) -> list[dict[
 @audit_exempt("a write: recorded in the view")
 def acknowledge(alert_id: int) -> dict[str, Any]:
     """Acknowledge one of your alerts. Again, it changes nothing: the first time stays."""
-    alert = operations.acknowledge(g.user, alert_id)
-    record(Action.UPDATE, Subject("alert", alert.id), changed_fields=("acknowledged_at",))
+    alert, changed = operations.acknowledge(g.user, alert_id)
+    if changed:
+        record(Action.UPDATE, Subject("alert", alert.id), changed_fields=("acknowledged_at",))
     return shown(alert)
 
 
@@ -83,10 +84,18 @@ def get_preferences() -> dict[str, Any]:
 @blp.arguments(PreferencesInSchema)
 @blp.response(200, PreferencesSchema)
 @blp.alt_response(422, description="A mandatory kind cannot be switched off")
-@audit_exempt("a person's own settings: no child data")
+@audit_exempt("a write: recorded in the view")
 def put_preferences(body: dict[str, Any]) -> dict[str, Any]:
     """Switch off emails of some kinds (they stay listed here). Mandatory kinds refuse (422)."""
-    return operations.set_muted(g.user, body["muted"])
+    shown_preferences = operations.set_muted(g.user, body["muted"])
+    # Which alerts a person stopped receiving, and when: a question an inquiry may ask.
+    record(
+        Action.UPDATE,
+        Subject("alert_preferences", g.user.id),
+        changed_fields=("muted",),
+        muted=shown_preferences["muted"],
+    )
+    return shown_preferences
 
 
 @blp.get("/alerts/urgent")

@@ -36,6 +36,7 @@ from service.auth.models import User
 from service.columns import utcnow, whole_number
 from service.errors import Conflict, NotFound, PreconditionFailed, PreconditionRequired
 from service.extensions import db
+from service.visits import new_rows
 from service.visits.models import Visit, VisitStatus, VisitVersion
 
 Status = VisitStatus
@@ -197,11 +198,20 @@ def refusal(visit: Visit, action: Action) -> Conflict:
 
 
 def start(actor: User, visit: Visit, *, at: datetime | None = None) -> VisitEvent:
-    """A new visit enters its life as a version-1 draft (flushed, so a duplicate id raises)."""
+    """A new visit enters its life as a version-1 draft (written at once, so a duplicate id
+    raises ``IntegrityError`` here).
+    """
     visit.status = Status.DRAFT
     visit.version = 1
-    db.session.add(visit)
-    db.session.flush()
+    session = db.session()
+    if session.in_nested_transaction():
+        # A savepoint that rolls back must take the visit out of the session with its row,
+        # which the unit of work does for what it flushed.
+        session.add(visit)
+        session.flush()
+    else:
+        session.flush()  # anything pending first (its case, in a seed), as a flush would order it
+        new_rows.insert_new(session, visit)
     # The instance, not its id: if a savepoint rolls the insert back, this object is expunged,
     # and a row another request makes with the same id later is a different object.
     db.session.info.setdefault(CREATED, WeakSet()).add(visit)
@@ -316,3 +326,4 @@ def init_app(app: Flask) -> None:
     if not event.contains(Session, "after_commit", _forget_created):
         event.listen(Session, "after_commit", _forget_created)
         event.listen(Session, "after_rollback", _forget_created)
+        new_rows.init_session_events()

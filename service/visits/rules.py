@@ -87,16 +87,35 @@ def _check_child(
             errors[f"{prefix}.not_seen_reason"].append("Give the reason the child was not seen.")
         elif entry["not_seen_reason"] == "other" and not (entry["not_seen_detail"] or "").strip():
             errors[f"{prefix}.not_seen_detail"].append("Describe the reason when it is 'other'.")
+        if entry.get("seen_alone"):
+            errors[f"{prefix}.seen_alone"].append(
+                "A child who was not seen cannot have been seen alone."
+            )
         return
+    # A record that contradicts itself is refused: the reason a seen child was "not seen".
+    if entry["not_seen_reason"] or (entry.get("not_seen_detail") or "").strip():
+        errors[f"{prefix}.not_seen_reason"].append(
+            "Leave out why the child was not seen: they were seen."
+        )
     if entry["seen_alone"] is None:
         errors[f"{prefix}.seen_alone"].append("Say whether the child was seen alone.")
     elif not entry["seen_alone"] and not entry["not_seen_alone_reason"]:
         errors[f"{prefix}.not_seen_alone_reason"].append(
             "Give the reason the child was not seen alone."
         )
+    elif entry["seen_alone"] and (
+        entry["not_seen_alone_reason"] or (entry.get("not_seen_alone_detail") or "").strip()
+    ):
+        errors[f"{prefix}.not_seen_alone_reason"].append(
+            "Leave out why the child was not seen alone: they were seen alone."
+        )
     not_gathered = ((entry["voice"] or {}).get("not_gathered_reason") or "").strip()
     if not viewed and not not_gathered:
         errors[f"{prefix}.voice"].append(
             "Record the child's views (own words, Three Houses, a scale or a drawing) "
             "or why they could not be gathered."
+        )
+    elif viewed and not_gathered:
+        errors[f"{prefix}.voice.not_gathered_reason"].append(
+            "Leave out why their views could not be gathered: their views are recorded."
         )

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from service.alerts.models import Alert
 from service.alerts.scan import scan
+from service.audit.models import AuditEvent
 from service.auth.models import Team, User
 from service.cases.models import Child
 from service.core_system.models import ALERT, MessageStatus, OutboxMessage
@@ -97,6 +98,12 @@ def test_own_alerts_only_acknowledge_is_idempotent_and_the_manager_sees_how_fast
     again = manager.post(f"/me/alerts/{mine['id']}/acknowledge")
     assert again.status_code == 200
     assert again.get_json()["acknowledged_at"] == first.get_json()["acknowledged_at"]
+    with app.app_context():
+        # Recorded once: acknowledging again changed nothing.
+        acknowledged = select(func.count()).where(
+            AuditEvent.record_type == "alert", AuditEvent.record_id == str(mine["id"])
+        )
+        assert db.session.scalar(acknowledged) == 1
     assert manager.get("/me/alerts?acknowledged=false").get_json() == []
     assert len(manager.get("/me/alerts?acknowledged=true").get_json()) == 1
 
@@ -112,7 +119,7 @@ def test_own_alerts_only_acknowledge_is_idempotent_and_the_manager_sees_how_fast
     assert manager.get("/me/alerts?kind=nonsense").status_code == 422
 
 
-def test_preferences_cannot_switch_off_a_mandatory_kind(world, sign_in):
+def test_preferences_cannot_switch_off_a_mandatory_kind(app, world, sign_in):
     worker = sign_in(world.usernames["worker_a"])
     shown = worker.get("/me/alert-preferences").get_json()
     assert shown["muted"] == [] and "urgent_feedback" in shown["mandatory"]
@@ -122,6 +129,25 @@ def test_preferences_cannot_switch_off_a_mandatory_kind(world, sign_in):
     assert worker.put("/me/alert-preferences", json={"muted": ["nonsense"]}).status_code == 422
     ok = worker.put("/me/alert-preferences", json={"muted": ["visits_due"]})
     assert ok.status_code == 200 and ok.get_json()["muted"] == ["visits_due"]
+    with app.app_context():
+        (event,) = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.record_type == "alert_preferences")
+        )
+        assert event.action == "update" and event.details["muted"] == ["visits_due"]
+
+
+def test_redirecting_someones_alerts_is_audited_without_the_address(app, world):
+    runner = app.test_cli_runner()
+    result = runner.invoke(
+        args=["alerts", "address", world.usernames["worker_a"], "worker.a@council.test"]
+    )
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        (event,) = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.record_type == "alert_preferences")
+        )
+        assert event.changed_fields == ["email"] and event.actor_id is None
+        assert "council.test" not in str(event.details)
 
 
 def due_children(app, world):

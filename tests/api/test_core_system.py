@@ -7,6 +7,7 @@ never overtakes it; an admin sees and retries what failed; nothing else is sent.
 
 import threading
 import uuid
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
@@ -72,6 +73,7 @@ def test_an_approval_is_delivered_once_and_the_visit_says_so(app, world, worker,
 
 def test_the_payload_is_the_approved_record_in_the_councils_codes(app, world, worker, supervisor):
     body = body_for(app, world)
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
     body["children"][1] = {
         "child_id": body["children"][1]["child_id"],
         "seen": False,
@@ -83,7 +85,8 @@ def test_the_payload_is_the_approved_record_in_the_councils_codes(app, world, wo
         visit_id,
         etag,
         decision="approve",
-        management_decision={"action": "Visit again tomorrow", "due_by": body["ended_at"][:10]},
+        # Tomorrow: the visit's own date is yesterday in the first hours of a day.
+        management_decision={"action": "Visit again tomorrow", "due_by": tomorrow},
     )
     assert decided.status_code == 201, decided.get_json()
     [message] = messages(app)

@@ -2,7 +2,7 @@
 
 import copy
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -404,9 +404,17 @@ def child_row(app, child_id):
 
 def test_submitting_updates_last_seen_and_next_due(app, world, worker):
     seen_id, not_alone_id = world.child_ids["a1"]
+    with app.app_context():
+        # A plan started weeks ago: its first visit is long due, so the visit moves it on
+        # whatever the day (a plan started on Friday and a visit on Sunday are due the same day).
+        db.session.get(Child, uuid.UUID(seen_id)).plan_start_date = date.today() - timedelta(
+            days=40
+        )
+        db.session.commit()
     before = child_row(app, seen_id)
     body = body_for(app, world)
-    body["children"][1].update(seen_alone=False, not_seen_alone_reason="parent_refused")
+    (not_alone,) = [entry for entry in body["children"] if entry["child_id"] == not_alone_id]
+    not_alone.update(seen_alone=False, not_seen_alone_reason="parent_refused")
     visit_id, _ = create(worker, body)
     assert child_row(app, seen_id).last_seen_at is None  # a draft changes nothing
     submit(worker, visit_id)
@@ -557,3 +565,27 @@ def test_a_taken_id_with_a_body_for_another_case_is_still_not_found(app, world, 
     response = worker.put(f"/visits/{visit_id}", json=body_for(app, world))
     assert response.status_code == 404 and response.get_json()["code"] == "visit.not_found"
     assert count_visits(app) == 1
+
+
+def test_a_visit_that_contradicts_itself_is_not_submitted(app, world, worker):
+    """Found trying the tablet app: an answer hidden by changing "seen" back was kept and
+    submitted. Each contradiction is refused by its field, and the draft keeps it to fix.
+    """
+    body = body_for(app, world)
+    first, second = body["children"]
+    first.update(not_seen_reason="other", not_seen_detail="Was asleep")
+    first["voice"]["not_gathered_reason"] = "Would not talk"
+    second.update(
+        seen=False, seen_alone=True, not_seen_reason="child_not_home", voice=None, bedroom_seen=None
+    )
+    visit_id, created = create(worker, body)
+    assert created.status_code == 201
+    refused = worker.post(f"/visits/{visit_id}/submit", headers={"If-Match": '"1"'})
+    assert refused.status_code == 422
+    assert refused.get_json()["errors"] == {
+        "children.0.not_seen_reason": ["Leave out why the child was not seen: they were seen."],
+        "children.0.voice.not_gathered_reason": [
+            "Leave out why their views could not be gathered: their views are recorded."
+        ],
+        "children.1.seen_alone": ["A child who was not seen cannot have been seen alone."],
+    }

@@ -162,6 +162,10 @@ def rule_cases(child_id: str, case_id: str) -> list[dict[str, Any]]:
         {**base, "children": [{**child, "seen": True, "seen_alone": False}]},
         {**base, "children": [{**child, "seen": True, "seen_alone": None, "voice": {"not_gathered_reason": "  "}}]},
         {**base, "children": [{**child, "seen": True, "seen_alone": True, "voice": {"worries": "Dogs"}}]},
+        # A record that contradicts itself (found trying the app: a hidden answer was kept).
+        {**base, "children": [{**child, "seen": True, "seen_alone": True, "not_seen_reason": "other", "not_seen_detail": "x", "voice": {"worries": "Dogs"}}]},
+        {**base, "children": [{**child, "seen": False, "seen_alone": True, "not_seen_reason": "no_access"}]},
+        {**base, "children": [{**child, "seen": True, "seen_alone": True, "not_seen_alone_reason": "unable", "voice": {"own_words": "hi", "not_gathered_reason": "could not"}}]},
     ]  # fmt: skip
 
 

@@ -38,12 +38,24 @@ function checkChild(errors, prefix, entry, viewed) {
     } else if (entry.not_seen_reason === 'other' && !(entry.not_seen_detail || '').trim()) {
       add(errors, `${prefix}.not_seen_detail`, "Describe the reason when it is 'other'.");
     }
+    if (entry.seen_alone) {
+      add(errors, `${prefix}.seen_alone`, 'A child who was not seen cannot have been seen alone.');
+    }
     return;
+  }
+  if (entry.not_seen_reason || (entry.not_seen_detail || '').trim()) {
+    add(errors, `${prefix}.not_seen_reason`, 'Leave out why the child was not seen: they were seen.');
   }
   if (entry.seen_alone === null || entry.seen_alone === undefined) {
     add(errors, `${prefix}.seen_alone`, 'Say whether the child was seen alone.');
   } else if (!entry.seen_alone && !entry.not_seen_alone_reason) {
     add(errors, `${prefix}.not_seen_alone_reason`, 'Give the reason the child was not seen alone.');
+  } else if (entry.seen_alone && (entry.not_seen_alone_reason || (entry.not_seen_alone_detail || '').trim())) {
+    add(
+      errors,
+      `${prefix}.not_seen_alone_reason`,
+      'Leave out why the child was not seen alone: they were seen alone.',
+    );
   }
   const notGathered = ((entry.voice || {}).not_gathered_reason || '').trim();
   if (!viewed && !notGathered) {
@@ -52,6 +64,12 @@ function checkChild(errors, prefix, entry, viewed) {
       `${prefix}.voice`,
       "Record the child's views (own words, Three Houses, a scale or a drawing) " +
         'or why they could not be gathered.',
+    );
+  } else if (viewed && notGathered) {
+    add(
+      errors,
+      `${prefix}.voice.not_gathered_reason`,
+      'Leave out why their views could not be gathered: their views are recorded.',
     );
   }
 }
