@@ -357,6 +357,9 @@ def test_answers_a_changed_answer_makes_meaningless_are_cleared(tablet, world):
     tablet.check("#f-children-0-seen-1")  # the cleared answers are not brought back either
     assert not tablet.is_checked("#f-children-0-not_seen_reason-4")
     assert tablet.input_value("#f-children-0-not_seen_detail") == ""
+    # Not seen after all: 'seen alone' (a contradiction the rules refuse) goes too.
+    assert held_child_once(tablet, lambda entry: entry["seen"] is False)["seen_alone"] is None
+    assert not tablet.is_checked("#f-children-0-seen_alone")
     assert tablet.errors == []
 
 

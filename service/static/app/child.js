@@ -104,10 +104,12 @@ export async function renderChild(main, visit, index, go) {
         ${textarea({ path: `${p}.not_seen_detail`, errors, label: 'More detail', value: entry.not_seen_detail, rows: 2 })}
       </div>
       <div data-when="${p}.seen=true" class="app-conditional">
-        ${radios({ path: `${p}.seen_alone`, errors, legend: `Was ${name} seen alone?`, value: entry.seen_alone, options: YES_NO, inline: true })}
-        <div data-when="${p}.seen_alone=false" data-clear-unless class="app-conditional">
-          ${radios({ path: `${p}.not_seen_alone_reason`, errors, legend: 'Why not alone?', hint: 'Regulation 29 of the Care Planning regulations', value: entry.not_seen_alone_reason, options: Object.entries(LABELS.not_seen_alone_reason) })}
-          ${textarea({ path: `${p}.not_seen_alone_detail`, label: 'More detail', value: entry.not_seen_alone_detail, rows: 2 })}
+        <div data-when="${p}.seen=true" data-clear-unless>
+          ${radios({ path: `${p}.seen_alone`, errors, legend: `Was ${name} seen alone?`, value: entry.seen_alone, options: YES_NO, inline: true })}
+          <div data-when="${p}.seen_alone=false" data-clear-unless class="app-conditional">
+            ${radios({ path: `${p}.not_seen_alone_reason`, errors, legend: 'Why not alone?', hint: 'Regulation 29 of the Care Planning regulations', value: entry.not_seen_alone_reason, options: Object.entries(LABELS.not_seen_alone_reason) })}
+            ${textarea({ path: `${p}.not_seen_alone_detail`, label: 'More detail', value: entry.not_seen_alone_detail, rows: 2 })}
+          </div>
         </div>
         ${radios({ path: `${p}.bedroom_seen`, legend: `Did you see ${name}'s bedroom?`, value: entry.bedroom_seen, options: YES_NO, inline: true })}
         ${voiceSection(p, voice, name, errors)}
