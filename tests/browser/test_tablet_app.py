@@ -405,3 +405,20 @@ def test_free_text_is_held_to_what_the_service_takes(tablet, world):
     entry = held_child_once(tablet, lambda entry: (entry["voice"] or {}).get("own_words"))
     assert entry["voice"]["own_words"] == "I like school."
     assert tablet.input_value("#f-children-0-voice-own_words") == "I like school."
+
+
+def test_why_views_were_not_gathered_is_a_rule_once_they_are_recorded(tablet, world):
+    sign_in_tablet(tablet, world.usernames["worker_a"])
+    record_start(tablet, world.case_ids["a2"])
+    tablet.click("button:has-text('Continue')")
+    tablet.wait_for_selector("#child-form")
+    tablet.check("#f-children-0-seen")
+    tablet.check("#f-children-0-seen_alone")
+    tablet.fill("#f-children-0-voice-not_gathered_reason", "Too upset to talk.")
+    tablet.wait_for_selector("#child-rules:has-text('Everything the service checks')")
+    tablet.fill("#f-children-0-voice-own_words", "I want to go home.")
+    tablet.wait_for_selector("#child-rules:has-text('Leave out why their views could not be')")
+    tablet.click("#child-rules a:has-text('Leave out why their views')")
+    assert tablet.evaluate("document.activeElement.id") == "f-children-0-voice-not_gathered_reason"
+    tablet.fill("#f-children-0-voice-not_gathered_reason", "")
+    tablet.wait_for_selector("#child-rules:has-text('Everything the service checks')")
