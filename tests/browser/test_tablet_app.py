@@ -314,3 +314,111 @@ def test_a_file_the_service_refuses_is_shown_and_holds_back_the_submit(tablet, a
     with app.app_context():
         assert db.session.query(Visit).one().status == "submitted"
         assert db.session.query(Attachment).count() == 0
+
+
+HELD_CHILD = """async () => {
+  const db = await new Promise((ok) => { const r = indexedDB.open('seen-and-heard'); r.onsuccess = () => ok(r.result); });
+  const all = await new Promise(ok => { const r = db.transaction('visits').objectStore('visits').getAll(); r.onsuccess = () => ok(r.result); });
+  db.close();
+  return all[0].body.children[0];
+}"""
+
+
+def held_child_once(tablet, condition):  # type: ignore[no-untyped-def]
+    """The first child of the visit the app holds, once ``condition`` is true of it."""
+    for _ in range(80):
+        entry = tablet.evaluate(HELD_CHILD)
+        if condition(entry):
+            return entry
+        tablet.wait_for_timeout(250)
+    raise AssertionError(f"the tablet holds {entry}")
+
+
+def test_answers_a_changed_answer_makes_meaningless_are_cleared(tablet, world):
+    """'Seen' back to Yes clears why not; 'seen alone' back to Yes clears why not alone."""
+    sign_in_tablet(tablet, world.usernames["worker_a"])
+    record_start(tablet, world.case_ids["a2"])
+    tablet.click("button:has-text('Continue')")
+    tablet.wait_for_selector("#child-form")
+    tablet.check("#f-children-0-seen-1")  # not seen
+    tablet.check("#f-children-0-not_seen_reason-4")  # another reason
+    tablet.fill("#f-children-0-not_seen_detail", "Asleep upstairs.")
+    held_child_once(tablet, lambda entry: entry["not_seen_detail"] == "Asleep upstairs.")
+    tablet.check("#f-children-0-seen")  # seen after all
+    tablet.check("#f-children-0-seen_alone-1")
+    tablet.check("#f-children-0-not_seen_alone_reason")
+    tablet.fill("#f-children-0-not_seen_alone_detail", "Would not leave Mum.")
+    held_child_once(tablet, lambda entry: entry["not_seen_alone_detail"] == "Would not leave Mum.")
+    assert held_child_once(tablet, lambda entry: entry["seen"] is True)["not_seen_reason"] is None
+    tablet.check("#f-children-0-seen_alone")  # seen alone after all
+    entry = held_child_once(tablet, lambda entry: entry["seen_alone"] is True)
+    assert entry["not_seen_reason"] is None and entry["not_seen_detail"] is None
+    assert entry["not_seen_alone_reason"] is None and entry["not_seen_alone_detail"] is None
+    tablet.check("#f-children-0-seen-1")  # the cleared answers are not brought back either
+    assert not tablet.is_checked("#f-children-0-not_seen_reason-4")
+    assert tablet.input_value("#f-children-0-not_seen_detail") == ""
+    # Not seen after all: 'seen alone' (a contradiction the rules refuse) goes too.
+    assert held_child_once(tablet, lambda entry: entry["seen"] is False)["seen_alone"] is None
+    assert not tablet.is_checked("#f-children-0-seen_alone")
+    assert tablet.errors == []
+
+
+def test_field_messages_follow_the_answers_after_a_refused_submit(tablet, world):
+    sign_in_tablet(tablet, world.usernames["worker_a"])
+    record_start(tablet, world.case_ids["a2"])
+    tablet.click("button:has-text('Continue')")
+    tablet.wait_for_selector("#child-form")
+    tablet.click("button:has-text('Continue')")
+    tablet.wait_for_selector("#finish-form")
+    tablet.click("button:has-text('Submit visit')")
+    tablet.locator(".govuk-error-summary a:has-text('Say whether the child was seen.')").click()
+    tablet.wait_for_selector("#f-children-0-seen-error:has-text('Say whether the child was seen.')")
+    tablet.check("#f-children-0-seen-1")  # not seen: now the reason is outstanding
+    tablet.wait_for_selector(
+        "#f-children-0-not_seen_reason-error:has-text('Give the reason the child was not seen.')"
+    )
+    assert tablet.locator("#f-children-0-seen-error").count() == 0
+    assert "Say whether the child was seen." not in tablet.inner_text("#child-form")
+    group = tablet.locator("#f-children-0-not_seen_reason").locator(
+        "xpath=ancestor::div[contains(@class, 'govuk-form-group')][1]"
+    )
+    assert "govuk-form-group--error" in (group.get_attribute("class") or "")
+    tablet.check("#f-children-0-not_seen_reason")
+    tablet.wait_for_selector("#child-rules:has-text('Everything the service checks')")
+    assert tablet.locator("#child-form .govuk-form-group--error").count() == 0
+    assert serious_violations(tablet) == []
+    assert tablet.errors == []
+
+
+def test_free_text_is_held_to_what_the_service_takes(tablet, world):
+    """Boxes stop at 20000 characters; NUL characters in pasted text are dropped before saving."""
+    sign_in_tablet(tablet, world.usernames["worker_a"])
+    record_start(tablet, world.case_ids["a2"])
+    tablet.click("button:has-text('Continue')")
+    tablet.wait_for_selector("#child-form")
+    boxes = tablet.eval_on_selector_all(
+        "#child-form textarea", "boxes => boxes.map(b => b.getAttribute('maxlength'))"
+    )
+    assert boxes and set(boxes) == {"20000"}
+    tablet.check("#f-children-0-seen")
+    tablet.fill("#f-children-0-voice-own_words", "I like\u0000 school.")
+    entry = held_child_once(tablet, lambda entry: (entry["voice"] or {}).get("own_words"))
+    assert entry["voice"]["own_words"] == "I like school."
+    assert tablet.input_value("#f-children-0-voice-own_words") == "I like school."
+
+
+def test_why_views_were_not_gathered_is_a_rule_once_they_are_recorded(tablet, world):
+    sign_in_tablet(tablet, world.usernames["worker_a"])
+    record_start(tablet, world.case_ids["a2"])
+    tablet.click("button:has-text('Continue')")
+    tablet.wait_for_selector("#child-form")
+    tablet.check("#f-children-0-seen")
+    tablet.check("#f-children-0-seen_alone")
+    tablet.fill("#f-children-0-voice-not_gathered_reason", "Too upset to talk.")
+    tablet.wait_for_selector("#child-rules:has-text('Everything the service checks')")
+    tablet.fill("#f-children-0-voice-own_words", "I want to go home.")
+    tablet.wait_for_selector("#child-rules:has-text('Leave out why their views could not be')")
+    tablet.click("#child-rules a:has-text('Leave out why their views')")
+    assert tablet.evaluate("document.activeElement.id") == "f-children-0-voice-not_gathered_reason"
+    tablet.fill("#f-children-0-voice-not_gathered_reason", "")
+    tablet.wait_for_selector("#child-rules:has-text('Everything the service checks')")

@@ -270,3 +270,65 @@ def test_a_draft_is_deleted_here_and_on_the_service(tablet, app, world):
     with app.app_context():
         assert db.session.get(Visit, uuid.UUID(visit_id)) is None
     assert tablet.errors == []
+
+
+TABLET_COPY_CHANGED = """async ([visitId]) => {
+  const db = await new Promise((ok) => { const r = indexedDB.open('seen-and-heard'); r.onsuccess = () => ok(r.result); });
+  const store = db.transaction('visits', 'readwrite').objectStore('visits');
+  const visit = await new Promise(ok => { const r = store.get(visitId); r.onsuccess = () => ok(r.result); });
+  const child = visit.body.children[0];
+  child.voice = {...(child.voice || {}), method: 'play', consent_to_share: false,
+    scale: {score: 4, question: 'How safe?', scored_by: 'child'}};
+  await new Promise(ok => { const r = store.put(visit); r.onsuccess = () => ok(); });
+  db.close();
+}"""
+
+
+def test_the_comparison_leaves_out_no_field(tablet, world, sign_in):
+    """A difference in the scale, how views were gathered or consent shows as a difference."""
+    visit_id, _ = a_conflict(tablet, world, sign_in)
+    tablet.evaluate(TABLET_COPY_CHANGED, [visit_id])
+    tablet.goto(f"/app/#/visit/{visit_id}/conflict")
+    tablet.wait_for_selector("table.app-compare")
+    differing = tablet.eval_on_selector_all(
+        "tr.app-differs", "rows => rows.map(r => r.dataset.path.split('.').slice(2).join('.'))"
+    )
+    for path in ("voice.method", "voice.consent_to_share", "voice.scale.score",
+                 "voice.scale.question", "voice.scale.scored_by"):  # fmt: skip
+        assert path in differing, differing
+    assert "Play" in tablet.inner_text("tr[data-path$='voice.method']")
+    same = tablet.locator("tr[data-path='started_at']")
+    assert "app-differs" not in (same.get_attribute("class") or "")  # one instant, two spellings
+    assert serious_violations(tablet) == []
+    assert tablet.errors == []
+
+
+def test_the_status_bar_says_a_visit_changed_elsewhere_needs_attention(tablet, world, sign_in):
+    a_conflict(tablet, world, sign_in)
+    tablet.wait_for_selector("#sync-status [data-attention='1']")
+    text = tablet.inner_text("#sync-status")
+    assert "needs you to check it" in text and "Up to date" not in text
+    assert serious_violations(tablet) == []
+
+
+def test_signing_in_says_when_the_caseload_is_here(tablet, world):
+    sign_in_tablet(tablet, world.usernames["worker_a"])
+    tablet.wait_for_selector("main:has-text('Your caseload is on this tablet')")
+    assert "Bringing your caseload" not in tablet.inner_text("main")
+
+
+def test_a_revoked_tablet_signing_in_is_told_why(tablet, world, sign_in):
+    sign_in_tablet(tablet, world.usernames["worker_a"])
+    device = tablet.evaluate("localStorage.getItem('seen-and-heard.device-id')")
+    admin = sign_in(world.usernames["admin"])
+    found = next(d for d in admin.get("/devices").get_json() if d["device_id"] == device)
+    assert admin.delete(f"/devices/{found['id']}").status_code == 200
+    tablet.click("#sync-now")
+    tablet.wait_for_selector("#ended-notice:has-text('revoked')")
+    tablet.fill("#f-username", world.usernames["worker_a"])
+    tablet.fill("#f-password", PASSWORD)
+    tablet.click("button:has-text('Sign in')")
+    tablet.wait_for_selector(".govuk-error-summary:has-text('ask an admin')")
+    assert "ask an admin" in tablet.inner_text("#sign-in-form")
+    assert tablet.input_value("#f-username") == world.usernames["worker_a"]
+    assert serious_violations(tablet) == []

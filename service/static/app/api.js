@@ -56,7 +56,10 @@ export async function signIn(username, password) {
   });
   const body = await readProblem(response);
   if (!response.ok) {
-    if (body && body.code === 'auth.device_revoked') await revoked();
+    if (body && body.code === 'auth.device_revoked') {
+      // Wipe as for any revoked tablet, then give the service's own words to the sign-in form.
+      await revoked().catch(() => {});
+    }
     throw new ApiError(response.status, body);
   }
   keepAccess(body);

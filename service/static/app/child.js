@@ -1,7 +1,7 @@
 // One screen per child, in the order a visit happens: seen, seen alone, bedroom; then the
 // child's own words (their box, apart from the worker's reading of them), the Three Houses,
 // a scale, a drawing, photos and a recording.
-import { LABELS, YES_NO, esc, fieldId, radios, textInput, textarea } from './html.js';
+import { LABELS, YES_NO, esc, fieldId, markErrors, radios, textInput, textarea } from './html.js';
 import { outstanding } from './finish.js';
 import { audioRecorder, drawingPad, photoInput, releasePreviews, renderFiles } from './evidence.js';
 import { autosave, caseOf, childName, returnedNotice, steps } from './visit.js';
@@ -10,10 +10,10 @@ const SCORES = Array.from({ length: 11 }, (_, score) => [String(score), String(s
 
 function voiceSection(p, voice, name, errors) {
   const scale = voice.scale || {};
-  const missing = [...(errors[`${p}.voice`] || []), ...(errors[`${p}.voice.scale`] || [])];
   return `
     <h2 class="govuk-heading-m">${esc(name)}'s views</h2>
-    ${missing.map((message) => `<p class="govuk-error-message"><span class="govuk-visually-hidden">Error:</span> ${esc(message)}</p>`).join('')}
+    <div data-errors-for="${p}.voice">${(errors[`${p}.voice`] || []).map((message) => `<p class="govuk-error-message"><span class="govuk-visually-hidden">Error:</span> ${esc(message)}</p>`).join('')}</div>
+    <div data-errors-for="${p}.voice.scale">${(errors[`${p}.voice.scale`] || []).map((message) => `<p class="govuk-error-message"><span class="govuk-visually-hidden">Error:</span> ${esc(message)}</p>`).join('')}</div>
     <div class="app-own-words">
       ${textarea({ path: `${p}.voice.own_words`, label: `In ${name}'s own words`, labelClass: 'govuk-label--m', hint: 'Write down exactly what the child said, in their words. Do not summarise.', value: voice.own_words, rows: 5 })}
     </div>
@@ -91,22 +91,25 @@ export async function renderChild(main, visit, index, go) {
   const all = steps(visit);
   const here = all.indexOf(`#/visit/${visit.id}/child/${index}`);
   // Once the worker has tried to submit, the fields the rules name are marked where they are.
-  const errors = visit.tried_submit ? await childRules(visit, index) : {};
+  const tried = () => visit.tried_submit || visit.state === 'rejected';
+  const errors = tried() ? await childRules(visit, index) : {};
   main.innerHTML = `
     <span class="govuk-caption-l">Child ${index + 1} of ${visit.body.children.length}</span>
     <h1 class="govuk-heading-l" tabindex="-1">${esc(name)}</h1>
     ${returnedNotice(visit)}
     <form id="child-form" novalidate>
       ${radios({ path: `${p}.seen`, errors, legend: `Was ${name} seen?`, value: entry.seen, options: YES_NO, inline: true })}
-      <div data-when="${p}.seen=false" class="app-conditional">
+      <div data-when="${p}.seen=false" data-clear-unless class="app-conditional">
         ${radios({ path: `${p}.not_seen_reason`, errors, legend: 'Why not?', value: entry.not_seen_reason, options: Object.entries(LABELS.not_seen_reason) })}
         ${textarea({ path: `${p}.not_seen_detail`, errors, label: 'More detail', value: entry.not_seen_detail, rows: 2 })}
       </div>
       <div data-when="${p}.seen=true" class="app-conditional">
-        ${radios({ path: `${p}.seen_alone`, errors, legend: `Was ${name} seen alone?`, value: entry.seen_alone, options: YES_NO, inline: true })}
-        <div data-when="${p}.seen_alone=false" class="app-conditional">
-          ${radios({ path: `${p}.not_seen_alone_reason`, errors, legend: 'Why not alone?', hint: 'Regulation 29 of the Care Planning regulations', value: entry.not_seen_alone_reason, options: Object.entries(LABELS.not_seen_alone_reason) })}
-          ${textarea({ path: `${p}.not_seen_alone_detail`, label: 'More detail', value: entry.not_seen_alone_detail, rows: 2 })}
+        <div data-when="${p}.seen=true" data-clear-unless>
+          ${radios({ path: `${p}.seen_alone`, errors, legend: `Was ${name} seen alone?`, value: entry.seen_alone, options: YES_NO, inline: true })}
+          <div data-when="${p}.seen_alone=false" data-clear-unless class="app-conditional">
+            ${radios({ path: `${p}.not_seen_alone_reason`, errors, legend: 'Why not alone?', hint: 'Regulation 29 of the Care Planning regulations', value: entry.not_seen_alone_reason, options: Object.entries(LABELS.not_seen_alone_reason) })}
+            ${textarea({ path: `${p}.not_seen_alone_detail`, label: 'More detail', value: entry.not_seen_alone_detail, rows: 2 })}
+          </div>
         </div>
         ${radios({ path: `${p}.bedroom_seen`, legend: `Did you see ${name}'s bedroom?`, value: entry.bedroom_seen, options: YES_NO, inline: true })}
         ${voiceSection(p, voice, name, errors)}
@@ -125,6 +128,8 @@ export async function renderChild(main, visit, index, go) {
   const form = main.querySelector('#child-form');
   const showRules = async () => {
     const rules = await childRules(visit, index);
+    // Once the worker has tried to submit, the fields carry the rules as they stand now.
+    if (tried()) markErrors(form, rules);
     const rows = Object.entries(rules).flatMap(([path, messages]) => messages.map((message) => {
       const target = path.endsWith('.voice') ? `${path}.own_words` : path;
       return `<li><a class="govuk-link" href="#${fieldId(target)}">${esc(message)}</a></li>`;

@@ -9,42 +9,98 @@ const EDITABLE = ['draft', 'returned']; // what the tablet may still replace
 const TEXT = (value) => (value === null || value === undefined || value === '' ? '–' : String(value));
 const YES_NO = (value) => (value === true ? 'Yes' : value === false ? 'No' : '–');
 
-function rows(server, tablet, caseRecord) {
-  const lines = [
-    ['Type of visit', (v) => LABELS.visit_type[v.visit_type] || v.visit_type],
-    ['Announced', (v) => YES_NO(v.announced)],
-    ['Started at', (v) => formatDateTime(v.started_at)],
-    ['Ended at', (v) => formatDateTime(v.ended_at)],
-    ['Where', (v) => TEXT(v.location)],
-    ['Who was there', (v) => (v.people_present || []).join(', ') || '–'],
-  ];
-  const children = new Set([...server.children, ...tablet.children].map((entry) => entry.child_id));
-  children.forEach((childId) => {
-    const name = childName(caseRecord, childId);
-    const of = (v) => v.children.find((entry) => entry.child_id === childId) || {};
-    const voice = (v) => of(v).voice || {};
-    lines.push(
-      [`${name}: seen`, (v) => YES_NO(of(v).seen)],
-      [`${name}: seen alone`, (v) => YES_NO(of(v).seen_alone)],
-      [`${name}: bedroom seen`, (v) => YES_NO(of(v).bedroom_seen)],
-      [`${name}: own words`, (v) => TEXT(voice(v).own_words)],
-      [`${name}: wishes and feelings`, (v) => TEXT(voice(v).wishes_and_feelings)],
-      [`${name}: good things`, (v) => TEXT(voice(v).good_things)],
-      [`${name}: worries`, (v) => TEXT(voice(v).worries)],
-      [`${name}: dreams`, (v) => TEXT(voice(v).dreams)],
-    );
+// The fields people know by name, in the order a visit is recorded; any other field of the body
+// is still compared, under its own path, so no difference can hide.
+const NAMED = {
+  visit_type: 'Type of visit', announced: 'Announced', started_at: 'Started at', ended_at: 'Ended at',
+  location: 'Where', people_present: 'Who was there', observations: 'Observations', analysis: 'Analysis',
+  next_actions: 'Next actions', seen: 'seen', seen_alone: 'seen alone', bedroom_seen: 'bedroom seen',
+  not_seen_reason: 'why not seen', not_seen_detail: 'why not seen: detail',
+  not_seen_alone_reason: 'why not seen alone', not_seen_alone_detail: 'why not seen alone: detail',
+  'voice.own_words': 'own words', 'voice.wishes_and_feelings': 'wishes and feelings',
+  'voice.good_things': 'good things', 'voice.worries': 'worries', 'voice.dreams': 'dreams',
+  'voice.scale.question': 'scale: question', 'voice.scale.score': 'scale: score',
+  'voice.scale.scored_by': 'scale: scored by', 'voice.method': 'how views were gathered',
+  'voice.consent_to_share': 'consent to share', 'voice.not_gathered_reason': 'why views could not be gathered',
+};
+const CHOICES = {
+  visit_type: LABELS.visit_type, not_seen_reason: LABELS.not_seen_reason,
+  not_seen_alone_reason: LABELS.not_seen_alone_reason, 'voice.method': LABELS.method,
+  'voice.scale.scored_by': LABELS.scored_by,
+};
+const TIMES = ['started_at', 'ended_at'];
+
+/** Every leaf of a value as path -> value (a list of plain values stays one value). */
+function flatten(value, prefix, out) {
+  if (Array.isArray(value) && value.some((item) => item !== null && typeof item === 'object')) {
+    value.forEach((item, index) => flatten(item, `${prefix}${index}.`, out));
+  } else if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    Object.entries(value).forEach(([key, inner]) => flatten(inner, `${prefix}${key}.`, out));
+  } else if (prefix) {
+    out[prefix.slice(0, -1)] = value;
+  }
+  return out;
+}
+
+function shown(path, value) {
+  if (typeof value === 'boolean') return YES_NO(value);
+  if (Array.isArray(value)) return value.join(', ') || '–';
+  if (TIMES.includes(path) && value) return formatDateTime(value);
+  if (CHOICES[path] && CHOICES[path][value]) return CHOICES[path][value];
+  return TEXT(value);
+}
+
+/** Both copies as {path: value}, children matched by who they are, not where they are listed. */
+function leaves(body) {
+  const { children = [], ...rest } = body;
+  const out = flatten(rest, '', {});
+  children.forEach((entry) => {
+    const { child_id: childId, ...fields } = entry;
+    Object.entries(flatten(fields, '', {})).forEach(([path, value]) => { out[`children.${childId}.${path}`] = value; });
   });
-  lines.push(
-    ['Observations', (v) => TEXT(v.observations)],
-    ['Analysis', (v) => TEXT(v.analysis)],
-    ['Next actions', (v) => TEXT(v.next_actions)],
-  );
-  return lines.map(([label, show]) => {
-    const left = show(server);
-    const right = show(tablet);
-    const differs = left !== right ? ' app-differs' : '';
-    return `<tr class="govuk-table__row${differs}"><th scope="row" class="govuk-table__header">${esc(label)}${left !== right ? ' <span class="govuk-tag govuk-tag--yellow">Differs</span>' : ''}</th>
-      <td class="govuk-table__cell">${esc(left)}</td><td class="govuk-table__cell">${esc(right)}</td></tr>`;
+  return out;
+}
+
+/** A value as compared: nothing is nothing however it is written; a time is its instant. */
+function same(path, value) {
+  if (value === undefined || value === '' || (Array.isArray(value) && !value.length)) return null;
+  if (TIMES.includes(path) && value) return Date.parse(value);
+  return value;
+}
+
+function rows(server, tablet, caseRecord) {
+  const left = leaves(server);
+  const right = leaves(tablet);
+  const order = Object.keys(NAMED);
+  const rank = (path) => {
+    const child = /^children\.([^.]+)\.(.*)$/.exec(path);
+    const field = child ? child[2] : path;
+    const known = order.indexOf(field);
+    const place = known === -1 ? order.length : known;
+    const group = child ? 1 : ['observations', 'analysis', 'next_actions'].includes(field) ? 2 : 0;
+    return [group, child ? child[1] : '', place, path];
+  };
+  const paths = [...new Set([...Object.keys(left), ...Object.keys(right)])].sort((a, b) => {
+    const [x, y] = [rank(a), rank(b)];
+    for (let i = 0; i < x.length; i += 1) {
+      if (x[i] < y[i]) return -1;
+      if (x[i] > y[i]) return 1;
+    }
+    return 0;
+  });
+  return paths.filter((path) => {
+    const field = path.replace(/^children\.[^.]+\./, '');
+    return NAMED[field] || same(field, left[path]) !== null || same(field, right[path]) !== null;
+  }).map((path) => {
+    const child = /^children\.([^.]+)\.(.*)$/.exec(path);
+    const field = child ? child[2] : path;
+    const label = child ? `${childName(caseRecord, child[1])}: ${NAMED[field] || field}` : NAMED[field] || field;
+    const one = shown(field, left[path]);
+    const other = shown(field, right[path]);
+    // Compared as recorded, not as shown: two values that read alike still differ.
+    const differs = JSON.stringify(same(field, left[path])) !== JSON.stringify(same(field, right[path]));
+    return `<tr class="govuk-table__row${differs ? ' app-differs' : ''}" data-path="${esc(path)}"><th scope="row" class="govuk-table__header">${esc(label)}${differs ? ' <span class="govuk-tag govuk-tag--yellow">Differs</span>' : ''}</th>
+      <td class="govuk-table__cell">${esc(one)}</td><td class="govuk-table__cell">${esc(other)}</td></tr>`;
   }).join('');
 }
 
@@ -63,7 +119,7 @@ export async function renderConflict(main, visit, go, flash) {
           <th scope="col" class="govuk-table__header">Field</th>
           <th scope="col" class="govuk-table__header">On the service</th>
           <th scope="col" class="govuk-table__header">On this tablet</th></tr></thead>
-        <tbody class="govuk-table__body">${rows(server, visit.body, caseRecord)}</tbody>
+        <tbody class="govuk-table__body">${rows(bodyOf(server), visit.body, caseRecord)}</tbody>
       </table>
     </div>
     ${editable ? '' : `<div class="govuk-warning-text"><span class="govuk-warning-text__icon" aria-hidden="true">!</span><strong class="govuk-warning-text__text"><span class="govuk-visually-hidden">Warning</span>The service's copy has been ${esc(server.status)}, so this tablet cannot replace it. Keep the service's copy; a change to a submitted visit is made by amending it.</strong></div>`}

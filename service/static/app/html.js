@@ -76,13 +76,16 @@ export function textInput({ path, label, value, hint, type = 'text', errors = {}
   </div>`;
 }
 
+/** The longest free text the service takes (its schemas refuse more). */
+export const MAX_TEXT = 20000;
+
 export function textarea({ path, label, value, hint, rows = 4, errors = {}, labelClass = 'govuk-label--s' }) {
   const id = fieldId(path);
   return `<div class="${groupClass(errors, path)}">
     <label class="govuk-label ${labelClass}" for="${id}">${esc(label)}</label>
     ${hint ? `<div class="govuk-hint" id="${id}-hint">${esc(hint)}</div>` : ''}
     ${errorMessage(errors, path)}
-    <textarea class="govuk-textarea" id="${id}" name="${esc(path)}" rows="${rows}"${described(errors, path, hint)}>${esc(value)}</textarea>
+    <textarea class="govuk-textarea" id="${id}" name="${esc(path)}" rows="${rows}" maxlength="${MAX_TEXT}"${described(errors, path, hint)}>${esc(value)}</textarea>
   </div>`;
 }
 
@@ -111,6 +114,43 @@ export function radios({ path, legend, options, value, hint, errors = {}, inline
 }
 
 export const YES_NO = [['true', 'Yes'], ['false', 'No']];
+
+function errorParagraph(path, message) {
+  const p = document.createElement('p');
+  p.className = 'govuk-error-message';
+  p.id = `${fieldId(path)}-error`;
+  p.innerHTML = `<span class="govuk-visually-hidden">Error:</span> ${esc(message)}`;
+  return p;
+}
+
+/** Mark a drawn form's fields with the rules as they stand now: messages no longer true go,
+ * new ones appear on their field (or in a [data-errors-for] place for a rule with no field). */
+export function markErrors(form, errors) {
+  form.querySelectorAll('.govuk-error-message[id$="-error"], [data-errors-for] .govuk-error-message').forEach((old) => old.remove());
+  form.querySelectorAll('.govuk-form-group--error').forEach((group) => group.classList.remove('govuk-form-group--error'));
+  form.querySelectorAll('[aria-describedby]').forEach((element) => {
+    const ids = element.getAttribute('aria-describedby').split(' ').filter((id) => !id.endsWith('-error'));
+    if (ids.length) element.setAttribute('aria-describedby', ids.join(' '));
+    else element.removeAttribute('aria-describedby');
+  });
+  Object.entries(errors).forEach(([path, messages]) => {
+    const place = form.querySelector(`[data-errors-for="${path}"]`);
+    if (place) {
+      messages.forEach((message) => place.append(errorParagraph(path, message)));
+      return;
+    }
+    const field = form.querySelector(`#${fieldId(path)}`);
+    const group = field && field.closest('.govuk-form-group');
+    if (!group) return;
+    group.classList.add('govuk-form-group--error');
+    const fieldset = group.querySelector('fieldset');
+    const before = fieldset ? fieldset.querySelector('.govuk-radios') : field;
+    const described = fieldset || field;
+    before.before(errorParagraph(path, messages.join(' ')));
+    const ids = (described.getAttribute('aria-describedby') || '').split(' ').filter(Boolean);
+    described.setAttribute('aria-describedby', [...ids, `${fieldId(path)}-error`].join(' '));
+  });
+}
 
 /** The GOV.UK error summary: each message links to its field (on this screen or another). */
 export function errorSummary(errors, hrefOf = (path) => `#${fieldId(path)}`, title = 'There is a problem') {

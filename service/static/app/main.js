@@ -15,6 +15,7 @@ const main = document.getElementById('main-content');
 const bar = document.getElementById('app-status');
 let notice = '';
 let ended = '';
+let refusal = null; // the service's answer to a sign-in it refused for this tablet, and who asked
 
 function go(hash) {
   if (location.hash === hash) route();
@@ -41,12 +42,15 @@ async function renderStatus() {
     return;
   }
   const waiting = await pendingCount();
+  // Visits the service refused or that changed elsewhere wait for the worker, not for a sync.
+  const attention = await db.visits.filter((visit) => visit.state === 'rejected' || visit.state === 'conflict').count();
   const online = navigator.onLine;
   bar.innerHTML = `
     <p class="govuk-body-s app-status__text" id="sync-status">
       ${online ? tagOf('Online', 'green') : tagOf('Offline', 'grey')}
       <span data-waiting="${waiting}">${waiting ? `${waiting} visit${waiting === 1 ? '' : 's'} waiting to send.` : 'Nothing waiting to send.'}</span>
-      ${esc(statusNote())}
+      ${attention ? `<span data-attention="${attention}">${tagOf('Needs attention', 'red')} ${attention} visit${attention === 1 ? ' needs' : 's need'} you to check ${attention === 1 ? 'it' : 'them'}: see your caseload.</span>` : ''}
+      ${attention && status.state === 'synced' ? '' : esc(statusNote())}
     </p>
     <div class="app-status__actions">
       <button type="button" class="govuk-button govuk-button--secondary app-small-button" id="sync-now">Sync now</button>
@@ -71,7 +75,9 @@ function tagOf(text, colour) {
   return `<strong class="govuk-tag govuk-tag--${colour}">${esc(text)}</strong>`;
 }
 
-function renderSignIn(errors = {}, values = {}) {
+function renderSignIn(given = {}, values = {}) {
+  const errors = !Object.keys(given).length && refusal ? { username: [refusal.message] } : given;
+  if (!Object.keys(given).length && refusal) values = { username: refusal.username };
   document.title = `${Object.keys(errors).length ? 'Error: ' : ''}Sign in – Seen and Heard`;
   const why = {
     revoked: 'This tablet has been revoked by an administrator. Everything it held has been removed from it.',
@@ -103,16 +109,27 @@ function renderSignIn(errors = {}, values = {}) {
       await signIn(username, password);
       ended = '';
       keepShell();
-      flash('Signed in. Bringing your caseload onto this tablet…');
+      refusal = null;
+      const bringing = document.createElement('p');
+      bringing.className = 'govuk-body';
+      bringing.setAttribute('role', 'status');
+      bringing.textContent = 'Signed in. Bringing your caseload onto this tablet…';
+      form.after(bringing);
       await syncNow({ withCaseload: true });
+      // Said once the caseload is here (or could not come), not while it is on its way.
+      flash(status.state === 'synced'
+        ? 'Signed in. Your caseload is on this tablet.'
+        : 'Signed in. Your caseload could not be brought onto this tablet yet; it comes with the next sync.');
       startBackgroundSync();
       go('#/');
     } catch (error) {
       let message = 'The service cannot be reached. Check the connection and try again.';
       if (error instanceof ApiError) {
-        message = error.status === 401 ? 'The username or password is not right.' : error.message;
+        const badPassword = error.status === 401 && error.code !== 'auth.device_revoked';
+        message = badPassword ? 'The username or password is not right.' : error.message;
       }
-      if (ended === 'revoked') return renderSignIn();
+      // The service's refusal stays on the form: a revoked tablet redraws it as it wipes itself.
+      if (error instanceof ApiError && error.code === 'auth.device_revoked') refusal = { message, username };
       renderSignIn({ username: [message] }, { username });
     }
     return undefined;

@@ -91,6 +91,8 @@ export function readForm(form, body) {
     const path = element.name;
     if (!path || element.type === 'file' || element.dataset.skip !== undefined) continue;
     if (element.type === 'radio' && !element.checked) continue;
+    // The service refuses NUL characters (a paste from some apps carries them): drop them here.
+    if (element.value.includes('\u0000')) element.value = element.value.replace(/\u0000/g, '');
     if (path === 'people_present') {
       body.people_present = element.value.split('\n').map((line) => line.trim()).filter(Boolean);
     } else if (element.type === 'datetime-local' && localInput(getPath(body, path)) === element.value) {
@@ -99,14 +101,33 @@ export function readForm(form, body) {
       setPath(body, path, convert(path.split('.').pop(), element.value));
     }
   }
+  clearUnmet(form, body);
+}
+
+/** Whether a conditional part's answer (data-when="path=value") is the one it depends on. */
+function conditionMet(form, part) {
+  const [path, wanted] = part.dataset.when.split('=');
+  const chosen = form.querySelector(`[name="${path}"]:checked`);
+  return Boolean(chosen) && chosen.value === wanted;
+}
+
+/** Answers that only stand with another answer (data-clear-unless): when that answer changes
+ * they are cleared from the body and the screen, not merely hidden. */
+function clearUnmet(form, body) {
+  form.querySelectorAll('[data-when][data-clear-unless]').forEach((part) => {
+    if (conditionMet(form, part)) return;
+    part.querySelectorAll('[name]').forEach((element) => {
+      if (element.type === 'radio' || element.type === 'checkbox') element.checked = false;
+      else element.value = '';
+      setPath(body, element.name, null);
+    });
+  });
 }
 
 /** Show or hide the parts of a screen that depend on an answer (data-when="path=value"). */
 export function applyConditions(form) {
   form.querySelectorAll('[data-when]').forEach((part) => {
-    const [path, wanted] = part.dataset.when.split('=');
-    const chosen = form.querySelector(`[name="${path}"]:checked`);
-    part.hidden = !chosen || chosen.value !== wanted;
+    part.hidden = !conditionMet(form, part);
   });
 }
 
