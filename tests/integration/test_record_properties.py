@@ -186,13 +186,19 @@ def complete(visit: VisitModel) -> bool:
         if entry["seen"] is None:
             return False
         if not entry["seen"]:
-            if not entry["not_seen_reason"]:
+            if not entry["not_seen_reason"] or entry.get("seen_alone"):
                 return False
             continue
+        if entry.get("not_seen_reason") or (entry.get("not_seen_detail") or "").strip():
+            return False  # contradicts "seen"
         if not entry["seen_alone"] and not entry["not_seen_alone_reason"]:
             return False
+        if entry["seen_alone"] and entry.get("not_seen_alone_reason"):
+            return False  # contradicts "seen alone"
         gathered = ((entry["voice"] or {}).get("not_gathered_reason") or "").strip()
-        if not shows_views(entry, evidence) and not gathered:
+        # Views, or why they could not be gathered: one or the other, never both (a drawing
+        # kept on the visit counts as views).
+        if shows_views(entry, evidence) == bool(gathered):
             return False
     return True
 
