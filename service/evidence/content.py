@@ -81,6 +81,10 @@ def check_type(kind: str, head: bytes, declared_type: str, filename: str) -> str
             "attachment.extension_mismatch",
             f"The file name says {by_extension} but its content is {sniffed}.",
         )
+    if kind == "audio" and _normal(sniffed) == "mp4":
+        # A recording in an MP4 container (a browser's MediaRecorder writes one whose brand
+        # says video) is kept and played as what it is: audio.
+        return "audio/mp4"
     return sniffed
 
 

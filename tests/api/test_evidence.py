@@ -108,6 +108,16 @@ def test_content_is_served_as_a_download(worker, visit_id):
     assert response.headers["Cache-Control"] == "private, no-store"
 
 
+def test_a_recording_in_an_mp4_container_is_kept_as_audio(worker, visit_id):
+    """Chromium's MediaRecorder writes an MP4 whose brand says video (found trying the app)."""
+    record = upload(
+        worker, visit_id, MP4, kind="audio", filename="recording.m4a", content_type="audio/mp4"
+    ).get_json()
+    assert record["content_type"] == "audio/mp4"
+    response, _ = content(worker, record["id"])
+    assert response.headers["Content-Type"] == "audio/mp4"
+
+
 def test_range_requests_for_audio(worker, visit_id):
     record = upload(
         worker, visit_id, M4A, kind="audio", filename="voice.m4a", content_type="audio/mp4"
