@@ -1,7 +1,7 @@
 // The tablet app: sign-in, the router between screens, the sync status, and the service worker
 // (with the notice that a new version of the app is ready).
 /* global workbox */
-import { ApiError, hasSession, onAuthChange, signIn, signOut } from './api.js';
+import { ApiError, NotForRole, hasSession, onAuthChange, signIn, signOut } from './api.js';
 import { renderCaseload } from './caseload.js';
 import { renderChild } from './child.js';
 import { renderConflict } from './conflict.js';
@@ -16,6 +16,7 @@ const bar = document.getElementById('app-status');
 let notice = '';
 let ended = '';
 let refusal = null; // the service's answer to a sign-in it refused for this tablet, and who asked
+let notForRole = false; // someone other than a social worker tried to sign in
 
 function go(hash) {
   if (location.hash === hash) route();
@@ -87,6 +88,7 @@ function renderSignIn(given = {}, values = {}) {
   main.innerHTML = `
     ${errorSummary(errors)}
     ${why ? `<div class="govuk-inset-text" id="ended-notice">${esc(why)}</div>` : ''}
+    ${notForRole ? `<div class="govuk-inset-text" id="role-notice">The tablet app is for social workers. Supervisors, managers and admins use the desk pages at <a class="govuk-link" href="/desk/">/desk/</a>.</div>` : ''}
     <h1 class="govuk-heading-l" tabindex="-1">Sign in</h1>
     <p class="govuk-body">Sign in once while online. After that you can record visits without a connection.</p>
     <form id="sign-in-form" novalidate>
@@ -108,6 +110,7 @@ function renderSignIn(given = {}, values = {}) {
     try {
       await signIn(username, password);
       ended = '';
+      notForRole = false;
       keepShell();
       refusal = null;
       const bringing = document.createElement('p');
@@ -123,6 +126,13 @@ function renderSignIn(given = {}, values = {}) {
       startBackgroundSync();
       go('#/');
     } catch (error) {
+      if (error instanceof NotForRole) {
+        notForRole = true;
+        keepShell();
+        renderSignIn();
+        return undefined;
+      }
+      notForRole = false;
       let message = 'The service cannot be reached. Check the connection and try again.';
       if (error instanceof ApiError) {
         const badPassword = error.status === 401 && error.code !== 'auth.device_revoked';
