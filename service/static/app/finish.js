@@ -5,12 +5,24 @@ import { submissionErrors } from './rules.js';
 import { api, ApiError } from './api.js';
 import { db, filesOf, forgetVisit } from './store.js';
 import { syncNow } from './sync.js';
-import { autosave, bodyToSend, caseOf, childName, partialScales, returnedNotice, saveVisit, steps } from './visit.js';
+import { autosave, bodyToSend, caseOf, childName, mergeErrors, partialScales, returnedNotice, saveVisit, serviceErrors, steps } from './visit.js';
+
+const FINISH_FIELDS = ['observations', 'analysis', 'next_actions', 'ended_at'];
+
+/** Messages by path, each about a child led by the child's name (a summary lists them together). */
+function named(visit, caseRecord, errors) {
+  return Object.fromEntries(Object.entries(errors).map(([path, messages]) => {
+    const child = /^children\.(\d+)\./.exec(path);
+    const entry = child && visit.body.children[Number(child[1])];
+    const who = entry ? `${childName(caseRecord, entry.child_id)}: ` : '';
+    return [path, messages.map((message) => who + message)];
+  }));
+}
 
 /** Where a rule's message sends the worker: the screen and field it is about. */
 function hrefFor(visit, path) {
   const child = /^children\.(\d+)\.(.*)$/.exec(path);
-  if (!child) return path === 'started_at' ? `#/visit/${visit.id}?field=${fieldId(path)}` : `#${fieldId(path)}`;
+  if (!child) return FINISH_FIELDS.includes(path) ? `#${fieldId(path)}` : `#/visit/${visit.id}?field=${fieldId(path)}`;
   const field = child[2] === 'voice' ? `children.${child[1]}.voice.own_words` : path;
   return `#/visit/${visit.id}/child/${child[1]}?field=${fieldId(field)}`;
 }
@@ -24,17 +36,16 @@ export async function outstanding(visit) {
       refused[`children.${index}.${file.kind}`] = [`The service did not accept a ${file.kind}: remove it to submit.`];
     });
   });
-  return { ...partialScales(visit.body), ...refused, ...submissionErrors(bodyToSend(visit.body), files) };
+  const rules = { ...partialScales(visit.body), ...refused, ...submissionErrors(bodyToSend(visit.body), files) };
+  // What the service refused stands until the answer changes or the service takes the visit.
+  return mergeErrors(rules, serviceErrors(visit));
 }
 
 async function checklist(visit) {
   const errors = await outstanding(visit);
   const caseRecord = await caseOf(visit);
-  const rows = Object.entries(errors).flatMap(([path, messages]) => {
-    const child = /^children\.(\d+)\./.exec(path);
-    const who = child ? `${childName(caseRecord, visit.body.children[Number(child[1])].child_id)}: ` : '';
-    return messages.map((message) => `<li><a class="govuk-link" href="${esc(hrefFor(visit, path))}">${esc(who + message)}</a></li>`);
-  });
+  const rows = Object.entries(named(visit, caseRecord, errors)).flatMap(([path, messages]) =>
+    messages.map((message) => `<li><a class="govuk-link" href="${esc(hrefFor(visit, path))}">${esc(message)}</a></li>`));
   return {
     errors,
     html: rows.length
@@ -68,7 +79,8 @@ export async function renderFinish(main, visit, go, flash) {
   const endsNow = !visit.body.ended_at; // first time here: the visit ends now, unless changed
   if (endsNow) visit.body.ended_at = new Date().toISOString();
   const body = visit.body;
-  const rejected = visit.errors ? errorSummary(visit.errors, (path) => hrefFor(visit, path), 'The service did not accept this visit') : '';
+  const caseRecord = await caseOf(visit);
+  const rejected = errorSummary(named(visit, caseRecord, serviceErrors(visit)), (path) => hrefFor(visit, path), 'The service did not accept this visit');
   main.innerHTML = `
     <span class="govuk-caption-l">Finish the visit</span>
     <h1 class="govuk-heading-l" tabindex="-1">Your observations and analysis</h1>
@@ -122,7 +134,7 @@ export async function renderFinish(main, visit, go, flash) {
       visit.tried_submit = true;
       await db.visits.update(visit.id, { tried_submit: true });
       const summary = main.querySelector('#summary');
-      summary.innerHTML = errorSummary(errors, (path) => hrefFor(visit, path), 'Before you can submit this visit');
+      summary.innerHTML = errorSummary(named(visit, caseRecord, errors), (path) => hrefFor(visit, path), 'Before you can submit this visit');
       summary.querySelector('.govuk-error-summary').focus();
       return;
     }
