@@ -81,6 +81,10 @@ def test_answers_over_the_services_limits_are_refused_on_their_fields(tablet, wo
     tablet.click("button:has-text('Save and finish later')")
     tablet.wait_for_selector("#children")
     tablet.click("#sync-now")
+    # The status bar says so at once, on whatever screen: the visit has not reached the service.
+    tablet.wait_for_selector("#sync-status [data-attention='1']")
+    assert "Needs attention" in tablet.inner_text("#sync-status")
+    assert "Nothing waiting to send" not in tablet.inner_text("#sync-status")
     visit_id = held_visit(tablet)["id"]
     tablet.goto(f"/app/#/visit/{visit_id}/finish")
     tablet.wait_for_selector("#summary .govuk-error-summary")

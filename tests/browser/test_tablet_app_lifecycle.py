@@ -158,6 +158,8 @@ def test_a_returned_visit_appears_with_the_supervisors_comment(tablet, app, worl
     sign_in_tablet(tablet, world.usernames["worker_a"])
     tablet.wait_for_selector("#local-visits:has-text('Returned by your supervisor')")
     assert "Add the bedroom." in tablet.inner_text("#local-visits")
+    tablet.wait_for_selector("#sync-status [data-attention='1']")
+    assert "Nothing waiting to send" not in tablet.inner_text("#sync-status")
     tablet.click(f"[data-visit='{visit_id}'] a")
     tablet.wait_for_selector("#visit-form")
     assert "Add the bedroom." in tablet.inner_text("main .govuk-notification-banner")

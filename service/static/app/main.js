@@ -43,13 +43,15 @@ async function renderStatus() {
     return;
   }
   const waiting = await pendingCount();
-  // Visits the service refused or that changed elsewhere wait for the worker, not for a sync.
-  const attention = await db.visits.filter((visit) => visit.state === 'rejected' || visit.state === 'conflict').count();
+  // Visits the service refused, that changed elsewhere, or that a supervisor returned wait for
+  // the worker, not for a sync: while one is here nothing says there is nothing to send.
+  const attention = await db.visits.filter((visit) => ['rejected', 'conflict', 'returned'].includes(visit.state)
+    || Boolean(visit.errors) || Boolean(visit.review_comment)).count();
   const online = navigator.onLine;
   bar.innerHTML = `
     <p class="govuk-body-s app-status__text" id="sync-status">
       ${online ? tagOf('Online', 'green') : tagOf('Offline', 'grey')}
-      <span data-waiting="${waiting}">${waiting ? `${waiting} visit${waiting === 1 ? '' : 's'} waiting to send.` : 'Nothing waiting to send.'}</span>
+      <span data-waiting="${waiting}">${waiting ? `${waiting} visit${waiting === 1 ? '' : 's'} waiting to send.` : (attention ? '' : 'Nothing waiting to send.')}</span>
       ${attention ? `<span data-attention="${attention}">${tagOf('Needs attention', 'red')} ${attention} visit${attention === 1 ? ' needs' : 's need'} you to check ${attention === 1 ? 'it' : 'them'}: see your caseload.</span>` : ''}
       ${attention && status.state === 'synced' ? '' : esc(statusNote())}
     </p>
