@@ -122,3 +122,29 @@ def test_answers_over_the_services_limits_are_refused_on_their_fields(tablet, wo
         tablet.wait_for_timeout(250)
     assert held_visit(tablet)["base_version"] == 1
     assert tablet.errors == []
+
+
+def test_the_app_runs_in_one_tab_at_a_time(tablet, world):
+    sign_in_tablet(tablet, world.usernames["worker_a"])
+    second = tablet.context.new_page()
+    second.goto("/app/")
+    second.wait_for_selector("#other-tab")
+    assert "Seen and Heard is open in another tab or window; close this one." in second.inner_text(
+        "main"
+    )
+    assert second.locator("#children, #sign-in-form, #sync-status").count() == 0
+    assert serious_violations(second) == []
+    # Taken over here, the first tab stops and says so; the second has the caseload.
+    second.click("#use-here")
+    second.wait_for_selector("#children")
+    tablet.wait_for_selector("#other-tab")
+    assert tablet.locator("#children").count() == 0
+    tablet.evaluate("location.hash = '#/sign-out'")
+    tablet.wait_for_timeout(300)
+    assert tablet.locator("#confirm-sign-out").count() == 0
+    # Closed, the other tab leaves the app free for a new one.
+    second.close()
+    tablet.goto("/app/#/")
+    tablet.reload()
+    tablet.wait_for_selector("#children")
+    assert tablet.errors == []

@@ -37,6 +37,7 @@ function flashBanner() {
 }
 
 async function renderStatus() {
+  if (!active) return;
   const signedIn = await hasSession();
   if (!signedIn) {
     bar.innerHTML = '';
@@ -167,6 +168,7 @@ async function renderSignOut() {
 }
 
 async function route(options = {}) {
+  if (!active) return undefined; // another tab has the app
   const moveFocus = options.focus !== false; // not when a background sync redraws the caseload
   const [path, query] = location.hash.replace(/^#/, '').split('?');
   const parts = path.split('/').filter(Boolean);
@@ -264,5 +266,45 @@ function registerServiceWorker() {
   setInterval(() => wb.update(), 600000);
 }
 
+// One tab at a time: two copies of the app would overwrite each other's answers in IndexedDB.
+// The tab holding the lock runs the app; another says so, and can take the app over.
+const LOCK = 'seen-and-heard-app';
+let active = false;
+
+function holdTheApp(options) {
+  return new Promise((resolve) => {
+    navigator.locks.request(LOCK, options, async (lock) => {
+      resolve(Boolean(lock));
+      if (lock) await new Promise(() => {}); // held for as long as this tab is open
+    }).catch(() => elsewhere()); // another tab took the app over
+  });
+}
+
+function elsewhere() {
+  active = false;
+  stopBackgroundSync();
+  bar.innerHTML = '';
+  document.title = 'Open in another tab – Seen and Heard';
+  main.innerHTML = `
+    <h1 class="govuk-heading-l" tabindex="-1">Seen and Heard is open in another tab</h1>
+    <p class="govuk-body" id="other-tab">Seen and Heard is open in another tab or window; close this one.</p>
+    <p class="govuk-body">Two copies at once would overwrite each other's answers. If the other tab cannot be found, use the app here: the other copy stops.</p>
+    <button type="button" class="govuk-button govuk-button--secondary" id="use-here">Use it here instead</button>`;
+  main.querySelector('#use-here').addEventListener('click', async () => {
+    await holdTheApp({ steal: true });
+    start();
+  });
+  main.querySelector('h1').focus();
+}
+
+function start() {
+  active = true;
+  route();
+}
+
 registerServiceWorker();
-route();
+if (navigator.locks) {
+  holdTheApp({ ifAvailable: true }).then((held) => (held ? start() : elsewhere()));
+} else {
+  start();
+}
