@@ -267,6 +267,12 @@ def test_a_draft_is_deleted_here_and_on_the_service(tablet, app, world):
     visit_id = held_visit(tablet)["id"]
     tablet.goto(f"/app/#/visit/{visit_id}/finish")
     tablet.click("button:has-text('Delete this draft')")
+    tablet.wait_for_selector("#delete-confirm:has-text('from this tablet and from the service')")
+    assert serious_violations(tablet) == []
+    tablet.click("button:has-text('Cancel')")  # one tap deletes nothing
+    assert local_records(tablet)["visits"] == 1
+    tablet.click("button:has-text('Delete this draft')")
+    tablet.click("button:has-text('Yes, delete this draft')")
     tablet.wait_for_selector("#children")
     assert local_records(tablet)["visits"] == 0
     with app.app_context():

@@ -101,6 +101,7 @@ export async function renderFinish(main, visit, go, flash) {
         <button type="button" class="govuk-button govuk-button--secondary" data-back>Previous</button>
       </div>
       ${visit.review_comment ? '' : `<p class="govuk-body"><button type="button" class="govuk-button govuk-button--warning" data-delete>Delete this draft</button></p>
+      <div id="delete-confirm" hidden></div>
       <p class="govuk-body-s" role="status" id="delete-status"></p>`}
     </form>`;
   const form = main.querySelector('#finish-form');
@@ -121,11 +122,33 @@ export async function renderFinish(main, visit, go, flash) {
     syncNow();
     go('#/');
   });
+  // Deleting asks first, saying what goes: on this tablet, and on the service if it has the draft.
   form.querySelector('[data-delete]')?.addEventListener('click', async () => {
-    if (await deleteDraft(visit, form.querySelector('#delete-status'))) {
-      flash('The draft is deleted.');
-      go('#/');
-    }
+    const stored = await db.visits.get(visit.id);
+    const onService = stored && stored.base_version !== null && stored.base_version !== undefined;
+    const files = (await filesOf(visit.id)).length;
+    const confirm = form.querySelector('#delete-confirm');
+    confirm.innerHTML = `
+      <h2 class="govuk-heading-m" tabindex="-1">Delete this draft?</h2>
+      <div class="govuk-warning-text"><span class="govuk-warning-text__icon" aria-hidden="true">!</span><strong class="govuk-warning-text__text"><span class="govuk-visually-hidden">Warning</span>
+        This deletes the draft visit${files ? `, with its ${files} drawing${files === 1 ? '' : 's'}, photo${files === 1 ? '' : 's'} and recording${files === 1 ? '' : 's'},` : ''} from this tablet${onService ? ' and from the service, which holds a copy of it' : ' (it has not reached the service)'}. It cannot be undone.</strong></div>
+      <div class="govuk-button-group">
+        <button type="button" class="govuk-button govuk-button--warning" data-confirm-delete>Yes, delete this draft</button>
+        <button type="button" class="govuk-button govuk-button--secondary" data-cancel-delete>Cancel</button>
+      </div>`;
+    confirm.hidden = false;
+    confirm.querySelector('h2').focus();
+    confirm.querySelector('[data-cancel-delete]').addEventListener('click', () => {
+      confirm.hidden = true;
+      confirm.innerHTML = '';
+      form.querySelector('[data-delete]').focus();
+    });
+    confirm.querySelector('[data-confirm-delete]').addEventListener('click', async () => {
+      if (await deleteDraft(visit, form.querySelector('#delete-status'))) {
+        flash('The draft is deleted.');
+        go('#/');
+      }
+    });
   });
   form.querySelector('[data-submit]').addEventListener('click', async () => {
     await flush();
