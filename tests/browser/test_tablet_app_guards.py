@@ -148,3 +148,21 @@ def test_the_app_runs_in_one_tab_at_a_time(tablet, world):
     tablet.reload()
     tablet.wait_for_selector("#children")
     assert tablet.errors == []
+
+
+def test_a_refused_submit_names_the_child_each_message_is_about(tablet, world):
+    sign_in_tablet(tablet, world.usernames["worker_a"])
+    record_start(tablet, world.case_ids["a1"])  # two children
+    tablet.click("button:has-text('Continue')")
+    names = []
+    for _ in range(2):
+        tablet.wait_for_selector("#child-form")
+        names.append(tablet.inner_text("h1").strip())
+        tablet.click("button:has-text('Continue')")
+    tablet.wait_for_selector("#finish-form")
+    tablet.click("button:has-text('Submit visit')")
+    tablet.wait_for_selector("#summary .govuk-error-summary")
+    summary = tablet.inner_text("#summary")
+    for name in names:
+        assert f"{name}: Say whether the child was seen." in summary, summary
+    assert tablet.errors == []

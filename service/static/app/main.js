@@ -83,6 +83,8 @@ function renderSignIn(given = {}, values = {}) {
   const errors = !Object.keys(given).length && refusal ? { username: [refusal.message] } : given;
   if (!Object.keys(given).length && refusal) values = { username: refusal.username };
   document.title = `${Object.keys(errors).length ? 'Error: ' : ''}Sign in – Seen and Heard`;
+  // The service's refusal of a revoked tablet is about the tablet, not the username: summary only.
+  const onFields = refusal && (errors.username || [])[0] === refusal.message ? {} : errors;
   const why = {
     revoked: 'This tablet has been revoked by an administrator. Everything it held has been removed from it.',
     'signed-out': 'You have signed out. Everything this tablet held has been removed from it.',
@@ -95,8 +97,8 @@ function renderSignIn(given = {}, values = {}) {
     <h1 class="govuk-heading-l" tabindex="-1">Sign in</h1>
     <p class="govuk-body">Sign in once while online. After that you can record visits without a connection.</p>
     <form id="sign-in-form" novalidate>
-      ${textInput({ path: 'username', label: 'Username', value: values.username, errors, cls: 'govuk-input--width-20' })}
-      ${textInput({ path: 'password', label: 'Password', value: '', type: 'password', errors, cls: 'govuk-input--width-20' })}
+      ${textInput({ path: 'username', label: 'Username', value: values.username, errors: onFields, cls: 'govuk-input--width-20' })}
+      ${textInput({ path: 'password', label: 'Password', value: '', type: 'password', errors: onFields, cls: 'govuk-input--width-20' })}
       <button type="submit" class="govuk-button">Sign in</button>
     </form>`;
   const form = main.querySelector('#sign-in-form');
@@ -201,7 +203,10 @@ async function route(options = {}) {
   } else {
     await renderCaseload(main);
   }
-  if (banner) main.insertAdjacentHTML('afterbegin', banner);
+  // The banner's h2 follows the page's h1 (heading order).
+  const heading = main.querySelector('h1');
+  if (banner && heading) heading.insertAdjacentHTML('afterend', banner);
+  else if (banner) main.insertAdjacentHTML('afterbegin', banner);
   const field = query && new URLSearchParams(query).get('field');
   const target = (field && document.getElementById(field)) || main.querySelector('h1');
   if (target && moveFocus) target.focus();
