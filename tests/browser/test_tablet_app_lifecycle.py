@@ -158,6 +158,8 @@ def test_a_returned_visit_appears_with_the_supervisors_comment(tablet, app, worl
     sign_in_tablet(tablet, world.usernames["worker_a"])
     tablet.wait_for_selector("#local-visits:has-text('Returned by your supervisor')")
     assert "Add the bedroom." in tablet.inner_text("#local-visits")
+    tablet.wait_for_selector("#sync-status [data-attention='1']")
+    assert "Nothing waiting to send" not in tablet.inner_text("#sync-status")
     tablet.click(f"[data-visit='{visit_id}'] a")
     tablet.wait_for_selector("#visit-form")
     assert "Add the bedroom." in tablet.inner_text("main .govuk-notification-banner")
@@ -265,6 +267,12 @@ def test_a_draft_is_deleted_here_and_on_the_service(tablet, app, world):
     visit_id = held_visit(tablet)["id"]
     tablet.goto(f"/app/#/visit/{visit_id}/finish")
     tablet.click("button:has-text('Delete this draft')")
+    tablet.wait_for_selector("#delete-confirm:has-text('from this tablet and from the service')")
+    assert serious_violations(tablet) == []
+    tablet.click("button:has-text('Cancel')")  # one tap deletes nothing
+    assert local_records(tablet)["visits"] == 1
+    tablet.click("button:has-text('Delete this draft')")
+    tablet.click("button:has-text('Yes, delete this draft')")
     tablet.wait_for_selector("#children")
     assert local_records(tablet)["visits"] == 0
     with app.app_context():
@@ -299,6 +307,7 @@ def test_the_comparison_leaves_out_no_field(tablet, world, sign_in):
     assert "Play" in tablet.inner_text("tr[data-path$='voice.method']")
     same = tablet.locator("tr[data-path='started_at']")
     assert "app-differs" not in (same.get_attribute("class") or "")  # one instant, two spellings
+    assert tablet.locator("tr[data-path='case_id'], tr[data-path$='child_id']").count() == 0
     assert serious_violations(tablet) == []
     assert tablet.errors == []
 
@@ -315,6 +324,8 @@ def test_signing_in_says_when_the_caseload_is_here(tablet, world):
     sign_in_tablet(tablet, world.usernames["worker_a"])
     tablet.wait_for_selector("main:has-text('Your caseload is on this tablet')")
     assert "Bringing your caseload" not in tablet.inner_text("main")
+    levels = tablet.eval_on_selector_all("main h1, main h2", "hs => hs.map(h => h.tagName)")
+    assert levels[0] == "H1", levels  # the "Done" banner's h2 comes after the page's h1
 
 
 def test_a_revoked_tablet_signing_in_is_told_why(tablet, world, sign_in):
@@ -329,6 +340,8 @@ def test_a_revoked_tablet_signing_in_is_told_why(tablet, world, sign_in):
     tablet.fill("#f-password", PASSWORD)
     tablet.click("button:has-text('Sign in')")
     tablet.wait_for_selector(".govuk-error-summary:has-text('ask an admin')")
-    assert "ask an admin" in tablet.inner_text("#sign-in-form")
+    # Said once, in the summary: it is about the tablet, not the username.
+    assert "ask an admin" not in tablet.inner_text("#sign-in-form")
+    assert tablet.inner_text("main").count("ask an admin") == 1
     assert tablet.input_value("#f-username") == world.usernames["worker_a"]
     assert serious_violations(tablet) == []

@@ -26,6 +26,8 @@ export class ApiError extends Error {
 }
 
 export class Revoked extends Error {}
+/** A sign-in by someone the tablet app is not for (a supervisor, manager or admin). */
+export class NotForRole extends Error {}
 export class SignedOut extends Error {}
 
 async function readProblem(response) {
@@ -65,6 +67,15 @@ export async function signIn(username, password) {
   keepAccess(body);
   const me = await fetch(`${BASE}/me`, { headers: { Authorization: `Bearer ${access.token}` } });
   const user = await me.json();
+  if (user.role !== 'social_worker') {
+    // The app is for social workers only: nothing of anyone else's may stay on the tablet, and
+    // their session ends at once (the caseload is never fetched).
+    await fetch(`${BASE}/auth/logout`, { method: 'POST', headers: { Authorization: `Bearer ${access.token}` } })
+      .catch(() => {});
+    access = null;
+    await wipeEverything();
+    throw new NotForRole('The tablet app is for social workers.');
+  }
   const previous = await getSetting('user');
   if (previous && previous.id !== user.id) await wipeEverything(); // another worker's records
   reopen();

@@ -1,10 +1,10 @@
 // One screen per child, in the order a visit happens: seen, seen alone, bedroom; then the
 // child's own words (their box, apart from the worker's reading of them), the Three Houses,
 // a scale, a drawing, photos and a recording.
-import { LABELS, YES_NO, esc, fieldId, markErrors, radios, textInput, textarea } from './html.js';
+import { LABELS, MAX_LENGTH, YES_NO, esc, fieldId, markErrors, radios, textInput, textarea } from './html.js';
 import { outstanding } from './finish.js';
 import { audioRecorder, drawingPad, photoInput, releasePreviews, renderFiles } from './evidence.js';
-import { autosave, caseOf, childName, returnedNotice, steps } from './visit.js';
+import { autosave, caseOf, childName, returnedNotice, serviceErrors, steps } from './visit.js';
 
 const SCORES = Array.from({ length: 11 }, (_, score) => [String(score), String(score)]);
 
@@ -26,7 +26,7 @@ function voiceSection(p, voice, name, errors) {
     </fieldset>
     <fieldset class="govuk-fieldset app-scale">
       <legend class="govuk-fieldset__legend govuk-fieldset__legend--s">Scale from 0 to 10</legend>
-      ${textInput({ path: `${p}.voice.scale.question`, label: 'The question asked', hint: 'For example, how safe do you feel at home?', value: scale.question })}
+      ${textInput({ path: `${p}.voice.scale.question`, errors, max: MAX_LENGTH.scale_question, label: 'The question asked', hint: 'For example, how safe do you feel at home?', value: scale.question })}
       ${radios({ path: `${p}.voice.scale.score`, legend: 'Score (0 is the worst, 10 the best)', value: scale.score ?? '', options: SCORES, inline: true, small: true })}
       ${radios({ path: `${p}.voice.scale.scored_by`, legend: 'Who gave the score?', value: scale.scored_by, options: Object.entries(LABELS.scored_by) })}
     </fieldset>
@@ -92,7 +92,9 @@ export async function renderChild(main, visit, index, go) {
   const here = all.indexOf(`#/visit/${visit.id}/child/${index}`);
   // Once the worker has tried to submit, the fields the rules name are marked where they are.
   const tried = () => visit.tried_submit || visit.state === 'rejected';
-  const errors = tried() ? await childRules(visit, index) : {};
+  // What the service refused (an answer too long for it) is marked whether or not a submit was tried.
+  const refusedHere = () => Object.fromEntries(Object.entries(serviceErrors(visit)).filter(([path]) => path.startsWith(`${p}.`)));
+  const errors = tried() ? await childRules(visit, index) : refusedHere();
   main.innerHTML = `
     <span class="govuk-caption-l">Child ${index + 1} of ${visit.body.children.length}</span>
     <h1 class="govuk-heading-l" tabindex="-1">${esc(name)}</h1>
@@ -101,14 +103,14 @@ export async function renderChild(main, visit, index, go) {
       ${radios({ path: `${p}.seen`, errors, legend: `Was ${name} seen?`, value: entry.seen, options: YES_NO, inline: true })}
       <div data-when="${p}.seen=false" data-clear-unless class="app-conditional">
         ${radios({ path: `${p}.not_seen_reason`, errors, legend: 'Why not?', value: entry.not_seen_reason, options: Object.entries(LABELS.not_seen_reason) })}
-        ${textarea({ path: `${p}.not_seen_detail`, errors, label: 'More detail', value: entry.not_seen_detail, rows: 2 })}
+        ${textarea({ path: `${p}.not_seen_detail`, errors, max: MAX_LENGTH.detail, label: 'More detail', value: entry.not_seen_detail, rows: 2 })}
       </div>
       <div data-when="${p}.seen=true" class="app-conditional">
         <div data-when="${p}.seen=true" data-clear-unless>
           ${radios({ path: `${p}.seen_alone`, errors, legend: `Was ${name} seen alone?`, value: entry.seen_alone, options: YES_NO, inline: true })}
           <div data-when="${p}.seen_alone=false" data-clear-unless class="app-conditional">
             ${radios({ path: `${p}.not_seen_alone_reason`, errors, legend: 'Why not alone?', hint: 'Regulation 29 of the Care Planning regulations', value: entry.not_seen_alone_reason, options: Object.entries(LABELS.not_seen_alone_reason) })}
-            ${textarea({ path: `${p}.not_seen_alone_detail`, label: 'More detail', value: entry.not_seen_alone_detail, rows: 2 })}
+            ${textarea({ path: `${p}.not_seen_alone_detail`, errors, max: MAX_LENGTH.detail, label: 'More detail', value: entry.not_seen_alone_detail, rows: 2 })}
           </div>
         </div>
         ${radios({ path: `${p}.bedroom_seen`, legend: `Did you see ${name}'s bedroom?`, value: entry.bedroom_seen, options: YES_NO, inline: true })}
@@ -129,7 +131,7 @@ export async function renderChild(main, visit, index, go) {
   const showRules = async () => {
     const rules = await childRules(visit, index);
     // Once the worker has tried to submit, the fields carry the rules as they stand now.
-    if (tried()) markErrors(form, rules);
+    markErrors(form, tried() ? rules : refusedHere());
     const rows = Object.entries(rules).flatMap(([path, messages]) => messages.map((message) => {
       const target = path.endsWith('.voice') ? `${path}.own_words` : path;
       return `<li><a class="govuk-link" href="#${fieldId(target)}">${esc(message)}</a></li>`;

@@ -52,7 +52,8 @@ function shown(path, value) {
 
 /** Both copies as {path: value}, children matched by who they are, not where they are listed. */
 function leaves(body) {
-  const { children = [], ...rest } = body;
+  // The case (and the visit's id) is one and the same in both copies: no row for it.
+  const { children = [], case_id: _caseId, id: _id, ...rest } = body;
   const out = flatten(rest, '', {});
   children.forEach((entry) => {
     const { child_id: childId, ...fields } = entry;

@@ -5,12 +5,24 @@ import { submissionErrors } from './rules.js';
 import { api, ApiError } from './api.js';
 import { db, filesOf, forgetVisit } from './store.js';
 import { syncNow } from './sync.js';
-import { autosave, bodyToSend, caseOf, childName, partialScales, returnedNotice, saveVisit, steps } from './visit.js';
+import { autosave, bodyToSend, caseOf, childName, mergeErrors, partialScales, returnedNotice, saveVisit, serviceErrors, steps } from './visit.js';
+
+const FINISH_FIELDS = ['observations', 'analysis', 'next_actions', 'ended_at'];
+
+/** Messages by path, each about a child led by the child's name (a summary lists them together). */
+function named(visit, caseRecord, errors) {
+  return Object.fromEntries(Object.entries(errors).map(([path, messages]) => {
+    const child = /^children\.(\d+)\./.exec(path);
+    const entry = child && visit.body.children[Number(child[1])];
+    const who = entry ? `${childName(caseRecord, entry.child_id)}: ` : '';
+    return [path, messages.map((message) => who + message)];
+  }));
+}
 
 /** Where a rule's message sends the worker: the screen and field it is about. */
 function hrefFor(visit, path) {
   const child = /^children\.(\d+)\.(.*)$/.exec(path);
-  if (!child) return path === 'started_at' ? `#/visit/${visit.id}?field=${fieldId(path)}` : `#${fieldId(path)}`;
+  if (!child) return FINISH_FIELDS.includes(path) ? `#${fieldId(path)}` : `#/visit/${visit.id}?field=${fieldId(path)}`;
   const field = child[2] === 'voice' ? `children.${child[1]}.voice.own_words` : path;
   return `#/visit/${visit.id}/child/${child[1]}?field=${fieldId(field)}`;
 }
@@ -24,17 +36,16 @@ export async function outstanding(visit) {
       refused[`children.${index}.${file.kind}`] = [`The service did not accept a ${file.kind}: remove it to submit.`];
     });
   });
-  return { ...partialScales(visit.body), ...refused, ...submissionErrors(bodyToSend(visit.body), files) };
+  const rules = { ...partialScales(visit.body), ...refused, ...submissionErrors(bodyToSend(visit.body), files) };
+  // What the service refused stands until the answer changes or the service takes the visit.
+  return mergeErrors(rules, serviceErrors(visit));
 }
 
 async function checklist(visit) {
   const errors = await outstanding(visit);
   const caseRecord = await caseOf(visit);
-  const rows = Object.entries(errors).flatMap(([path, messages]) => {
-    const child = /^children\.(\d+)\./.exec(path);
-    const who = child ? `${childName(caseRecord, visit.body.children[Number(child[1])].child_id)}: ` : '';
-    return messages.map((message) => `<li><a class="govuk-link" href="${esc(hrefFor(visit, path))}">${esc(who + message)}</a></li>`);
-  });
+  const rows = Object.entries(named(visit, caseRecord, errors)).flatMap(([path, messages]) =>
+    messages.map((message) => `<li><a class="govuk-link" href="${esc(hrefFor(visit, path))}">${esc(message)}</a></li>`));
   return {
     errors,
     html: rows.length
@@ -68,7 +79,8 @@ export async function renderFinish(main, visit, go, flash) {
   const endsNow = !visit.body.ended_at; // first time here: the visit ends now, unless changed
   if (endsNow) visit.body.ended_at = new Date().toISOString();
   const body = visit.body;
-  const rejected = visit.errors ? errorSummary(visit.errors, (path) => hrefFor(visit, path), 'The service did not accept this visit') : '';
+  const caseRecord = await caseOf(visit);
+  const rejected = errorSummary(named(visit, caseRecord, serviceErrors(visit)), (path) => hrefFor(visit, path), 'The service did not accept this visit');
   main.innerHTML = `
     <span class="govuk-caption-l">Finish the visit</span>
     <h1 class="govuk-heading-l" tabindex="-1">Your observations and analysis</h1>
@@ -89,6 +101,7 @@ export async function renderFinish(main, visit, go, flash) {
         <button type="button" class="govuk-button govuk-button--secondary" data-back>Previous</button>
       </div>
       ${visit.review_comment ? '' : `<p class="govuk-body"><button type="button" class="govuk-button govuk-button--warning" data-delete>Delete this draft</button></p>
+      <div id="delete-confirm" hidden></div>
       <p class="govuk-body-s" role="status" id="delete-status"></p>`}
     </form>`;
   const form = main.querySelector('#finish-form');
@@ -109,11 +122,33 @@ export async function renderFinish(main, visit, go, flash) {
     syncNow();
     go('#/');
   });
+  // Deleting asks first, saying what goes: on this tablet, and on the service if it has the draft.
   form.querySelector('[data-delete]')?.addEventListener('click', async () => {
-    if (await deleteDraft(visit, form.querySelector('#delete-status'))) {
-      flash('The draft is deleted.');
-      go('#/');
-    }
+    const stored = await db.visits.get(visit.id);
+    const onService = stored && stored.base_version !== null && stored.base_version !== undefined;
+    const files = (await filesOf(visit.id)).length;
+    const confirm = form.querySelector('#delete-confirm');
+    confirm.innerHTML = `
+      <h2 class="govuk-heading-m" tabindex="-1">Delete this draft?</h2>
+      <div class="govuk-warning-text"><span class="govuk-warning-text__icon" aria-hidden="true">!</span><strong class="govuk-warning-text__text"><span class="govuk-visually-hidden">Warning</span>
+        This deletes the draft visit${files ? `, with its ${files} drawing${files === 1 ? '' : 's'}, photo${files === 1 ? '' : 's'} and recording${files === 1 ? '' : 's'},` : ''} from this tablet${onService ? ' and from the service, which holds a copy of it' : ' (it has not reached the service)'}. It cannot be undone.</strong></div>
+      <div class="govuk-button-group">
+        <button type="button" class="govuk-button govuk-button--warning" data-confirm-delete>Yes, delete this draft</button>
+        <button type="button" class="govuk-button govuk-button--secondary" data-cancel-delete>Cancel</button>
+      </div>`;
+    confirm.hidden = false;
+    confirm.querySelector('h2').focus();
+    confirm.querySelector('[data-cancel-delete]').addEventListener('click', () => {
+      confirm.hidden = true;
+      confirm.innerHTML = '';
+      form.querySelector('[data-delete]').focus();
+    });
+    confirm.querySelector('[data-confirm-delete]').addEventListener('click', async () => {
+      if (await deleteDraft(visit, form.querySelector('#delete-status'))) {
+        flash('The draft is deleted.');
+        go('#/');
+      }
+    });
   });
   form.querySelector('[data-submit]').addEventListener('click', async () => {
     await flush();
@@ -122,7 +157,7 @@ export async function renderFinish(main, visit, go, flash) {
       visit.tried_submit = true;
       await db.visits.update(visit.id, { tried_submit: true });
       const summary = main.querySelector('#summary');
-      summary.innerHTML = errorSummary(errors, (path) => hrefFor(visit, path), 'Before you can submit this visit');
+      summary.innerHTML = errorSummary(named(visit, caseRecord, errors), (path) => hrefFor(visit, path), 'Before you can submit this visit');
       summary.querySelector('.govuk-error-summary').focus();
       return;
     }

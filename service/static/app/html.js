@@ -66,26 +66,29 @@ function described(errors, path, hint) {
   return ids.length ? ` aria-describedby="${ids.join(' ')}"` : '';
 }
 
-export function textInput({ path, label, value, hint, type = 'text', errors = {}, cls = '' }) {
+/** The service's limits on single-line answers (api_schemas/visits.py and common.py). */
+export const MAX_LENGTH = { location: 100, person: 200, scale_question: 500, detail: 2000 };
+
+export function textInput({ path, label, value, hint, type = 'text', errors = {}, cls = '', max = null }) {
   const id = fieldId(path);
   return `<div class="${groupClass(errors, path)}">
     <label class="govuk-label govuk-label--s" for="${id}">${esc(label)}</label>
     ${hint ? `<div class="govuk-hint" id="${id}-hint">${esc(hint)}</div>` : ''}
     ${errorMessage(errors, path)}
-    <input class="govuk-input ${cls}" id="${id}" name="${esc(path)}" type="${type}" value="${esc(value)}"${described(errors, path, hint)}>
+    <input class="govuk-input ${cls}" id="${id}" name="${esc(path)}" type="${type}" value="${esc(value)}"${max ? ` maxlength="${max}"` : ''}${described(errors, path, hint)}>
   </div>`;
 }
 
 /** The longest free text the service takes (its schemas refuse more). */
 export const MAX_TEXT = 20000;
 
-export function textarea({ path, label, value, hint, rows = 4, errors = {}, labelClass = 'govuk-label--s' }) {
+export function textarea({ path, label, value, hint, rows = 4, errors = {}, labelClass = 'govuk-label--s', max = MAX_TEXT }) {
   const id = fieldId(path);
   return `<div class="${groupClass(errors, path)}">
     <label class="govuk-label ${labelClass}" for="${id}">${esc(label)}</label>
     ${hint ? `<div class="govuk-hint" id="${id}-hint">${esc(hint)}</div>` : ''}
     ${errorMessage(errors, path)}
-    <textarea class="govuk-textarea" id="${id}" name="${esc(path)}" rows="${rows}" maxlength="${MAX_TEXT}"${described(errors, path, hint)}>${esc(value)}</textarea>
+    <textarea class="govuk-textarea" id="${id}" name="${esc(path)}" rows="${rows}" maxlength="${max}"${described(errors, path, hint)}>${esc(value)}</textarea>
   </div>`;
 }
 

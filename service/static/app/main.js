@@ -1,7 +1,7 @@
 // The tablet app: sign-in, the router between screens, the sync status, and the service worker
 // (with the notice that a new version of the app is ready).
 /* global workbox */
-import { ApiError, hasSession, onAuthChange, signIn, signOut } from './api.js';
+import { ApiError, NotForRole, hasSession, onAuthChange, signIn, signOut } from './api.js';
 import { renderCaseload } from './caseload.js';
 import { renderChild } from './child.js';
 import { renderConflict } from './conflict.js';
@@ -16,6 +16,7 @@ const bar = document.getElementById('app-status');
 let notice = '';
 let ended = '';
 let refusal = null; // the service's answer to a sign-in it refused for this tablet, and who asked
+let notForRole = false; // someone other than a social worker tried to sign in
 
 function go(hash) {
   if (location.hash === hash) route();
@@ -36,19 +37,22 @@ function flashBanner() {
 }
 
 async function renderStatus() {
+  if (!active) return;
   const signedIn = await hasSession();
   if (!signedIn) {
     bar.innerHTML = '';
     return;
   }
   const waiting = await pendingCount();
-  // Visits the service refused or that changed elsewhere wait for the worker, not for a sync.
-  const attention = await db.visits.filter((visit) => visit.state === 'rejected' || visit.state === 'conflict').count();
+  // Visits the service refused, that changed elsewhere, or that a supervisor returned wait for
+  // the worker, not for a sync: while one is here nothing says there is nothing to send.
+  const attention = await db.visits.filter((visit) => ['rejected', 'conflict', 'returned'].includes(visit.state)
+    || Boolean(visit.errors) || Boolean(visit.review_comment)).count();
   const online = navigator.onLine;
   bar.innerHTML = `
     <p class="govuk-body-s app-status__text" id="sync-status">
       ${online ? tagOf('Online', 'green') : tagOf('Offline', 'grey')}
-      <span data-waiting="${waiting}">${waiting ? `${waiting} visit${waiting === 1 ? '' : 's'} waiting to send.` : 'Nothing waiting to send.'}</span>
+      <span data-waiting="${waiting}">${waiting ? `${waiting} visit${waiting === 1 ? '' : 's'} waiting to send.` : (attention ? '' : 'Nothing waiting to send.')}</span>
       ${attention ? `<span data-attention="${attention}">${tagOf('Needs attention', 'red')} ${attention} visit${attention === 1 ? ' needs' : 's need'} you to check ${attention === 1 ? 'it' : 'them'}: see your caseload.</span>` : ''}
       ${attention && status.state === 'synced' ? '' : esc(statusNote())}
     </p>
@@ -79,6 +83,8 @@ function renderSignIn(given = {}, values = {}) {
   const errors = !Object.keys(given).length && refusal ? { username: [refusal.message] } : given;
   if (!Object.keys(given).length && refusal) values = { username: refusal.username };
   document.title = `${Object.keys(errors).length ? 'Error: ' : ''}Sign in – Seen and Heard`;
+  // The service's refusal of a revoked tablet is about the tablet, not the username: summary only.
+  const onFields = refusal && (errors.username || [])[0] === refusal.message ? {} : errors;
   const why = {
     revoked: 'This tablet has been revoked by an administrator. Everything it held has been removed from it.',
     'signed-out': 'You have signed out. Everything this tablet held has been removed from it.',
@@ -87,11 +93,12 @@ function renderSignIn(given = {}, values = {}) {
   main.innerHTML = `
     ${errorSummary(errors)}
     ${why ? `<div class="govuk-inset-text" id="ended-notice">${esc(why)}</div>` : ''}
+    ${notForRole ? `<div class="govuk-inset-text" id="role-notice">The tablet app is for social workers. Supervisors, managers and admins use the desk pages at <a class="govuk-link" href="/desk/">/desk/</a>.</div>` : ''}
     <h1 class="govuk-heading-l" tabindex="-1">Sign in</h1>
     <p class="govuk-body">Sign in once while online. After that you can record visits without a connection.</p>
     <form id="sign-in-form" novalidate>
-      ${textInput({ path: 'username', label: 'Username', value: values.username, errors, cls: 'govuk-input--width-20' })}
-      ${textInput({ path: 'password', label: 'Password', value: '', type: 'password', errors, cls: 'govuk-input--width-20' })}
+      ${textInput({ path: 'username', label: 'Username', value: values.username, errors: onFields, cls: 'govuk-input--width-20' })}
+      ${textInput({ path: 'password', label: 'Password', value: '', type: 'password', errors: onFields, cls: 'govuk-input--width-20' })}
       <button type="submit" class="govuk-button">Sign in</button>
     </form>`;
   const form = main.querySelector('#sign-in-form');
@@ -108,6 +115,7 @@ function renderSignIn(given = {}, values = {}) {
     try {
       await signIn(username, password);
       ended = '';
+      notForRole = false;
       keepShell();
       refusal = null;
       const bringing = document.createElement('p');
@@ -123,6 +131,13 @@ function renderSignIn(given = {}, values = {}) {
       startBackgroundSync();
       go('#/');
     } catch (error) {
+      if (error instanceof NotForRole) {
+        notForRole = true;
+        keepShell();
+        renderSignIn();
+        return undefined;
+      }
+      notForRole = false;
       let message = 'The service cannot be reached. Check the connection and try again.';
       if (error instanceof ApiError) {
         const badPassword = error.status === 401 && error.code !== 'auth.device_revoked';
@@ -155,6 +170,7 @@ async function renderSignOut() {
 }
 
 async function route(options = {}) {
+  if (!active) return undefined; // another tab has the app
   const moveFocus = options.focus !== false; // not when a background sync redraws the caseload
   const [path, query] = location.hash.replace(/^#/, '').split('?');
   const parts = path.split('/').filter(Boolean);
@@ -187,7 +203,10 @@ async function route(options = {}) {
   } else {
     await renderCaseload(main);
   }
-  if (banner) main.insertAdjacentHTML('afterbegin', banner);
+  // The banner's h2 follows the page's h1 (heading order).
+  const heading = main.querySelector('h1');
+  if (banner && heading) heading.insertAdjacentHTML('afterend', banner);
+  else if (banner) main.insertAdjacentHTML('afterbegin', banner);
   const field = query && new URLSearchParams(query).get('field');
   const target = (field && document.getElementById(field)) || main.querySelector('h1');
   if (target && moveFocus) target.focus();
@@ -252,5 +271,45 @@ function registerServiceWorker() {
   setInterval(() => wb.update(), 600000);
 }
 
+// One tab at a time: two copies of the app would overwrite each other's answers in IndexedDB.
+// The tab holding the lock runs the app; another says so, and can take the app over.
+const LOCK = 'seen-and-heard-app';
+let active = false;
+
+function holdTheApp(options) {
+  return new Promise((resolve) => {
+    navigator.locks.request(LOCK, options, async (lock) => {
+      resolve(Boolean(lock));
+      if (lock) await new Promise(() => {}); // held for as long as this tab is open
+    }).catch(() => elsewhere()); // another tab took the app over
+  });
+}
+
+function elsewhere() {
+  active = false;
+  stopBackgroundSync();
+  bar.innerHTML = '';
+  document.title = 'Open in another tab – Seen and Heard';
+  main.innerHTML = `
+    <h1 class="govuk-heading-l" tabindex="-1">Seen and Heard is open in another tab</h1>
+    <p class="govuk-body" id="other-tab">Seen and Heard is open in another tab or window; close this one.</p>
+    <p class="govuk-body">Two copies at once would overwrite each other's answers. If the other tab cannot be found, use the app here: the other copy stops.</p>
+    <button type="button" class="govuk-button govuk-button--secondary" id="use-here">Use it here instead</button>`;
+  main.querySelector('#use-here').addEventListener('click', async () => {
+    await holdTheApp({ steal: true });
+    start();
+  });
+  main.querySelector('h1').focus();
+}
+
+function start() {
+  active = true;
+  route();
+}
+
 registerServiceWorker();
-route();
+if (navigator.locks) {
+  holdTheApp({ ifAvailable: true }).then((held) => (held ? start() : elsewhere()));
+} else {
+  start();
+}

@@ -83,7 +83,8 @@ async function applyResult(result, sent) {
     });
   } else if (result.result === 'rejected') {
     const state = visit.state === 'queued' ? 'rejected' : visit.state;
-    await db.visits.update(visit.id, { state, errors: result.errors, dirty: changedSince });
+    // The body refused is kept so that a message goes once its answer changes.
+    await db.visits.update(visit.id, { state, errors: result.errors, errors_body: sent.body, dirty: changedSince });
   }
 }
 
@@ -147,7 +148,7 @@ async function round() {
   for (const visit of visits) {
     const { item, submit } = await itemFor(visit);
     items.push(item);
-    sent[visit.id] = { submit, updatedAt: visit.updated_at };
+    sent[visit.id] = { submit, updatedAt: visit.updated_at, body: visit.body };
   }
   const answer = await api('/sync', {
     method: 'POST',

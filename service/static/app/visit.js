@@ -1,6 +1,6 @@
 // A visit on the tablet: created here, edited screen by screen, autosaved to IndexedDB.
 import { db, filesOf } from './store.js';
-import { LABELS, YES_NO, esc, fieldId, localInput, fromLocalInput, radios, textInput, textarea } from './html.js';
+import { LABELS, MAX_LENGTH, YES_NO, errorSummary, esc, fieldId, localInput, fromLocalInput, radios, textInput, textarea } from './html.js';
 
 const BOOLEANS = ['seen', 'seen_alone', 'bedroom_seen', 'announced', 'consent_to_share'];
 const SAVE_DELAY_MS = 250;
@@ -60,6 +60,47 @@ export function partialScales(body) {
     }
   });
   return errors;
+}
+
+const NAMES = {
+  location: 'Where',
+  people_present: 'Each person in “Who was there”',
+  question: 'The question asked',
+  not_seen_detail: 'More detail',
+  not_seen_alone_detail: 'More detail',
+};
+
+/** The service's refusal in the app's words: "Longer than maximum length 100." names its field. */
+function inWords(path, message) {
+  const longer = /^Longer than maximum length (\d+)\.?$/.exec(message);
+  if (!longer) return message;
+  const name = NAMES[path.split('.').pop()] || 'This answer';
+  return `${name} must be ${longer[1]} characters or fewer.`;
+}
+
+/** What the service refused in this visit, by the path of the field it is about (a person in
+ * people_present is the field). A message goes once its answer has changed since the refusal. */
+export function serviceErrors(visit) {
+  if (!visit.errors) return {};
+  const errors = {};
+  Object.entries(visit.errors).forEach(([raw, messages]) => {
+    const path = raw.replace(/^people_present\.\d+$/, 'people_present');
+    const refused = visit.errors_body;
+    if (refused && !path.startsWith('_') && path !== 'id'
+        && JSON.stringify(getPath(refused, path) ?? null) !== JSON.stringify(getPath(visit.body, path) ?? null)) return;
+    const words = messages.map((message) => inWords(path, message));
+    errors[path] = [...new Set([...(errors[path] || []), ...words])];
+  });
+  return errors;
+}
+
+/** Two sets of messages by path as one, each message once. */
+export function mergeErrors(...sets) {
+  const merged = {};
+  sets.forEach((set) => Object.entries(set).forEach(([path, messages]) => {
+    merged[path] = [...new Set([...(merged[path] || []), ...messages])];
+  }));
+  return merged;
 }
 
 function convert(name, raw) {
@@ -196,6 +237,7 @@ export function returnedNotice(visit) {
 export async function renderStart(main, visit, go) {
   const caseRecord = await caseOf(visit);
   const body = visit.body;
+  const refused = Object.fromEntries(Object.entries(serviceErrors(visit)).filter(([path]) => !path.startsWith('children.')));
   const onVisit = new Set(body.children.map((entry) => entry.child_id));
   const children = (caseRecord ? caseRecord.children : []).map((child) => `
     <div class="govuk-checkboxes__item">
@@ -206,12 +248,13 @@ export async function renderStart(main, visit, go) {
     <span class="govuk-caption-l">Case ${esc(caseRecord ? caseRecord.core_ref : '')}</span>
     <h1 class="govuk-heading-l" tabindex="-1">The visit</h1>
     ${returnedNotice(visit)}
+    ${errorSummary(refused, (path) => `#${fieldId(path)}`, 'The service did not accept this visit')}
     <form id="visit-form" novalidate>
-      ${radios({ path: 'visit_type', legend: 'Type of visit', value: body.visit_type, options: Object.entries(LABELS.visit_type) })}
-      ${radios({ path: 'announced', legend: 'Was the visit announced?', value: body.announced, options: YES_NO, inline: true })}
-      ${textInput({ path: 'started_at', label: 'Started at', value: localInput(body.started_at), type: 'datetime-local', cls: 'govuk-input--width-20' })}
-      ${textInput({ path: 'location', label: 'Where', hint: 'For example, the family home', value: body.location, cls: 'govuk-input--width-20' })}
-      ${textarea({ path: 'people_present', label: 'Who was there', hint: 'One person on each line, for example Mother', value: body.people_present.join('\n'), rows: 3 })}
+      ${radios({ path: 'visit_type', errors: refused, legend: 'Type of visit', value: body.visit_type, options: Object.entries(LABELS.visit_type) })}
+      ${radios({ path: 'announced', errors: refused, legend: 'Was the visit announced?', value: body.announced, options: YES_NO, inline: true })}
+      ${textInput({ path: 'started_at', errors: refused, label: 'Started at', value: localInput(body.started_at), type: 'datetime-local', cls: 'govuk-input--width-20' })}
+      ${textInput({ path: 'location', errors: refused, label: 'Where', hint: 'For example, the family home', value: body.location, cls: 'govuk-input--width-20', max: MAX_LENGTH.location })}
+      ${textarea({ path: 'people_present', errors: refused, label: 'Who was there', hint: `One person on each line, for example Mother (up to ${MAX_LENGTH.person} characters each)`, value: body.people_present.join('\n'), rows: 3 })}
       <div class="govuk-form-group">
         <fieldset class="govuk-fieldset">
           <legend class="govuk-fieldset__legend govuk-fieldset__legend--s">Children on this visit</legend>
