@@ -83,7 +83,7 @@ def test_the_evidence_is_fetched_through_our_endpoints(app, world, worker, revie
     )
     assert f'href="/desk/attachments/{ids["document"]}/download"' in html
     played = reviewer.get(f"/desk/attachments/{ids['audio']}/play", headers={"Range": "bytes=0-99"})
-    assert played.status_code == 206 and played.mimetype in ("audio/mp4", "video/mp4")
+    assert played.status_code == 206 and played.mimetype == "audio/mp4"
     assert played.headers["Content-Disposition"].startswith("inline")
     document = reviewer.get(f"/desk/attachments/{ids['document']}/download")
     assert document.headers["Content-Disposition"].startswith("attachment")
