@@ -27,7 +27,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import aliased
 
 from service.alerts import kinds, operations
-from service.auth.models import User
+from service.auth.models import User, team_memberships
 from service.cases.models import Case, case_children
 from service.columns import utcnow
 from service.extensions import db
@@ -100,12 +100,22 @@ def _tell(
     return made
 
 
-def _supervisors_by_team(team_ids: set[Any]) -> dict[Any, list[User]]:
-    return {
-        team_id: operations.people_with_role("supervisor", team_id)
-        for team_id in team_ids
-        if team_id is not None
-    }
+def _tell_supervisors(waiting: Waiting, by_team: dict[Any, set[uuid.UUID]]) -> None:
+    """Add each team's waiting things to each of its active supervisors (one query)."""
+    teams = [team_id for team_id in by_team if team_id is not None]
+    if not teams:
+        return
+    rows = db.session.execute(
+        select(team_memberships.c.team_id, User.id)
+        .join(User, User.id == team_memberships.c.user_id)
+        .where(
+            team_memberships.c.team_id.in_(teams),
+            User.role == "supervisor",
+            User.active.is_(True),
+        )
+    )
+    for team_id, supervisor_id in rows:
+        waiting[supervisor_id] |= by_team[team_id]
 
 
 def _visits_due(day: date) -> Waiting:
@@ -126,9 +136,7 @@ def _visits_due(day: date) -> Waiting:
         if worker_id is not None:
             waiting[worker_id].add(child_id)
         by_team[team_id].add(child_id)
-    for team_id, supervisors in _supervisors_by_team(set(by_team)).items():
-        for supervisor in supervisors:
-            waiting[supervisor.id] |= by_team[team_id]
+    _tell_supervisors(waiting, by_team)
     return waiting
 
 
@@ -156,9 +164,7 @@ def _reviews_waiting(day: date) -> Waiting:
         ):
             by_team[team_id].add(visit_id)
     waiting: Waiting = defaultdict(set)
-    for team_id, supervisors in _supervisors_by_team(set(by_team)).items():
-        for supervisor in supervisors:
-            waiting[supervisor.id] |= by_team[team_id]
+    _tell_supervisors(waiting, by_team)
     return waiting
 
 
@@ -196,9 +202,7 @@ def _decisions_overdue(day: date) -> Waiting:
     for child_id, team_id in rows:
         by_team[team_id].add(child_id)
     waiting: Waiting = defaultdict(set)
-    for team_id, supervisors in _supervisors_by_team(set(by_team)).items():
-        for supervisor in supervisors:
-            waiting[supervisor.id] |= by_team[team_id]
+    _tell_supervisors(waiting, by_team)
     everyone = set().union(*by_team.values()) if by_team else set()
     if everyone:
         for manager in operations.people_with_role("manager"):
