@@ -28,6 +28,7 @@ from service.links import public_link
 
 SMTP = "smtp"
 NOTIFY = "notify"
+SMTP_TLS_CONTEXT = "service.alerts.smtp_tls_context"
 NOTIFY_CLIENT = "service.alerts.notify_client"
 
 
@@ -93,6 +94,18 @@ def _smtp_refusal(error: smtplib.SMTPException) -> DeliveryFailed:
     )
 
 
+def _tls_context(ca_file: str | None) -> ssl.SSLContext:
+    """The system's CAs (and ``ca_file``'s): built once per process and file, then reused."""
+    cached = current_app.extensions.get(SMTP_TLS_CONTEXT)
+    if cached is None or cached[0] != ca_file:
+        context = ssl.create_default_context(cafile=ca_file)
+        if ca_file:
+            context.load_default_certs()
+        cached = (ca_file, context)
+        current_app.extensions[SMTP_TLS_CONTEXT] = cached
+    return cached[1]
+
+
 def _send_smtp(config: Any, key: str, to: str, kind: str, count: int, link: str) -> Delivered:
     url = urlparse(config["ALERTS_SMTP_URL"])
     host = url.hostname or ""
@@ -105,9 +118,7 @@ def _send_smtp(config: Any, key: str, to: str, kind: str, count: int, link: str)
     # without credentials is spoken to in plain text.
     needs_tls = not implicit_tls and (bool(url.username) or not _is_loopback(host))
     try:
-        context = ssl.create_default_context(cafile=config["ALERTS_SMTP_CA_FILE"])
-        if config["ALERTS_SMTP_CA_FILE"]:
-            context.load_default_certs()
+        context = _tls_context(config["ALERTS_SMTP_CA_FILE"])
         server: smtplib.SMTP
         if implicit_tls:
             server = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
