@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, lazyload
+from sqlalchemy.orm.attributes import instance_dict
 
 from service.auth.models import User
 from service.cases.models import Case
@@ -120,24 +121,55 @@ def changed_fields(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     return sorted(changed)
 
 
+def _visit_values(body: dict[str, Any]) -> dict[str, Any]:
+    """The visit's own columns as the body gives them."""
+    values = {name: body.get(name) for name in VISIT_COLUMNS}
+    values["people_present"] = list(body.get("people_present") or [])
+    return values
+
+
+def _child_values(position: int, entry: dict[str, Any]) -> dict[str, Any]:
+    """One child's columns as the body's entry at ``position`` gives them."""
+    values = {name: entry.get(name) for name in CHILD_FIELDS}
+    values["position"] = position
+    voice = entry.get("voice") or {}
+    for field_name, column in VOICE_COLUMNS.items():
+        values[column] = voice.get(field_name)
+    scale = voice.get("scale") or {}
+    values["scale_score"] = scale.get("score")
+    values["scale_question"] = scale.get("question")
+    values["scale_scored_by"] = scale.get("scored_by")
+    return values
+
+
 def _apply(visit: Visit, body: dict[str, Any]) -> None:
-    for name in VISIT_COLUMNS:
-        setattr(visit, name, body.get(name))
-    visit.people_present = list(body.get("people_present") or [])
+    """Change ``visit`` (in the session) to what ``body`` says, child rows kept by child."""
+    for name, value in _visit_values(body).items():
+        setattr(visit, name, value)
     existing = {row.child_id: row for row in visit.children}
     rows = []
     for position, entry in enumerate(body["children"]):
         row = existing.get(entry["child_id"]) or VisitChild(child_id=entry["child_id"])
-        row.position = position
-        for name in CHILD_FIELDS:
-            setattr(row, name, entry.get(name))
-        voice = entry.get("voice") or {}
-        for field_name, column in VOICE_COLUMNS.items():
-            setattr(row, column, voice.get(field_name))
-        scale = voice.get("scale") or {}
-        row.scale_score = scale.get("score")
-        row.scale_question = scale.get("question")
-        row.scale_scored_by = scale.get("scored_by")
+        for name, value in _child_values(position, entry).items():
+            setattr(row, name, value)
+        rows.append(row)
+    visit.children = rows
+
+
+def _fill_new(visit: Visit, body: dict[str, Any]) -> None:
+    """Give a new visit, not yet in the session, what ``body`` says.
+
+    The column values go straight into the objects' state: a transient object has no history
+    to keep, and its insert (``service.visits.new_rows``, or the unit of work in a savepoint)
+    reads the state as it is. Setting them one attribute at a time through the ORM's
+    instrumentation was about a twentieth of a create's CPU. The children join the visit
+    through the relationship as ever, so the ORM links and cascades them.
+    """
+    instance_dict(visit).update(_visit_values(body))
+    rows = []
+    for position, entry in enumerate(body["children"]):
+        row = VisitChild()
+        instance_dict(row).update(_child_values(position, entry), child_id=entry["child_id"])
         rows.append(row)
     visit.children = rows
 
@@ -236,7 +268,7 @@ def _create_unless_taken(
             return None
         raise
     visit = Visit(id=visit_id, case=case, team_id=case.team_id, worker=user, content_digest=digest)
-    _apply(visit, body)
+    _fill_new(visit, body)
     try:
         lifecycle.start(user, visit)
     except IntegrityError:
@@ -258,7 +290,7 @@ def create_visit(
     case = _recordable_case(user, body["case_id"], body["started_at"])
     raise_if_invalid(draft_errors(case, body, utcnow()))
     visit = Visit(id=visit_id, case=case, team_id=case.team_id, worker=user, content_digest=digest)
-    _apply(visit, body)
+    _fill_new(visit, body)
     if db.session().in_nested_transaction():
         lifecycle.start(user, visit)
         return visit, True
