@@ -96,14 +96,15 @@ def find_active_user(name_or_id: str) -> User:
 def check_password(username: str, password: str) -> User:
     """The active local user with this username and password; unknown users, wrong passwords,
     disabled accounts and accounts without a local password are refused alike (401), and each
-    refusal counts against the username's failed attempts (429 once they are used up).
+    refusal counts against the username's failed attempts (429 once they are used up; the
+    attempt is taken before the password is checked, atomically, and a success gives it back).
     """
-    throttle.refuse_if_throttled(username)
+    throttle.take_attempt(username)
     user = db.session.scalar(select(User).where(User.username == username))
     password_ok = verify_password(user.password_hash if user else None, password)
     if user is None or not password_ok or not user.active or user.password_hash is None:
-        throttle.count_failure(username)
         raise Unauthorized("auth.invalid_credentials", "Wrong username or password.")
+    throttle.succeeded(username)
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     return user
