@@ -13,7 +13,10 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+from sqlalchemy import func, select
 
+from service.audit.models import AuditEvent
+from service.extensions import db
 from tests.conftest import fresh_postgres_database
 from tests.served import Request
 from tests.shared_limits import (
@@ -64,6 +67,23 @@ def test_racing_guesses_get_at_most_the_limit_of_password_checks(tmp_path, accou
         first, second = served.apis
         assert first.send(Request("POST", TOKEN, json=right_password(target))).status == 429
         assert second.send(Request("POST", TOKEN, json=right_password(colleague))).status == 200
+        with served.seeder.app_context():
+            counted = dict(
+                db.session.execute(
+                    select(AuditEvent.action, func.count())
+                    .where(AuditEvent.action.like("sign_in%"))
+                    .group_by(AuditEvent.action)
+                ).all()
+            )
+            db.session.remove()
+        cli = served.seeder.test_cli_runner()
+        assert cli.invoke(args=["audit", "anchor"]).exit_code == 0  # as the worker does
+        verified = cli.invoke(args=["audit", "verify"])
+        # Every attempt is in the trail, though each refusal's request rolled back, and the
+        # chains, appended to by every worker at once, verify.
+        locked = RACERS - LIMIT + 1
+        assert counted == {"sign_in_failed": LIMIT, "sign_in_locked": locked, "sign_in": 1}
+        assert verified.exit_code == 0, verified.output
     client.delete(*client.keys(f"{prefix}:*"))
 
 
