@@ -189,3 +189,23 @@ def test_the_trail_shows_them_to_auditors_with_its_filters_and_still_verifies(
         assert findings() == []
     result = app.test_cli_runner().invoke(args=["audit", "verify"])
     assert result.exit_code == 0, result.output
+
+
+def test_a_refusal_recorded_outside_any_transaction_is_written_once(app):
+    """The council sign-in's refusal is recorded after its own rollback, with no transaction
+    open: the after-rollback write must not add the same rows a second time (it was a 500).
+    """
+    from flask import Response
+
+    from service.audit.events import Action, Subject
+    from service.audit.trail import record
+    from service.database import commit_unit_of_work
+
+    before = event_count(app)
+    with app.test_request_context("/desk/sign-in/oidc/callback"):
+        db.session.rollback()
+        assert not db.session().in_transaction()
+        record(Action.SIGN_IN_FAILED, Subject("user", None), actor=None, keep_on_rollback=True)
+        assert commit_unit_of_work(Response(status=403)).status_code == 403
+        db.session.remove()
+    assert event_count(app) == before + 1
