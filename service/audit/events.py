@@ -48,6 +48,12 @@ class Action(StrEnum):
     USER_DISABLE = "user_disable"
     USER_ENABLE = "user_enable"
     PASSWORD_RESET = "password_reset"  # noqa: S105 - an action's name, not a secret
+    # Signing in and out, one event each (never a password, nor an unknown username as typed)
+    SIGN_IN = "sign_in"
+    SIGN_IN_FAILED = "sign_in_failed"
+    SIGN_IN_LOCKED = "sign_in_locked"
+    SIGN_OUT = "sign_out"
+    REFRESH_TOKEN_REUSE = "refresh_token_reuse"  # noqa: S105 - an action's name, not a secret
     # Refusals: a record that exists but is not the caller's to see or change, or a role refused
     DENIED = "denied"
 

@@ -112,7 +112,11 @@ def record(
 
 
 def _write_now(rows: list[dict[str, Any]]) -> None:
-    db.session.info.setdefault(PENDING, []).append((None, rows))
+    pending = db.session.info.setdefault(PENDING, [])
+    # Recorded outside any transaction, the rows are still pending (no rollback forgot them):
+    # written once, not twice.
+    if not any(batch is rows for _, batch in pending):
+        pending.append((None, rows))
     db.session.commit()
 
 

@@ -26,7 +26,7 @@ from flask import Flask, current_app, has_request_context, redirect, request, se
 from joserfc.errors import JoseError
 from werkzeug.wrappers import Response
 
-from service.auth import web_sessions
+from service.auth import sign_in_audit, web_sessions
 from service.auth.identity_provider import IdentityRefused, provision_user
 from service.errors import NotFound
 from service.extensions import SIGN_IN_SCOPE, db, limiter, login_rate_limit
@@ -161,10 +161,11 @@ def callback() -> Response:
     except IdentityRefused as refused:
         log.info("OIDC sign-in refused: %s", refused.reason)
         db.session.rollback()
+        sign_in_audit.provider_refused(refused.reason)
         return _problem_page(
             SignInProblem(403, "You cannot use this service", REFUSALS[refused.reason])
         )
-    web_sessions.begin(user)
+    web_sessions.begin(user, via="oidc")
     return redirect(target)
 
 

@@ -21,13 +21,20 @@ from sqlalchemy.exc import IntegrityError
 
 from service.audit.events import Action, Subject
 from service.audit.trail import record
-from service.auth import throttle
+from service.auth import sign_in_audit, throttle
 from service.auth.models import ROLES, AuthSession, Device, RefreshToken, Team, User
-from service.auth.passwords import hash_password, needs_rehash, password_problems, verify_password
+from service.auth.passwords import hash_password, password_problems
+from service.auth.sign_in import check_password
 from service.auth.tokens import issue_access_token
 from service.columns import is_storable, utcnow
 from service.database import keep_changes_on_error
-from service.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
+from service.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    ValidationFailed,
+)
 from service.extensions import db
 
 
@@ -93,31 +100,16 @@ def find_active_user(name_or_id: str) -> User:
     return user
 
 
-def check_password(username: str, password: str) -> User:
-    """The active local user with this username and password; unknown users, wrong passwords,
-    disabled accounts and accounts without a local password are refused alike (401), and each
-    refusal counts against the username's failed attempts (429 once they are used up).
-    """
-    throttle.refuse_if_throttled(username)
-    user = db.session.scalar(select(User).where(User.username == username))
-    password_ok = verify_password(user.password_hash if user else None, password)
-    if user is None or not password_ok or not user.active or user.password_hash is None:
-        throttle.count_failure(username)
-        raise Unauthorized("auth.invalid_credentials", "Wrong username or password.")
-    if needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
-    return user
-
-
 def login(
     username: str, password: str, client_device_id: str | None, device_name: str | None
 ) -> TokenPair:
     """Check the password and start a session; unknown users and wrong passwords look the same."""
-    user = check_password(username, password)
+    user = check_password(username, password, via="api")
     device = _register_device(user, client_device_id, device_name) if client_device_id else None
     session = AuthSession(user=user, device=device)
     db.session.add(session)
     db.session.flush()
+    sign_in_audit.signed_in(user, session, "api")
     refresh_token = secrets.token_urlsafe(32)
     _new_refresh_token(session, refresh_token)
     access_token, ttl = issue_access_token(user, session)
@@ -160,6 +152,7 @@ def refresh(raw_token: str) -> TokenPair:
         successor = _retried_rotation(token, successor_raw)
         if successor is None:
             revoke_session(session, "refresh_token_reuse")
+            sign_in_audit.refresh_token_reused(session)
             keep_changes_on_error()
             raise Unauthorized(
                 "auth.refresh_token_reused", "This refresh token was already used; sign in again."
@@ -210,13 +203,16 @@ def logout(user: User, session_id: uuid.UUID | None) -> None:
     if session is None or session.user_id != user.id:
         return
     if session.device_id is None:
+        ended = int(session.revoked_at is None)
         revoke_session(session, "logout")
-        return
-    db.session.execute(
-        update(AuthSession)
-        .where(AuthSession.device_id == session.device_id, AuthSession.revoked_at.is_(None))
-        .values(revoked_at=utcnow(), revoked_reason="logout")
-    )
+    else:
+        result = db.session.execute(
+            update(AuthSession)
+            .where(AuthSession.device_id == session.device_id, AuthSession.revoked_at.is_(None))
+            .values(revoked_at=utcnow(), revoked_reason="logout")
+        )
+        ended = int(getattr(result, "rowcount", 0) or 0)
+    sign_in_audit.signed_out(user, session.id, "api", ended)
 
 
 # An admin's work on accounts. Each change is audited with ids, roles and team names only.

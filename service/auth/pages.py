@@ -6,7 +6,8 @@ from typing import Any
 
 from flask import flash, g, redirect, request, url_for
 
-from service.auth import operations, web_sessions
+from service.auth import web_sessions
+from service.auth.sign_in import check_password
 from service.columns import is_storable
 from service.errors import Unauthorized
 from service.extensions import SIGN_IN_SCOPE, limiter, login_rate_limit
@@ -42,11 +43,11 @@ def sign_in() -> Any:
             try:
                 if not fields_ok:
                     raise Unauthorized("auth.invalid_credentials", "Wrong username or password.")
-                user = operations.check_password(username.strip(), password)
+                user = check_password(username.strip(), password, via="desk")
             except Unauthorized:
                 errors["username"] = "Enter a correct username and password"
             else:
-                web_sessions.begin(user)
+                web_sessions.begin(user, via="desk")
                 return redirect(target)
     notice = ENDED.get(request.args.get("ended", ""))
     return render(

@@ -16,9 +16,11 @@ def _hasher() -> PasswordHasher:
             time_cost=current_app.config["ARGON2_TIME_COST"],
             memory_cost=current_app.config["ARGON2_MEMORY_COST_KIB"],
         )
-        current_app.extensions["password_hasher"] = hasher
-        # Checked against when the username is unknown, so both answers take as long.
+        # Checked against when the username is unknown, so both answers take as long. Stored
+        # before the hasher: a thread that finds the hasher finds this too (threaded workers'
+        # first sign-ins arrive together; an unknown username then was a 500).
         current_app.extensions["dummy_password_hash"] = hasher.hash("no such user")
+        current_app.extensions["password_hasher"] = hasher
     return hasher
 
 

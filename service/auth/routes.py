@@ -31,7 +31,8 @@ def issue_token(body: dict[str, Any]) -> operations.TokenPair:
 
     Send ``device_id`` from a tablet so its tokens can be revoked if it is lost. Returns a
     short-lived access token and a refresh token. Rate limited per address, and failed
-    attempts per username (429 `auth.account_locked`, the same for unknown usernames).
+    attempts per username (429 `auth.account_locked`, the same for unknown usernames). Every
+    sign-in, refused or locked ones too, is one event in the audit trail (never the password).
     """
     return operations.login(
         body["username"], body["password"], body["device_id"], body["device_name"]
@@ -48,7 +49,7 @@ def refresh_token(body: dict[str, Any]) -> operations.TokenPair:
     """Rotate a refresh token: the old one stops working and a new pair is returned.
 
     Presenting a refresh token that was already rotated revokes the whole session, because it
-    means the token was copied.
+    means the token was copied (an audit event, ``refresh_token_reuse``; rotations are not).
     """
     return operations.refresh(body["refresh_token"])
 
@@ -58,7 +59,7 @@ def refresh_token(body: dict[str, Any]) -> operations.TokenPair:
 @blp.response(204)
 @audit_exempt("signing out: no child data")
 def logout() -> None:
-    """Sign out: revoke this session, and every session of this device if it has one."""
+    """Sign out: revoke this session, and every session of this device if it has one (audited)."""
     operations.logout(g.user, g.get("auth_session_id"))
 
 

@@ -1,10 +1,12 @@
 """The per-account sign-in throttle, beside the per-address limit (README "Sign-in limits").
 
-Failed sign-ins are counted per username, whatever address they come from, so an attacker
+Sign-in attempts are counted per username, whatever address they come from, so an attacker
 spraying one account from many addresses is stopped, while a whole office signing in from one
-address is not. Unknown usernames are counted exactly like real ones: the answer never says
-whether an account exists. The counts live in the rate limiter's store (Redis, shared by every
-instance); when it cannot be reached, this process counts alone for a while and logs it.
+address is not. An attempt is taken atomically before the password is checked, and given back
+when the password is right, so only failures stay counted. Unknown usernames are counted exactly
+like real ones: the answer never says whether an account exists. The counts live in the rate
+limiter's store (Redis, shared by every instance); when it cannot be
+reached, this process counts alone for a while and logs it.
 """
 
 from __future__ import annotations
@@ -91,46 +93,48 @@ def _on_store(action: Callable[[RateLimiter], T]) -> T:
     return action(_fallback.local())
 
 
-def refuse_if_throttled(username: str) -> None:
-    """Raise 429 ``auth.account_locked`` if this username has used its failed attempts, before
-    any password is checked (so a locked account costs no password hashing either).
+def take_attempt(username: str) -> None:
+    """Take one of this username's attempts before its password is checked, or raise 429
+    ``auth.account_locked`` (no password checked, so a locked account costs no hashing either).
+
+    Taking the attempt is one atomic operation of the store (``hit``: a script in Redis, a lock
+    in memory), so N requests racing for one username get at most the limit's number of password
+    checks between them; testing first and counting after the check would let them all through.
+    The windows are taken shortest first, so an attempt refused by the short window never uses
+    the long one's budget. A sign-in that succeeds gives its attempts back (:func:`succeeded`).
     """
     key, limits = account_key(username), _limits()
     if not limits:
         return
+    ordered = sorted(limits, key=lambda item: item.get_expiry())
 
-    def seconds_to_wait(strategy: RateLimiter) -> float:
-        waits = [
-            strategy.get_window_stats(item, SCOPE, key).reset_time - time.time()
-            for item in limits
-            if not strategy.test(item, SCOPE, key)
-        ]
-        return max(waits, default=0.0)
+    def take(strategy: RateLimiter) -> float | None:
+        for item in ordered:
+            if not strategy.hit(item, SCOPE, key):
+                return strategy.get_window_stats(item, SCOPE, key).reset_time - time.time()
+        return None  # taken in every window
 
-    wait = _on_store(seconds_to_wait)
-    if wait > 0:
+    wait = _on_store(take)
+    if wait is not None:
         raise TooManyRequests(
             "auth.account_locked",
             "Too many failed sign-ins for this username; try again after Retry-After seconds, "
             "or ask an admin to reset the password.",
-            math.ceil(wait),
+            max(1, math.ceil(wait)),
         )
 
 
-def count_failure(username: str) -> None:
-    """Count one failed sign-in against this username in every window."""
-    key, limits = account_key(username), _limits()
-
-    def hit(strategy: RateLimiter) -> None:
-        for item in limits:
-            strategy.hit(item, SCOPE, key)
-
-    if limits:
-        _on_store(hit)
+def succeeded(username: str) -> None:
+    """The right password: this username's attempts are forgotten, as after a password reset
+    (the person has shown they know it; README "Sign-in limits" weighs this).
+    """
+    forget(username)
 
 
 def forget(username: str) -> None:
-    """Clear the username's failed attempts (an admin has just set a new password)."""
+    """Clear the username's attempts (an admin has just set a new password, or the person has
+    just signed in with theirs).
+    """
     key, limits = account_key(username), _limits()
 
     def clear(strategy: RateLimiter) -> None:

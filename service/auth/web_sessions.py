@@ -13,6 +13,7 @@ import uuid
 
 from flask import current_app, g, session
 
+from service.auth import sign_in_audit
 from service.auth.models import AuthSession, User
 from service.auth.operations import revoke_session
 from service.extensions import db
@@ -22,11 +23,14 @@ SESSION_KEY = "desk_session"
 LAST_SEEN_KEY = "desk_seen"
 
 
-def begin(user: User) -> AuthSession:
-    """Start a page session for ``user`` (after checking who they are); the cookie is new."""
+def begin(user: User, via: str) -> AuthSession:
+    """Start a page session for ``user`` (after checking who they are, ``via`` the password form
+    or the council's identity provider); the cookie is new, and the sign-in is audited.
+    """
     started = AuthSession(user=user, device=None)
     db.session.add(started)
     db.session.flush()
+    sign_in_audit.signed_in(user, started, via)
     session.clear()  # nothing from before signing in carries over
     session[SESSION_KEY] = str(started.id)
     session[LAST_SEEN_KEY] = int(time.time())
@@ -70,5 +74,7 @@ def end() -> None:
     """Sign out: the page session is revoked and the cookie emptied."""
     current = _current()
     if current is not None and current.device_id is None:
+        if current.revoked_at is None:
+            sign_in_audit.signed_out(current.user, current.id, "desk", 1)
         revoke_session(current, "signed_out")
     session.clear()

@@ -194,3 +194,32 @@ def test_no_code_or_token_is_logged(desk, provider, caplog):
     assert code not in logged
     assert "eyJ" not in logged  # no JWT (ID token, or a JWT access token)
     assert "code_verifier" not in logged.lower()
+
+
+def test_council_sign_ins_refusals_and_sign_outs_are_in_the_audit_trail(desk, oidc_app, provider):
+    from service.audit.models import AuditEvent
+
+    assert sign_in(desk, provider, "nobody").status_code == 403
+    assert sign_in(desk, provider, "supervisor.audited").status_code == 302
+    home = desk.get("/desk/")
+    token = home.get_data(as_text=True).split('name="csrf_token" value="')[1].split('"')[0]
+    assert desk.post("/desk/sign-out", data={"csrf_token": token}).status_code == 302
+    with oidc_app.app_context():
+        user = db.session.scalar(select(User).where(User.username == "supervisor.audited"))
+        assert user is not None
+        trail = db.session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.action.in_(["sign_in", "sign_in_failed", "sign_out"]))
+            .order_by(AuditEvent.id)
+        ).all()
+        refused, signed_in, signed_out = trail
+        assert (refused.action, refused.record_id, refused.actor_id) == (
+            "sign_in_failed",
+            None,
+            None,
+        )
+        assert refused.details == {"via": "oidc", "reason": "no_role"}
+        assert (signed_in.action, signed_in.actor_id) == ("sign_in", user.id)
+        assert signed_in.details["via"] == "oidc" and signed_in.record_id == str(user.id)
+        assert (signed_out.action, signed_out.details["via"]) == ("sign_out", "desk")
+        db.session.remove()
