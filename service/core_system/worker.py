@@ -225,6 +225,8 @@ def deliver(adapter: CoreSystem, worker: str, message: Claimed) -> str:
         # Not a refusal we know: count it as an attempt all the same, so the message shows
         # the failure and becomes a dead letter in the end instead of being retried unseen.
         db.session.rollback()
+        if unavailable_database(error):
+            raise  # the local registry's database is ours: the worker waits for it
         log.exception("outbox message %s: unexpected error while delivering", message.id)
         return _failed(
             worker,
