@@ -248,3 +248,5 @@ def _register_features(app: Flask) -> None:
         alerts_cli.alerts,
     ):
         app.cli.add_command(cli_group)
+    # Every command, Flask-Migrate's `db` too: a database that does not answer is a message.
+    database.explain_database_failures(app.cli)

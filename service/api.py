@@ -19,7 +19,7 @@ from flask_smorest.pagination import PaginationMetadataSchema
 from sqlalchemy import Select, func, select
 
 from api_schemas.common import ProblemSchema
-from service.errors import PROBLEM_JSON, Forbidden, http_exception_problem
+from service.errors import CORRELATION_HEADER, PROBLEM_JSON, Forbidden, http_exception_problem
 from service.extensions import db
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -73,9 +73,31 @@ def nullable_reference(self: Any, field: Any, ret: dict[str, Any], **kwargs: Any
     return {}
 
 
-def problem_response(description: str) -> dict[str, Any]:
-    """An error response's documentation: problem+json with the ProblemSchema."""
-    return {"description": description, "content": {PROBLEM_JSON: {"schema": ProblemSchema}}}
+def problem_response(description: str, *, server_error: bool = False) -> dict[str, Any]:
+    """An error response's documentation: problem+json with the ProblemSchema; a server error's
+    also names the ``X-Correlation-Id`` header a 500 carries.
+    """
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {PROBLEM_JSON: {"schema": ProblemSchema}},
+    }
+    if server_error:
+        response["headers"] = {CORRELATION_HEADER: CORRELATION_ID}
+    return response
+
+
+# The header component naming a 500's correlation id (service/errors.py sets it). Only the
+# server makes one: a client's own id for its request goes in X-Request-Id.
+CORRELATION_ID = "CORRELATION_ID"
+CORRELATION_ID_HEADER = {
+    "description": (
+        "On a 500 (unexpected error) only: the id under which the error was logged, also the "
+        "body's `correlation_id`; quote it when reporting the error. Made by the server, never "
+        "taken from the request."
+    ),
+    "required": False,
+    "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+}
 
 
 # Errors any operation of a kind can answer, documented once here rather than on every view.
@@ -84,8 +106,9 @@ COMMON_ERRORS = {
     "MalformedBody": problem_response("The body is not valid JSON"),
     "BodyTooLarge": problem_response("The body is larger than this endpoint accepts"),
     "ServerError": problem_response(
-        "Our fault (500, with a correlation id in the logs) or a dependency down "
-        "(503, with Retry-After); nothing was saved"
+        "Our fault (500, with a correlation id in the logs and the X-Correlation-Id header) or "
+        "a dependency down (503, with Retry-After); nothing was saved",
+        server_error=True,
     ),
 }
 
@@ -158,9 +181,10 @@ class Api(flask_smorest.Api):
         flask-smorest's own version documents them as ``application/json`` with its error
         schema; ours answers every error with :func:`service.errors.problem`.
         """
+        self.spec.components.header(CORRELATION_ID, CORRELATION_ID_HEADER)
         for status in http.HTTPStatus:
             if status >= 400:
-                response = problem_response(status.phrase)
+                response = problem_response(status.phrase, server_error=status >= 500)
             else:
                 response = {"description": status.phrase}
             self.spec.components.response(status.name, response, lazy=True)

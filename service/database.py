@@ -2,11 +2,15 @@
 
 Also the database's time bound: a request never waits longer than ``DATABASE_TIMEOUT_SECONDS``
 for one answer from PostgreSQL (nor SQLite for a lock), so a database that hangs is a 503 with
-``Retry-After`` well before gunicorn kills the worker.
+``Retry-After`` well before gunicorn kills the worker. Outside a request, a CLI command waits at
+most ``COMMAND_DATABASE_TIMEOUT_SECONDS`` for one answer, then stops with a message and a
+non-zero exit; the outbox worker sets its own bound (``WORKER_DATABASE_TIMEOUT_SECONDS``) and
+retries.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -14,10 +18,11 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+import click
 import psycopg
 from flask import Flask, Response, g, has_request_context
 from sqlalchemy import Engine, event
-from sqlalchemy.exc import InvalidatePoolError, OperationalError
+from sqlalchemy.exc import DBAPIError, InvalidatePoolError, OperationalError
 from sqlalchemy.orm import Session
 
 from service.errors import database_unavailable_problem
@@ -114,7 +119,9 @@ _wait_bound: ContextVar[float | None] = ContextVar("database_wait_bound", defaul
 
 @contextmanager
 def database_deadline(seconds: float) -> Iterator[None]:
-    """Within the block, wait at most ``seconds`` for each answer from PostgreSQL (a probe)."""
+    """Within the block, wait at most ``seconds`` for each answer from PostgreSQL (a probe, a
+    worker's loop), instead of the request's or the command's bound.
+    """
     token = _wait_bound.set(seconds)
     try:
         yield
@@ -127,20 +134,23 @@ class BoundedConnection(psycopg.Connection[Any]):
 
     PostgreSQL's ``statement_timeout`` cannot help when the server or the network hangs (nothing
     comes back to say it was cancelled), and TCP keepalives see a live peer that merely never
-    answers. So the client bounds each wait for an answer: during a request (or within
-    :func:`database_deadline`), after ``request_timeout`` seconds the connection is closed, never
-    to be reused, and ``psycopg.OperationalError`` raised; SQLAlchemy counts a closed connection
-    as a disconnect and drops it from the pool. CLI commands and workers wait as long as it takes.
+    answers. So the client bounds each wait for an answer: within :func:`database_deadline`, by
+    its bound; during a request, by ``request_timeout``; anywhere else (a CLI command), by
+    ``command_timeout``. Past the bound the connection is closed, never to be reused, and
+    ``psycopg.OperationalError`` raised; SQLAlchemy counts a closed connection as a disconnect
+    and drops it from the pool. The bound is per answer, not per command: a command reading a
+    million rows in batches waits for each batch, never for the whole.
     """
 
     request_timeout: float | None = None
+    command_timeout: float | None = None
 
     def wait(self, gen: Any, interval: float = 0.1, timeout: float | None = None) -> Any:
-        """Consume ``gen`` as psycopg does, within the request's bound."""
+        """Consume ``gen`` as psycopg does, within the bound in force (none if it is 0)."""
         bound = _wait_bound.get()
-        if bound is None and has_request_context():
-            bound = self.request_timeout
-        if timeout is not None or bound is None:
+        if bound is None:
+            bound = self.request_timeout if has_request_context() else self.command_timeout
+        if timeout is not None or not bound:
             return super().wait(gen, interval, timeout)
         started = time.monotonic()
         try:
@@ -167,13 +177,66 @@ def engine_options(url: str, timeout: int) -> dict[str, Any]:
     return options
 
 
-def _bounded_postgresql(engine: Engine, timeout: int) -> None:
+def _bounded_postgresql(engine: Engine, request_timeout: int, command_timeout: int) -> None:
     class Bounded(BoundedConnection):
-        request_timeout = timeout
+        pass
+
+    Bounded.request_timeout = request_timeout
+    Bounded.command_timeout = command_timeout
 
     @event.listens_for(engine, "do_connect")
     def _connect(dialect: Any, record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
         return Bounded.connect(*cargs, **cparams)
+
+
+def unavailable(error: DBAPIError) -> bool:
+    """Whether ``error`` says the database could not be reached or stopped answering (the
+    connection is gone, or none was made; SQLite: still locked), rather than refusing a
+    statement. A refusal from PostgreSQL carries an SQLSTATE; a lost connection does not.
+    """
+    if error.connection_invalidated:
+        return True
+    return isinstance(error, OperationalError) and getattr(error.orig, "sqlstate", None) is None
+
+
+def first_line(error: BaseException) -> str:
+    """The driver's first line about ``error`` (what happened and where), for a log or a
+    message: never the statement or its parameters, which SQLAlchemy's own text adds.
+    """
+    orig = getattr(error, "orig", None) or error
+    lines = str(orig).strip().splitlines()
+    return lines[0] if lines else type(orig).__name__
+
+
+def explain_database_failures(group: click.Group) -> None:
+    """Have every command of ``group`` (and of its subgroups) end with a one-line message and
+    exit status 1 when the database is unreachable or stops answering, not with a traceback.
+
+    Idempotent: the command objects are shared by every app built in one process.
+    """
+    for command in group.commands.values():
+        if isinstance(command, click.Group):
+            explain_database_failures(command)
+        elif command.callback is not None and not hasattr(command.callback, "_explained"):
+            command.callback = _explained(command.callback)
+
+
+def _explained(callback: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(callback)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return callback(*args, **kwargs)
+        except DBAPIError as error:
+            if not unavailable(error):
+                raise
+            raise click.ClickException(
+                f"the database is unavailable ({first_line(error)}); the command stopped, and "
+                "what it had committed stays committed. Run it again once the database answers "
+                "(COMMAND_DATABASE_TIMEOUT_SECONDS bounds each wait for an answer)."
+            ) from None
+
+    run._explained = True  # type: ignore[attr-defined]
+    return run
 
 
 IDLE_SINCE = "idle_since"
@@ -218,7 +281,11 @@ def init_app(app: Flask) -> None:
         else:
             _ping_after_idle(db.engine, app.config["DATABASE_PING_AFTER_IDLE_SECONDS"])
             if db.engine.dialect.driver == "psycopg":
-                _bounded_postgresql(db.engine, app.config["DATABASE_TIMEOUT_SECONDS"])
+                _bounded_postgresql(
+                    db.engine,
+                    app.config["DATABASE_TIMEOUT_SECONDS"],
+                    app.config["COMMAND_DATABASE_TIMEOUT_SECONDS"],
+                )
     app.after_request(commit_unit_of_work)
     if not event.contains(Session, "after_commit", _run_after_commit):
         event.listen(Session, "after_commit", _run_after_commit)

@@ -58,6 +58,10 @@ class Settings:
     # How long a request waits for one answer from the database (or SQLite for a lock), and to
     # connect; longer is a 503 (service/database.py).
     DATABASE_TIMEOUT_SECONDS: int = 10
+    # How long a CLI command waits for one answer from PostgreSQL before it stops (exit 1), and
+    # the outbox worker before it drops the connection and retries (service/database.py).
+    COMMAND_DATABASE_TIMEOUT_SECONDS: int = 300
+    WORKER_DATABASE_TIMEOUT_SECONDS: int = 30
     # A pooled connection unused this long is checked with a round trip before it is used
     # (0: before every use). One in steady use is not: service/database.py says why.
     DATABASE_PING_AFTER_IDLE_SECONDS: int = 10
@@ -228,6 +232,12 @@ def load_settings(
         SECRET_KEY=secret,
         SQLALCHEMY_DATABASE_URI=database_url(env.get("DATABASE_URL", "").strip(), instance_path),
         DATABASE_TIMEOUT_SECONDS=_env_int(env, "DATABASE_TIMEOUT_SECONDS", 10, 2, 60),
+        COMMAND_DATABASE_TIMEOUT_SECONDS=_env_int(
+            env, "COMMAND_DATABASE_TIMEOUT_SECONDS", 300, 2, 86400
+        ),
+        WORKER_DATABASE_TIMEOUT_SECONDS=_env_int(
+            env, "WORKER_DATABASE_TIMEOUT_SECONDS", 30, 2, 3600
+        ),
         DATABASE_PING_AFTER_IDLE_SECONDS=_env_int(
             env, "DATABASE_PING_AFTER_IDLE_SECONDS", 10, 0, 3600
         ),

@@ -18,7 +18,6 @@ import os
 import random
 import socket
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,15 +28,20 @@ from flask import current_app
 from sqlalchemy import Select, and_, exists, or_, select, text, update
 from sqlalchemy.orm import aliased
 
-from service.audit import anchors
 from service.audit.events import Action, about_children
 from service.audit.trail import record
 from service.columns import utcnow
 from service.core_system.adapters import CoreSystem, Delivered, DeliveryFailed, core_system
 from service.core_system.models import CORE_SYSTEM, MessageStatus, OutboxMessage
+from service.core_system.schedules import (
+    AnchorSchedule,
+    DatabaseOutage,
+    Every,
+    unavailable_database,
+)
+from service.database import database_deadline
 from service.extensions import db
 from service.visits.models import VisitChild
-from storage import StorageError
 
 log = logging.getLogger(__name__)
 _signals = Namespace()
@@ -221,6 +225,8 @@ def deliver(adapter: CoreSystem, worker: str, message: Claimed) -> str:
         # Not a refusal we know: count it as an attempt all the same, so the message shows
         # the failure and becomes a dead letter in the end instead of being retried unseen.
         db.session.rollback()
+        if unavailable_database(error):
+            raise  # the local registry's database is ours: the worker waits for it
         log.exception("outbox message %s: unexpected error while delivering", message.id)
         return _failed(
             worker,
@@ -301,83 +307,46 @@ def run_once(worker: str, stop: threading.Event | None = None) -> int:
     return len(batch)
 
 
-class Every:
-    """A registered job run every ``interval`` seconds; a failure is logged, and delivery
-    goes on.
-    """
-
-    def __init__(self, interval: float, job: Callable[[], Any]) -> None:
-        self.interval = interval
-        self.job = job
-        self.next_at = 0.0
-
-    def run_if_due(self) -> None:
-        """Run the job now if its interval has passed."""
-        now = time.monotonic()
-        if now < self.next_at:
-            return
-        self.next_at = now + self.interval
-        try:
-            self.job()
-        except Exception:
-            log.exception("outbox worker: %s failed; trying again later", self.job.__name__)
-            db.session.rollback()
-        finally:
-            db.session.remove()
-
-
-class AnchorSchedule:
-    """The audit chains' heads, anchored every ``interval`` seconds beside delivery.
-
-    Only chains that moved since the last anchor are written. A store that is down is logged
-    and tried again next time; delivery goes on.
-    """
-
-    def __init__(self, interval: float) -> None:
-        self.interval = interval
-        self.next_at = 0.0
-        self.anchored: dict[int, int] = {}
-
-    def run_if_due(self) -> None:
-        """Anchor now if the interval has passed."""
-        now = time.monotonic()
-        if now < self.next_at:
-            return
-        self.next_at = now + self.interval
-        try:
-            for anchor in anchors.write_anchors(skip=self.anchored):
-                self.anchored[anchor.chain] = anchor.seq
-        except StorageError:
-            log.exception("audit anchors could not be written; trying again later")
-        finally:
-            db.session.rollback()
-
-
 def run(stop: threading.Event, *, once: bool = False) -> int:
     """Deliver until ``stop`` is set (a signal), polling every ``OUTBOX_POLL_MS`` when idle.
 
     With ``once``, deliver what is due now and return. Returns how many messages were tried.
+    Each wait for an answer from PostgreSQL is bounded by ``WORKER_DATABASE_TIMEOUT_SECONDS``:
+    a database that stops answering is logged, its connection dropped, and the worker tries
+    again with back-off until it answers (:class:`DatabaseOutage`).
     """
+    config = current_app.config
+    with database_deadline(config["WORKER_DATABASE_TIMEOUT_SECONDS"]):
+        return _deliver_until_stopped(stop, once, config["OUTBOX_POLL_MS"] / 1000)
+
+
+def _deliver_until_stopped(stop: threading.Event, once: bool, poll: float) -> int:
     worker = worker_name()
-    poll = current_app.config["OUTBOX_POLL_MS"] / 1000
     adapter = core_system()
     log.info("outbox worker %s delivering to the %s core system", worker, adapter.name)
     tried = 0
     anchoring = AnchorSchedule(current_app.config["AUDIT_ANCHOR_INTERVAL_SECONDS"])
     jobs = [Every(current_app.config[name], job) for name, job in PERIODIC.items()]
+    outage = DatabaseOutage(worker)
     while not stop.is_set():
-        anchoring.run_if_due()
-        for job in jobs:
-            job.run_if_due()
         try:
+            anchoring.run_if_due()
+            for job in jobs:
+                job.run_if_due()
             done = run_once(worker, stop)
-        except Exception:
+        except Exception as error:
             db.session.rollback()
+            if unavailable_database(error):
+                if once:
+                    raise  # `outbox run --once` stops with the message every command gives
+                stop.wait(outage.failed(error))
+                continue
             log.exception("outbox worker %s: a batch failed; waiting before the next", worker)
             stop.wait(max(poll, 5))
             continue
         finally:
             db.session.remove()
+        outage.over()
         tried += done
         if once and done == 0:
             break

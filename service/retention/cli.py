@@ -7,10 +7,11 @@ import sys
 
 import click
 from flask.cli import AppGroup
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from service.auth.models import User
 from service.auth.operations import find_active_user
+from service.database import unavailable
 from service.errors import NotFound
 from service.evidence.operations import evidence_store
 from service.extensions import db
@@ -93,6 +94,8 @@ def purge_command(dry_run: bool, limit: int | None, by: str | None) -> None:
                 result = purge.purge(item.case_id, store, actor)
             except (SQLAlchemyError, StorageError, OSError) as error:
                 db.session.rollback()
+                if isinstance(error, DBAPIError) and unavailable(error):
+                    raise  # every case after it would wait as long: stop, with the message
                 failed += 1
                 # The error's type only: a database message can quote the row it refused.
                 log.error("purge of case %s stopped: %s", item.case_id, type(error).__name__)

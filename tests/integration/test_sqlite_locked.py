@@ -38,3 +38,33 @@ def test_a_locked_sqlite_database_answers_503_with_retry_after(tmp_path):
         from service.extensions import db
 
         db.engine.dispose()
+
+
+def test_a_command_on_a_locked_sqlite_database_stops_with_a_message(tmp_path):
+    path = tmp_path / "locked.db"
+    app, _, _, _ = standalone_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}",
+            "EVIDENCE_STORE": f"file://{tmp_path / 'evidence'}",
+            "DATABASE_TIMEOUT_SECONDS": DATABASE_TIMEOUT,
+        }
+    )
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["outbox", "status"]).exit_code == 0
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        started = time.monotonic()
+        result = runner.invoke(args=["outbox", "status"])
+        took = time.monotonic() - started
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert result.exit_code == 1, result.output
+    assert "Error: the database is unavailable (database is locked)" in result.output
+    assert DATABASE_TIMEOUT - 0.5 < took < DATABASE_TIMEOUT + 1.5, took
+    assert runner.invoke(args=["outbox", "status"]).exit_code == 0
+    with app.app_context():
+        from service.extensions import db
+
+        db.engine.dispose()

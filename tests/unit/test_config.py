@@ -48,6 +48,12 @@ def test_postgres_urls_get_the_psycopg_driver():
         ({"JWT_JWKS_REFRESH_SECONDS": "0"}, "JWT_JWKS_REFRESH_SECONDS.*between 1 and 300"),
         ({"DATABASE_TIMEOUT_SECONDS": "1"}, "DATABASE_TIMEOUT_SECONDS.*between 2 and 60"),
         ({"DATABASE_TIMEOUT_SECONDS": "soon"}, "DATABASE_TIMEOUT_SECONDS.*whole number"),
+        (
+            {"COMMAND_DATABASE_TIMEOUT_SECONDS": "1"},
+            "COMMAND_DATABASE_TIMEOUT_SECONDS.*between 2 and 86400",
+        ),
+        ({"WORKER_DATABASE_TIMEOUT_SECONDS": "0"}, "WORKER_DATABASE_TIMEOUT_SECONDS.*between 2"),
+        ({"WORKER_DATABASE_TIMEOUT_SECONDS": "1h"}, "WORKER_DATABASE_TIMEOUT_SECONDS.*whole"),
         ({"JWT_OIDC_ROLE_MAP": "csc-worker"}, "claim_value=role"),
         ({"OIDC_ISSUER": "https://login.council.test"}, "go together"),
         ({"OIDC_ISSUER": "login.council.test"}, "OIDC_ISSUER must be a URL"),

@@ -1,0 +1,105 @@
+"""The OpenAPI document is valid OpenAPI 3.0.3, and it names the headers the service sends.
+
+``X-Correlation-Id`` is sent on a 500 only (service/errors.py, ``internal_error_problem``): the
+server makes it, a client's is never taken. It is documented once, as a header component that
+the server-error response every operation shares refers to.
+
+The document is checked against the OpenAPI Initiative's JSON Schema for 3.0
+(``tests/openapi_3_0_schema.json``, id ``https://spec.openapis.org/oas/3.0/schema/2021-09-28``,
+Apache-2.0, the file openapi-spec-validator 0.9 ships), with the jsonschema the tests already use.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from service.errors import CORRELATION_HEADER
+
+OPENAPI_3_0 = Path(__file__).resolve().parents[1] / "openapi_3_0_schema.json"
+
+
+def document(client) -> dict[str, Any]:
+    return client.get("/api/v1/openapi.json").get_json()
+
+
+def resolved(spec: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
+    """``item``, or what its ``$ref`` points to (within the document)."""
+    while "$ref" in item:
+        *_, kind, name = item["$ref"].split("/")
+        item = spec["components"][kind][name]
+    return item
+
+
+def operations(spec: dict[str, Any]):
+    for path, items in spec["paths"].items():
+        for method, operation in items.items():
+            if method != "parameters":
+                yield f"{method.upper()} {path}", operation
+
+
+def test_the_document_is_valid_openapi_3_0(client):
+    schema = json.loads(OPENAPI_3_0.read_text())
+    jsonschema.Draft4Validator(schema).validate(document(client))
+
+
+def test_the_validation_would_catch_a_malformed_header(client):
+    spec = document(client)
+    spec["components"]["headers"]["CORRELATION_ID"]["required"] = "sometimes"
+    schema = json.loads(OPENAPI_3_0.read_text())
+    assert not jsonschema.Draft4Validator(schema).is_valid(spec)
+
+
+def test_every_operation_documents_x_correlation_id_on_its_server_errors(client):
+    spec = document(client)
+    header = spec["components"]["headers"]["CORRELATION_ID"]
+    assert header["schema"] == {"type": "string", "pattern": "^[0-9a-f]{32}$"}
+    assert "500" in header["description"]
+    count = 0
+    for name, operation in operations(spec):
+        count += 1
+        server_errors = [
+            resolved(spec, response)
+            for status, response in operation["responses"].items()
+            if str(status) in ("5XX", "500")
+        ]
+        assert server_errors, name
+        for response in server_errors:
+            documented = response.get("headers", {}).get(CORRELATION_HEADER)
+            assert documented == {"$ref": "#/components/headers/CORRELATION_ID"}, name
+        # Only the server makes one: it is not a request parameter of any operation.
+        for parameter in operation.get("parameters", []):
+            assert resolved(spec, parameter)["name"].lower() != CORRELATION_HEADER.lower(), name
+    assert count >= 50
+
+
+def test_a_500_carries_the_documented_header_and_never_the_callers(client, monkeypatch):
+    from service.auth import routes
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("unexpected")
+
+    monkeypatch.setattr(routes.operations, "login", explode)
+    response = client.post(
+        "/api/v1/auth/token",
+        json={"username": "a", "password": "b"},
+        headers={CORRELATION_HEADER: "my-own-id"},
+    )
+    assert response.status_code == 500
+    sent = response.headers[CORRELATION_HEADER]
+    pattern = document(client)["components"]["headers"]["CORRELATION_ID"]["schema"]["pattern"]
+    assert re.fullmatch(pattern, sent), sent
+    assert sent == response.get_json()["correlation_id"] != "my-own-id"
+
+
+def test_other_answers_carry_no_correlation_id(client):
+    for response in (
+        client.get("/api/v1/me"),  # 401
+        client.get("/api/v1/openapi.json"),  # 200
+        client.post("/api/v1/auth/token", data="{", content_type="application/json"),  # 400
+    ):
+        assert CORRELATION_HEADER not in response.headers, response.status_code

@@ -1,0 +1,77 @@
+"""The database bound outside requests: which errors mean the database is away, how the outbox
+worker paces its retries, and the commands' one-line message (service/database.py,
+service/core_system/schedules.py). The real hangs are in
+tests/integration/test_hung_database_commands.py.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import click
+import psycopg
+import pytest
+from click.testing import CliRunner
+from psycopg import errors as pg
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from service.core_system.schedules import DatabaseOutage
+from service.database import explain_database_failures, unavailable
+
+
+def wrapped(driver_error: Exception, kind=OperationalError):
+    return kind("SELECT own_words FROM voice WHERE id = %(id)s", {"id": "x"}, driver_error)
+
+
+@pytest.mark.parametrize(
+    ("error", "away"),
+    [
+        (wrapped(psycopg.OperationalError("the database did not answer within 2 s")), True),
+        (wrapped(psycopg.OperationalError("connection failed: Connection refused")), True),
+        (wrapped(pg.DeadlockDetected("deadlock detected")), False),
+        (wrapped(pg.UniqueViolation("duplicate key"), IntegrityError), False),
+    ],
+)
+def test_only_a_lost_or_unmade_connection_counts_as_the_database_away(error, away):
+    assert unavailable(error) is away
+
+
+def test_the_worker_waits_longer_each_try_up_to_30_s_and_afresh_after(caplog):
+    outage = DatabaseOutage("host:1:2")
+    error = wrapped(psycopg.OperationalError("the database did not answer within 2 s"))
+    with caplog.at_level(logging.WARNING):
+        pauses = [outage.failed(error) for _ in range(8)]
+    ceilings = [1, 2, 4, 8, 16, 30, 30, 30]
+    assert all(c / 2 <= p <= c for p, c in zip(pauses, ceilings, strict=True)), pauses
+    assert "the database did not answer within 2 s" in caplog.text
+    assert "SELECT" not in caplog.text and "own_words" not in caplog.text
+    outage.over()
+    assert "answers again" in caplog.text
+    assert outage.failed(error) <= 1
+
+
+def test_a_command_meeting_an_absent_database_says_so_in_one_line():
+    @click.group()
+    def group() -> None:
+        """A group."""
+
+    @group.command("read")
+    def read() -> None:
+        """A command whose database went away."""
+        raise wrapped(psycopg.OperationalError("the database did not answer within 2 s"))
+
+    @group.command("refused")
+    def refused() -> None:
+        """A command whose statement was refused: not an outage, left as it is."""
+        raise wrapped(pg.UniqueViolation("duplicate key"), IntegrityError)
+
+    explain_database_failures(group)
+    explain_database_failures(group)  # built again by another app: wrapped once
+    assert not hasattr(read.callback.__wrapped__, "__wrapped__")
+    result = CliRunner().invoke(group, ["read"])
+    assert result.exit_code == 1
+    assert result.output.startswith(
+        "Error: the database is unavailable (the database did not answer within 2 s)"
+    )
+    assert "own_words" not in result.output
+    assert isinstance(CliRunner().invoke(group, ["refused"]).exception, IntegrityError)
