@@ -22,6 +22,34 @@ def status_kib(pid: int, field: str) -> int:
     raise KeyError(field)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU seconds ``pid`` has used so far (0 once it has gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_tree(pid: int) -> set[int]:
+    """``pid`` and every process descended from it (a gunicorn master and its workers)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int(
+                    (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]
+                )
+            except (FileNotFoundError, ProcessLookupError, IndexError):
+                continue
+    tree, grown = {pid}, True
+    while grown:
+        more = {child for child, parent in parents.items() if parent in tree} - tree
+        tree |= more
+        grown = bool(more)
+    return tree
+
+
 def prepare_database(settings: dict[str, Any], build: Any) -> Any:
     """Migrate the database named in ``settings`` and let ``build()`` add rows; return its result."""
     app = create_app(settings)
@@ -60,6 +88,18 @@ class PostgresDatabase:
         with psycopg.connect(self.admin_url, autocommit=True) as admin:
             admin.execute(f'CREATE DATABASE "{self.name}"')
         return self
+
+    def backend_pids(self) -> set[int]:
+        """The PostgreSQL server processes serving this database's connections now (this one's
+        own excepted), whose CPU is the database's share of a benchmark's work.
+        """
+        import psycopg
+
+        with psycopg.connect(self.admin_url) as connection:
+            rows = connection.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s", (self.name,)
+            ).fetchall()
+        return {int(row[0]) for row in rows}
 
     def count(self, table: str) -> int:
         import psycopg

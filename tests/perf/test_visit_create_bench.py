@@ -44,7 +44,13 @@ import pytest
 from service.cases.models import Case
 from service.extensions import db
 from tests.factories import PASSWORD, make_case, make_team, make_user, visit_body
-from tests.perf.harness import PostgresDatabase, post_json, prepare_database
+from tests.perf.harness import (
+    PostgresDatabase,
+    cpu_seconds,
+    post_json,
+    prepare_database,
+    process_tree,
+)
 from tests.served import Gunicorn
 
 # `make run`'s set-up: 2 gthread workers x 4 threads (chosen by test_serving_stacks below).
@@ -147,14 +153,29 @@ class Server:
             log_path=log_path,
         )
 
-    def load(self, url, body_json):
-        """A warm-up run, then the measured one."""
+    def load(self, url, body_json, served=None, database=None):
+        """A warm-up run, then the measured one; given the server and the database, with the
+        CPU time its processes and the database's server processes spent per request.
+        """
         env = {"WRK_BODY": body_json, "WRK_PREFIX": self.prefix}
         if self.username:
             env["WRK_TOKEN"] = _token(url, self.username)
         if WARMUP:
             wrk(url, "put.lua", env, seconds=WARMUP)
-        return wrk(url, "put.lua", env)
+        if served is None or database is None:
+            return wrk(url, "put.lua", env)
+        app_pids = process_tree(served.process.pid)
+        before_db = {pid: cpu_seconds(pid) for pid in database.backend_pids()}
+        before_app = {pid: cpu_seconds(pid) for pid in app_pids}
+        run = wrk(url, "put.lua", env)
+        app = sum(cpu_seconds(pid) - seconds for pid, seconds in before_app.items())
+        # A connection opened during the run counts from its start.
+        after_db = {pid: cpu_seconds(pid) for pid in database.backend_pids() | set(before_db)}
+        database_cpu = sum(seconds - before_db.get(pid, 0.0) for pid, seconds in after_db.items())
+        requests = max(run["requests"], 1)
+        run["app_cpu_ms"] = app * 1000 / requests
+        run["db_cpu_ms"] = database_cpu * 1000 / requests
+        return run
 
 
 def _report(results: dict[str, list[dict[str, Any]]]) -> dict[str, float]:
@@ -184,7 +205,29 @@ def _report(results: dict[str, list[dict[str, Any]]]) -> dict[str, float]:
         f"(per round {', '.join(f'{r:.2f}' for r in per_round)}; target >= 0.5)"
     )
     print(f"ratio ours / one INSERT: {medians[OURS] / medians[ONE_INSERT]:.2f}")
+    _report_cpu(results)
     return medians
+
+
+def _report_cpu(results: dict[str, list[dict[str, Any]]]) -> None:
+    """CPU per request, the figure the machine's other jobs move least: what throughput on an
+    otherwise idle machine is bound by, once the cores are the bottleneck.
+    """
+    if any("app_cpu_ms" not in run for runs in results.values() for run in runs):
+        return
+    total = {}
+    for name, runs in results.items():
+        app = statistics.median(run["app_cpu_ms"] for run in runs)
+        database = statistics.median(run["db_cpu_ms"] for run in runs)
+        total[name] = app + database
+        print(
+            f"{name:<20} CPU per request (medians): gunicorn {app:.2f} ms + PostgreSQL "
+            f"{database:.2f} ms = {total[name]:.2f} ms"
+        )
+    print(
+        f"CPU ratio same writes / ours: {total[SAME_WRITES] / total[OURS]:.2f} "
+        "(the throughput ratio where CPU alone bounds both; wrk's own CPU not counted)"
+    )
 
 
 def test_visit_create_throughput(tmp_path):
@@ -217,7 +260,7 @@ def test_visit_create_throughput(tmp_path):
             order = servers[round_ % 3 :] + servers[: round_ % 3]
             for server in order:
                 with server.serve(tmp_path / "gunicorn.log") as served:
-                    run = server.load(served.url, body_json)
+                    run = server.load(served.url, body_json, served, database)
                     if run["failed"]:
                         print(f"\n{server.name} failed {run}; its log ends:\n{served.log()}")
                     results[server.name].append(run)
@@ -270,13 +313,14 @@ STACKS = [
     ("gunicorn sync 4x1", Gunicorn, "sync", 4, 1),
     ("gunicorn gthread 2x4", Gunicorn, "gthread", 2, 4),
     ("gunicorn gthread 4x2", Gunicorn, "gthread", 4, 2),
+    ("gunicorn gthread 8x1", Gunicorn, "gthread", 8, 1),
     ("granian wsgi 2x4", Granian, "sync", 2, 4),
 ]
 
 
 def test_serving_stacks(tmp_path):
-    """Ours under each serving stack, same load, interleaved rounds; the same-writes baseline
-    under gunicorn sync in each round for scale.
+    """Ours and the same-writes baseline under each serving stack, same load, interleaved
+    rounds: each stack's throughput, CPU per request and ratio.
     """
     wanted = os.environ.get("BENCH_STACKS")
     stacks = [s for s in STACKS if not wanted or s[0] in wanted.split(",")]
@@ -303,31 +347,42 @@ def test_serving_stacks(tmp_path):
             "BARE_WORKER_ID": worker_id,
             "BARE_TEAM_ID": team_id,
         }
-        baseline = Server(SAME_WRITES, "tests.perf.bare_create_app:app", bare_env, "/visits/")
-        results: dict[str, list[dict[str, Any]]] = {name: [] for name, *_ in stacks}
-        results[SAME_WRITES] = []
+        apps = [
+            Server(OURS, "wsgi:app", env, "/api/v1/visits/", username),
+            Server(SAME_WRITES, "tests.perf.bare_create_app:app", bare_env, "/visits/"),
+        ]
+        results: dict[tuple[str, str], list[dict[str, Any]]] = {
+            (name, app.name): [] for name, *_ in stacks for app in apps
+        }
         for round_ in range(ROUNDS):
             order = stacks[round_ % len(stacks) :] + stacks[: round_ % len(stacks)]
             for name, server_class, worker_class, workers, threads in order:
-                with server_class(
-                    env,
-                    workers=workers,
-                    worker_class=worker_class,
-                    threads=threads,
-                    timeout=900,
-                    log_path=tmp_path / "server.log",
-                ) as served:
-                    ours = Server(name, "wsgi:app", env, "/api/v1/visits/", username)
-                    results[name].append(ours.load(served.url, body_json))
-            with baseline.serve(tmp_path / "server.log") as served:
-                results[SAME_WRITES].append(baseline.load(served.url, body_json))
+                for app in apps if round_ % 2 == 0 else apps[::-1]:
+                    with server_class(
+                        app.env,
+                        workers=workers,
+                        worker_class=worker_class,
+                        threads=threads,
+                        timeout=900,
+                        app=app.app,
+                        log_path=tmp_path / "server.log",
+                    ) as served:
+                        run = app.load(served.url, body_json, served, database)
+                        results[(name, app.name)].append(run)
     print(f"\nserving stacks, wrk {CONNECTIONS} connections, {SECONDS} s rounds x{ROUNDS}")
-    for name, runs in results.items():
+    medians = {}
+    for (name, app_name), runs in results.items():
+        medians[(name, app_name)] = statistics.median(r["rps"] for r in runs)
         rounds = ", ".join(f"{run['rps']:.0f}" for run in runs)
         print(
-            f"{name:<22} median {statistics.median(r['rps'] for r in runs):7.1f} req/s "
+            f"{name:<22} {app_name:<20} median {medians[(name, app_name)]:7.1f} req/s "
             f"(rounds {rounds}); p50 {statistics.median(r['p50'] for r in runs):.1f} ms, "
             f"p99 {statistics.median(r['p99'] for r in runs):.1f} ms, "
-            f"max {max(r['max'] for r in runs):.0f} ms; failed {sum(r['failed'] for r in runs)}"
+            f"max {max(r['max'] for r in runs):.0f} ms; failed {sum(r['failed'] for r in runs)}; "
+            f"CPU per request {statistics.median(r['app_cpu_ms'] + r['db_cpu_ms'] for r in runs):.2f} ms"
+        )
+    for name, *_ in stacks:
+        print(
+            f"{name:<22} ratio ours / same writes {medians[(name, OURS)] / medians[(name, SAME_WRITES)]:.2f}"
         )
     assert all(run["failed"] == 0 for runs in results.values() for run in runs)
