@@ -73,16 +73,24 @@ def nullable_reference(self: Any, field: Any, ret: dict[str, Any], **kwargs: Any
     return {}
 
 
-def problem_response(description: str, *, server_error: bool = False) -> dict[str, Any]:
+def problem_response(
+    description: str, *, server_error: bool = False, retry_after: bool = False
+) -> dict[str, Any]:
     """An error response's documentation: problem+json with the ProblemSchema; a server error's
-    also names the ``X-Correlation-Id`` header a 500 carries.
+    also names the ``X-Correlation-Id`` header a 500 carries, and one that may say when to try
+    again (429, 503) names ``Retry-After``.
     """
     response: dict[str, Any] = {
         "description": description,
         "content": {PROBLEM_JSON: {"schema": ProblemSchema}},
     }
+    headers: dict[str, str] = {}
     if server_error:
-        response["headers"] = {CORRELATION_HEADER: CORRELATION_ID}
+        headers[CORRELATION_HEADER] = CORRELATION_ID
+    if retry_after:
+        headers.update(retry_after_headers())
+    if headers:
+        response["headers"] = headers
     return response
 
 
@@ -99,6 +107,25 @@ CORRELATION_ID_HEADER = {
     "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
 }
 
+# The header component saying when to try again: every 429, and a 503 (a dependency down).
+RETRY_AFTER = "RETRY_AFTER"
+RETRY_AFTER_HEADER = {
+    "description": (
+        "On a 429 (too many attempts), a 503 (a dependency down) and a 507 (the evidence store "
+        "full): the seconds to wait before trying again."
+    ),
+    "required": False,
+    "schema": {"type": "integer", "minimum": 1},
+}
+
+
+def retry_after_headers() -> dict[str, str]:
+    """The headers of a response that says when to try again, for a view's own
+    ``alt_response(429 or 503, ..., headers=retry_after_headers())`` (a fresh dict: apispec
+    resolves the reference in place).
+    """
+    return {"Retry-After": RETRY_AFTER}
+
 
 # Errors any operation of a kind can answer, documented once here rather than on every view.
 COMMON_ERRORS = {
@@ -109,6 +136,7 @@ COMMON_ERRORS = {
         "Our fault (500, with a correlation id in the logs and the X-Correlation-Id header) or "
         "a dependency down (503, with Retry-After); nothing was saved",
         server_error=True,
+        retry_after=True,
     ),
 }
 
@@ -182,9 +210,14 @@ class Api(flask_smorest.Api):
         schema; ours answers every error with :func:`service.errors.problem`.
         """
         self.spec.components.header(CORRELATION_ID, CORRELATION_ID_HEADER)
+        self.spec.components.header(RETRY_AFTER, RETRY_AFTER_HEADER)
         for status in http.HTTPStatus:
             if status >= 400:
-                response = problem_response(status.phrase, server_error=status >= 500)
+                response = problem_response(
+                    status.phrase,
+                    server_error=status >= 500,
+                    retry_after=status in (429, 503),
+                )
             else:
                 response = {"description": status.phrase}
             self.spec.components.response(status.name, response, lazy=True)

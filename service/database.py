@@ -5,13 +5,15 @@ for one answer from PostgreSQL (nor SQLite for a lock), so a database that hangs
 ``Retry-After`` well before gunicorn kills the worker. Outside a request, a CLI command waits at
 most ``COMMAND_DATABASE_TIMEOUT_SECONDS`` for one answer, then stops with a message and a
 non-zero exit; the outbox worker sets its own bound (``WORKER_DATABASE_TIMEOUT_SECONDS``) and
-retries.
+retries. Connecting is bounded by ``DATABASE_TIMEOUT_SECONDS`` everywhere. The message names the
+bound that ran out (:func:`bound_reached`).
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -114,19 +116,33 @@ def _sqlite_savepoints(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-_wait_bound: ContextVar[float | None] = ContextVar("database_wait_bound", default=None)
+# The bound in force within database_deadline: seconds, and the setting that says so (if any).
+_wait_bound: ContextVar[tuple[float, str | None] | None] = ContextVar(
+    "database_wait_bound", default=None
+)
+REQUEST_BOUND = "DATABASE_TIMEOUT_SECONDS"
+COMMAND_BOUND = "COMMAND_DATABASE_TIMEOUT_SECONDS"
+# Connecting to PostgreSQL (libpq's connect_timeout) and SQLite's wait for a lock, everywhere.
+CONNECT_BOUND = "DATABASE_TIMEOUT_SECONDS"
 
 
 @contextmanager
-def database_deadline(seconds: float) -> Iterator[None]:
+def database_deadline(seconds: float, setting: str | None = None) -> Iterator[None]:
     """Within the block, wait at most ``seconds`` for each answer from PostgreSQL (a probe, a
-    worker's loop), instead of the request's or the command's bound.
+    worker's loop), instead of the request's or the command's bound; ``setting`` names the
+    setting it comes from, for the message when a wait runs out.
     """
-    token = _wait_bound.set(seconds)
+    token = _wait_bound.set((seconds, setting))
     try:
         yield
     finally:
         _wait_bound.reset(token)
+
+
+class AnswerTimeout(psycopg.OperationalError):
+    """PostgreSQL did not answer within the bound in force; ``setting`` names that bound."""
+
+    setting: str | None = None
 
 
 class BoundedConnection(psycopg.Connection[Any]):
@@ -145,11 +161,17 @@ class BoundedConnection(psycopg.Connection[Any]):
     request_timeout: float | None = None
     command_timeout: float | None = None
 
+    def _bound(self) -> tuple[float | None, str | None]:
+        deadline = _wait_bound.get()
+        if deadline is not None:
+            return deadline
+        if has_request_context():
+            return self.request_timeout, REQUEST_BOUND
+        return self.command_timeout, COMMAND_BOUND
+
     def wait(self, gen: Any, interval: float = 0.1, timeout: float | None = None) -> Any:
         """Consume ``gen`` as psycopg does, within the bound in force (none if it is 0)."""
-        bound = _wait_bound.get()
-        if bound is None:
-            bound = self.request_timeout if has_request_context() else self.command_timeout
+        bound, setting = self._bound()
         if timeout is not None or not bound:
             return super().wait(gen, interval, timeout)
         started = time.monotonic()
@@ -159,9 +181,9 @@ class BoundedConnection(psycopg.Connection[Any]):
             if time.monotonic() - started < bound:
                 raise
             self.close()
-            raise psycopg.OperationalError(
-                f"the database did not answer within {bound:g} s"
-            ) from None
+            timed_out = AnswerTimeout(f"the database did not answer within {bound:g} s")
+            timed_out.setting = setting
+            raise timed_out from None
 
 
 def engine_options(url: str, timeout: int) -> dict[str, Any]:
@@ -199,6 +221,20 @@ def unavailable(error: DBAPIError) -> bool:
     return isinstance(error, OperationalError) and getattr(error.orig, "sqlstate", None) is None
 
 
+def bound_reached(error: BaseException) -> str | None:
+    """Which setting bounded the wait that ``error`` ended, in words for a message; None when
+    the database refused or dropped the connection rather than keeping it waiting.
+    """
+    orig = getattr(error, "orig", None) or error
+    if isinstance(orig, psycopg.errors.ConnectionTimeout):
+        return f"{CONNECT_BOUND} bounds connecting"
+    if isinstance(orig, AnswerTimeout):
+        return f"{orig.setting} bounds each wait for an answer" if orig.setting else None
+    if isinstance(orig, sqlite3.OperationalError) and "locked" in str(orig):
+        return f"{CONNECT_BOUND} bounds the wait for SQLite's lock"
+    return None
+
+
 def first_line(error: BaseException) -> str:
     """The driver's first line about ``error`` (what happened and where), for a log or a
     message: never the statement or its parameters, which SQLAlchemy's own text adds.
@@ -229,10 +265,11 @@ def _explained(callback: Callable[..., Any]) -> Callable[..., Any]:
         except DBAPIError as error:
             if not unavailable(error):
                 raise
+            bound = bound_reached(error)
             raise click.ClickException(
                 f"the database is unavailable ({first_line(error)}); the command stopped, and "
-                "what it had committed stays committed. Run it again once the database answers "
-                "(COMMAND_DATABASE_TIMEOUT_SECONDS bounds each wait for an answer)."
+                "what it had committed stays committed. Run it again once the database answers"
+                + (f" ({bound})." if bound else ".")
             ) from None
 
     run._explained = True  # type: ignore[attr-defined]

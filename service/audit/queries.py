@@ -25,6 +25,14 @@ CSV_COLUMNS = (
 CSV_BATCH = 2000
 
 
+def unnamed_actor(request_id: str | None) -> str:
+    """Who did an event that names no actor, in words for a page: someone not signed in when a
+    request did it (a sign-in refused or locked, a care leaver's form, a copied refresh token),
+    otherwise the service itself (the outbox worker, a command run on the server).
+    """
+    return "Not signed in" if request_id else "The service"
+
+
 def event_query(filters: dict[str, Any]) -> Select[Any]:
     """Events matching ``filters`` (actor, child, record, action, time), newest first."""
     query = select(AuditEvent)
@@ -105,6 +113,7 @@ def access_log_entry(
         "client_device_id": client_device_id,
         "remote_addr": event.remote_addr,
         "user_agent": event.user_agent,
+        "request_id": event.request_id,
         "read": event.action in READS,
     }
 

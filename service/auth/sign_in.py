@@ -1,10 +1,11 @@
-"""Checking a password at sign-in: the per-account throttle first, then the password, and the
-audit of a refusal or a lock (README "Sign-in limits", "The audit trail").
+"""Checking a password at sign-in: the account looked up as uniqueness reads usernames, then the
+per-account throttle, then the password, and the audit of a refusal or a lock (README "Sign-in
+limits", "The audit trail").
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 
 from service.audit.events import Action
 from service.auth import sign_in_audit, throttle
@@ -12,6 +13,30 @@ from service.auth.models import User
 from service.auth.passwords import hash_password, needs_rehash, verify_password
 from service.errors import TooManyRequests, Unauthorized
 from service.extensions import db
+
+
+def account_named(username: str) -> User | None:
+    """The account a person means by ``username`` as typed at sign-in, or None.
+
+    Read as new usernames are kept unique (``create_user``: the same in any mix of capitals) and
+    as the throttle counts them: surrounding spaces trimmed, compatibility-normalised, case
+    folded, compared with the stored username in lower case. A username stored exactly as typed
+    wins (accounts made before the rule, or by an identity provider, may differ only by case);
+    two or more that differ only by case, none typed exactly, name no one.
+    """
+    typed = username.strip()
+    candidates = db.session.scalars(
+        select(User).where(
+            or_(
+                User.username == typed,
+                func.lower(User.username) == throttle.normalised_username(typed),
+            )
+        )
+    ).all()
+    exact = [user for user in candidates if user.username == typed]
+    if exact:
+        return exact[0]
+    return candidates[0] if len(candidates) == 1 else None
 
 
 def _refusal(user: User | None, password_ok: bool) -> str | None:
@@ -28,16 +53,20 @@ def _refusal(user: User | None, password_ok: bool) -> str | None:
 def check_password(username: str, password: str, via: str = "api") -> User:
     """The active local user with this username and password; unknown users, wrong passwords,
     disabled accounts and accounts without a local password are refused alike (401), and each
-    refusal counts against the username's failed attempts (429 once they are used up; the
-    attempt is taken before the password is checked, atomically, and a success gives it back).
+    refusal counts against the username's failed attempts (429 once they are used up).
+
+    The account is looked up first (:func:`account_named`), so a sign-in that cannot be checked
+    (the database down or hung: 503) takes no attempt. Then the attempt is taken, atomically,
+    just before the password is checked (a locked account costs no hashing), and a success gives
+    it back. Unknown usernames are looked up, counted and hashed for exactly like real ones.
     Refusals and locks are audited (``via``: ``api`` or ``desk``); the caller audits a success.
     """
+    user = account_named(username)
     try:
         throttle.take_attempt(username)
     except TooManyRequests:
-        sign_in_audit.refused(Action.SIGN_IN_LOCKED, username, via, "account_locked")
+        sign_in_audit.refused(Action.SIGN_IN_LOCKED, username, via, "account_locked", user)
         raise
-    user = db.session.scalar(select(User).where(User.username == username))
     password_ok = verify_password(user.password_hash if user else None, password)
     reason = _refusal(user, password_ok)
     if reason is not None:

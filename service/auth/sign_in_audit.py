@@ -12,13 +12,11 @@ from __future__ import annotations
 import uuid
 
 from flask import g
-from sqlalchemy import select
 
 from service.audit.events import Action, Subject
 from service.audit.trail import record
 from service.auth.models import AuthSession, User
 from service.auth.throttle import account_key
-from service.extensions import db
 
 # Hex digits of the keyed username digest kept in the trail: enough to tell apart the names
 # tried against one service, too few to confirm a guess at what was typed (it may have been a
@@ -44,19 +42,14 @@ def signed_in(user: User, session: AuthSession, via: str) -> None:
     )
 
 
-def refused(
-    action: Action, username: str, via: str, reason: str, user: User | bool | None = True
-) -> None:
+def refused(action: Action, username: str, via: str, reason: str, user: User | None) -> None:
     """A sign-in refused (wrong password, unknown username, disabled account...) or locked
     (``SIGN_IN_LOCKED``): recorded though the request rolls back. No actor: nobody signed in.
-    ``user`` is the account if the caller has looked it up (``True``: look it up here).
+    ``user`` is the account the typed ``username`` names (``sign_in.account_named``), if any.
     """
-    if user is True:
-        user = db.session.scalar(select(User).where(User.username == username))
-    user_id = user.id if isinstance(user, User) else None
     record(
         action,
-        Subject("user", user_id),
+        Subject("user", user.id if user else None),
         actor=None,
         keep_on_rollback=True,
         via=via,

@@ -2,7 +2,8 @@
 
 Sign-in attempts are counted per username, whatever address they come from, so an attacker
 spraying one account from many addresses is stopped, while a whole office signing in from one
-address is not. An attempt is taken atomically before the password is checked, and given back
+address is not. An attempt is taken atomically just before the password is checked (after the
+account is looked up, so a sign-in the database could not answer takes none), and given back
 when the password is right, so only failures stay counted. Unknown usernames are counted exactly
 like real ones: the answer never says whether an account exists. The counts live in the rate
 limiter's store (Redis, shared by every instance); when it cannot be
@@ -56,15 +57,20 @@ class _Fallback:
 _fallback = _Fallback()
 
 
-def account_key(username: str) -> str:
-    """The account's key in the store: a keyed digest (HMAC with ``SECRET_KEY``) of the username
-    as people type it (spaces trimmed, compatibility-normalised, case folded), so ``Alice`` and
-    ``alice `` share a count, and no username is written to Redis nor can be recovered from it by
-    hashing guesses.
+def normalised_username(username: str) -> str:
+    """The username as people type it: spaces trimmed, compatibility-normalised, case folded
+    (``Alice`` and ``alice `` are one account; sign-in finds it the same way).
     """
-    normalised = unicodedata.normalize("NFKC", username.strip()).casefold()
+    return unicodedata.normalize("NFKC", username.strip()).casefold()
+
+
+def account_key(username: str) -> str:
+    """The account's key in the store: a keyed digest (HMAC with ``SECRET_KEY``) of the
+    :func:`normalised_username`, so ``Alice`` and ``alice `` share a count, and no username is
+    written to Redis nor can be recovered from it by hashing guesses.
+    """
     secret = str(current_app.config["SECRET_KEY"]).encode()
-    return hmac.new(secret, normalised.encode(), hashlib.sha256).hexdigest()[:40]
+    return hmac.new(secret, normalised_username(username).encode(), hashlib.sha256).hexdigest()[:40]
 
 
 def _limits() -> list[RateLimitItem]:

@@ -8,7 +8,7 @@ from typing import Any
 from flask import g
 
 from api_schemas.cases import CaseLookupSchema, CaseQuerySchema, CaseSchema, ChildDetailSchema
-from service.api import Blueprint, paginate_select
+from service.api import Blueprint, paginate_select, retry_after_headers
 from service.audit.events import Action, Subject, about_children
 from service.audit.reads import audited, describe
 from service.cases import lookup, operations
@@ -49,7 +49,11 @@ def list_cases(filters: dict[str, Any], pagination_parameters: Any) -> list[Case
 @blp.arguments(CaseLookupSchema, location="query")
 @blp.response(200, CaseSchema)
 @blp.alt_response(404, description="No such case here or in the core system, or not yours")
-@blp.alt_response(503, description="The core case system cannot be reached; try again")
+@blp.alt_response(
+    503,
+    description="The core case system cannot be reached; try again",
+    headers=retry_after_headers(),
+)
 @audited(Action.READ)
 def lookup_case(query: dict[str, str]) -> Case:
     """The case with this core-system reference, with its children and their ids.

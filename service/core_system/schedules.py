@@ -2,9 +2,10 @@
 
 Registered jobs (the alerts' scan) and the audit anchors run every so often in the worker's
 loop; a failure of theirs is logged and delivery goes on. A database that cannot be reached or
-stops answering (each wait for an answer is bounded by ``WORKER_DATABASE_TIMEOUT_SECONDS``) is
-not a failure of one batch: :class:`DatabaseOutage` logs it once in plain words, and the worker
-tries again after a growing pause until the database answers.
+stops answering (each wait for an answer is bounded by ``WORKER_DATABASE_TIMEOUT_SECONDS``,
+connecting by ``DATABASE_TIMEOUT_SECONDS``) is not a failure of one batch:
+:class:`DatabaseOutage` logs it once in plain words, naming the bound that ran out, and the
+worker tries again after a growing pause until the database answers.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError
 
 from service.audit import anchors
-from service.database import first_line, unavailable
+from service.database import bound_reached, first_line, unavailable
 from service.extensions import db
 from storage import StorageError
 
@@ -105,11 +106,13 @@ class DatabaseOutage:
         self.tries += 1
         ceiling = min(self.LONGEST, self.FIRST * 2 ** (self.tries - 1))
         pause = random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not security
+        bound = bound_reached(error)
         log.warning(
-            "outbox worker %s: the database is unavailable (%s); connection dropped, "
+            "outbox worker %s: the database is unavailable (%s%s); connection dropped, "
             "trying again in %.1f s (try %d)",
             self.worker,
             first_line(error),
+            f"; {bound}" if bound else "",
             pause,
             self.tries,
         )

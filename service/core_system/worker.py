@@ -311,12 +311,14 @@ def run(stop: threading.Event, *, once: bool = False) -> int:
     """Deliver until ``stop`` is set (a signal), polling every ``OUTBOX_POLL_MS`` when idle.
 
     With ``once``, deliver what is due now and return. Returns how many messages were tried.
-    Each wait for an answer from PostgreSQL is bounded by ``WORKER_DATABASE_TIMEOUT_SECONDS``:
-    a database that stops answering is logged, its connection dropped, and the worker tries
-    again with back-off until it answers (:class:`DatabaseOutage`).
+    Each wait for an answer from PostgreSQL is bounded by ``WORKER_DATABASE_TIMEOUT_SECONDS``
+    (connecting, by ``DATABASE_TIMEOUT_SECONDS``): a database that stops answering is logged,
+    its connection dropped, and the worker tries again with back-off until it answers
+    (:class:`DatabaseOutage`).
     """
     config = current_app.config
-    with database_deadline(config["WORKER_DATABASE_TIMEOUT_SECONDS"]):
+    bound = "WORKER_DATABASE_TIMEOUT_SECONDS"
+    with database_deadline(config[bound], bound):
         return _deliver_until_stopped(stop, once, config["OUTBOX_POLL_MS"] / 1000)
 
 

@@ -14,7 +14,7 @@ from api_schemas.evidence import (
     ReasonSchema,
     UploadFieldsSchema,
 )
-from service.api import Blueprint
+from service.api import Blueprint, retry_after_headers
 from service.audit.events import Action, Subject, about_children
 from service.audit.reads import audit_exempt, audited, describe
 from service.errors import ValidationFailed, flatten_errors
@@ -160,8 +160,16 @@ def _downloaded(result: Any, attachment_id: uuid.UUID, **view_args: Any) -> list
 @blp.alt_response(413, description="Over the limit for this kind")
 @blp.alt_response(415, description="Content not allowed for this kind, or mislabelled")
 @blp.alt_response(422, description="Bad fields, empty file, digest mismatch")
-@blp.alt_response(503, description="Evidence store unreachable; retry later with the same id")
-@blp.alt_response(507, description="Evidence store full; retry later with the same id")
+@blp.alt_response(
+    503,
+    description="Evidence store unreachable; retry later with the same id",
+    headers=retry_after_headers(),
+)
+@blp.alt_response(
+    507,
+    description="Evidence store full; retry later with the same id",
+    headers=retry_after_headers(),
+)
 @audited(Action.REPLAY, subjects=_replayed)
 def upload_attachment(visit_id: uuid.UUID) -> Any:
     """Stream a file onto a draft or returned visit.

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Response, g
 
-from service.api import Blueprint
+from service.api import Blueprint, retry_after_headers
 from service.audit.events import Action, Subject
 from service.audit.reads import audited
 from service.subject_access import archive, operations
@@ -31,7 +31,11 @@ def _exported(result: Any, child_id: uuid.UUID, **view_args: Any) -> list[Subjec
     description="The zip, streamed; its last file is manifest.json",
 )
 @blp.alt_response(404, description="No such child, or not in your scope")
-@blp.alt_response(503, description="The evidence store could not be asked for the files")
+@blp.alt_response(
+    503,
+    description="The evidence store could not be asked for the files",
+    headers=retry_after_headers(),
+)
 @audited(Action.EXPORT, subjects=_exported, via="api")
 def export_child(child_id: uuid.UUID) -> Response:
     """The child's whole record for a subject access request, as a zip streamed as it is made.

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import uuid
 
+from flask import g
 from sqlalchemy import func, select
 
 from service.audit.events import Action, Subject
@@ -146,3 +148,39 @@ def test_unusual_access_is_explained(app, client, world, sign_in):
             .select_from(AuditEvent)
             .where(AuditEvent.record_type == "unusual_access")
         )
+
+
+def who_column(html: str) -> list[str]:
+    """The "Who" cell of each row of the events table."""
+    rows = re.findall(
+        r'<tr class="govuk-table__row">\s*<td[^>]*>[^<]*</td>\s*<td[^>]*>(.*?)</td>', html, re.S
+    )
+    return [re.sub(r"<[^>]+>", "", cell).strip() for cell in rows]
+
+
+def test_events_without_an_actor_say_whether_nobody_signed_in_or_the_service_did_it(
+    app, client, world
+):
+    refused = client.post(
+        "/api/v1/auth/token", json={"username": world.usernames["worker_a"], "password": "no"}
+    )
+    assert refused.status_code == 401
+    with app.app_context():  # outside a request, as the outbox worker and commands record
+        record(Action.PURGE, Subject("case", world.case_ids["b1"]), actor=None)
+        db.session.commit()
+    desk_sign_in(client, world.usernames["manager"])
+    failed = client.get("/desk/audit?action=sign_in_failed").get_data(as_text=True)
+    assert who_column(failed) == ["Not signed in"]
+    purged = client.get("/desk/audit?action=purge").get_data(as_text=True)
+    assert who_column(purged) == ["The service"]
+
+
+def test_a_care_leavers_form_in_the_access_log_was_not_signed_in(app, client, world):
+    child = world.child_ids["a1"][0]
+    with app.test_request_context("/feedback", environ_base={"REMOTE_ADDR": "203.0.113.9"}):
+        g.request_id = "a-care-leavers-form"  # every request is named (set_request_id)
+        record(Action.CREATE, Subject("feedback", 1, uuid.UUID(child)), actor=None)
+        db.session.commit()
+    desk_sign_in(client, world.usernames["manager"])
+    html = client.get(f"/desk/children/{child}/access-log").get_data(as_text=True)
+    assert "Not signed in" in html and "The service" not in html

@@ -103,3 +103,50 @@ def test_other_answers_carry_no_correlation_id(client):
         client.post("/api/v1/auth/token", data="{", content_type="application/json"),  # 400
     ):
         assert CORRELATION_HEADER not in response.headers, response.status_code
+
+
+RETRY_AFTER_REF = {"$ref": "#/components/headers/RETRY_AFTER"}
+
+
+def test_every_answer_that_says_when_to_try_again_documents_retry_after(client):
+    """Every 429, 503 and 507 sends ``Retry-After`` (service/errors.py), and the shared 5XX
+    response, which covers a 503, says so.
+    """
+    spec = document(client)
+    header = spec["components"]["headers"]["RETRY_AFTER"]
+    assert header["schema"] == {"type": "integer", "minimum": 1}
+    checked = set()
+    for name, operation in operations(spec):
+        for status, response in operation["responses"].items():
+            if str(status) in ("429", "503", "507", "5XX"):
+                documented = resolved(spec, response).get("headers", {}).get("Retry-After")
+                assert documented == RETRY_AFTER_REF, (name, status)
+                checked.add((name, str(status)))
+    assert {("POST /api/v1/auth/token", "429"), ("POST /api/v1/auth/refresh", "429")} <= checked
+
+
+def test_a_refresh_over_its_address_limit_is_the_documented_429(app, client):
+    saved = app.config["LOGIN_RATE_LIMIT"]
+    app.config["LOGIN_RATE_LIMIT"] = "2 per minute"
+    try:
+        replies = [
+            client.post(
+                "/api/v1/auth/refresh",
+                json={"refresh_token": "not-a-token"},
+                environ_base={"REMOTE_ADDR": "203.0.113.77"},  # no other test's address
+            )
+            for _ in range(3)
+        ]
+    finally:
+        app.config["LOGIN_RATE_LIMIT"] = saved
+    assert [reply.status_code for reply in replies] == [401, 401, 429]
+    assert int(replies[-1].headers["Retry-After"]) >= 1
+
+
+def test_the_token_endpoint_claims_only_the_events_it_records(client):
+    description = document(client)["paths"]["/api/v1/auth/token"]["post"]["description"]
+    words = " ".join(description.split())
+    assert "Every sign-in" not in words
+    assert (
+        "a per-address 429, a body refused by validation (422) and a 503 are not recorded" in words
+    )

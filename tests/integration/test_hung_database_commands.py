@@ -11,6 +11,7 @@ each message stored once by the core system. A one-shot command must stop within
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -218,6 +219,9 @@ def test_a_command_against_a_hung_database_exits_1_with_a_message(hung, tmp_path
     assert finished.returncode == 1, finished.stderr
     last = finished.stderr.strip().splitlines()[-1]
     assert last.startswith("Error: the database is unavailable ("), finished.stderr
+    # The connection never came: the bound that ran out is the one on connecting.
+    assert last.endswith("(DATABASE_TIMEOUT_SECONDS bounds connecting)."), last
+    assert "COMMAND_DATABASE_TIMEOUT_SECONDS" not in last
     assert "Traceback" not in finished.stderr
     assert took < 15, took  # the interpreter's start, then at most a connection's bound
 
@@ -265,6 +269,45 @@ def test_a_command_whose_database_stops_answering_stops_within_the_bound(hung, v
     print(f"measured: database stopped answering, {' '.join(command)} stopped in {took:.1f} s")
     assert result.exit_code == 1, result.output
     assert "Error: the database is unavailable (" in result.output, result.output
+    assert "(COMMAND_DATABASE_TIMEOUT_SECONDS bounds each wait for an answer)." in result.output
     assert took < BOUND + 1.5, took
     # The hung connection was dropped: the same app works once the database answers.
     assert runner.invoke(args=["outbox", "status"]).exit_code == 0
+
+
+def test_outbox_run_once_stops_within_the_workers_bound_and_names_it(hung, tmp_path):
+    """``outbox run --once`` waits as the worker does (``WORKER_DATABASE_TIMEOUT_SECONDS``, here
+    far shorter than the commands' bound), and its message names that bound.
+    """
+    application = create_app(
+        {
+            **FAST_TEST_SETTINGS,
+            "SQLALCHEMY_DATABASE_URI": hung.via,
+            "EVIDENCE_STORE": f"file://{tmp_path / 'evidence'}",
+            "DATABASE_TIMEOUT_SECONDS": BOUND,
+            "COMMAND_DATABASE_TIMEOUT_SECONDS": 60,
+            "WORKER_DATABASE_TIMEOUT_SECONDS": BOUND,
+            "ALERTS_DIGEST_HOUR": 0,
+        }
+    )
+    with application.app_context():
+        assert db.session.scalar(text("select 1")) == 1  # connected: the next waits for answers
+        db.session.remove()
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT)}
+    hung.proxy.pause()
+    try:
+        started = time.monotonic()
+        result = application.test_cli_runner().invoke(args=["outbox", "run", "--once"])
+        took = time.monotonic() - started
+    finally:
+        hung.proxy.resume()
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+        with application.app_context():
+            db.engine.dispose()
+    print(f"measured: database stopped answering, outbox run --once stopped in {took:.1f} s")
+    assert result.exit_code == 1, result.output
+    assert "Error: the database is unavailable (" in result.output, result.output
+    assert "(WORKER_DATABASE_TIMEOUT_SECONDS bounds each wait for an answer)." in result.output
+    assert "COMMAND_DATABASE_TIMEOUT_SECONDS" not in result.output
+    assert took < BOUND + 1.5, took
