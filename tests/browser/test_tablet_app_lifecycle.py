@@ -257,6 +257,7 @@ def test_a_draft_is_deleted_here_and_on_the_service(tablet, app, world):
     sign_in_tablet(tablet, world.usernames["worker_a"])
     record_start(tablet, world.case_ids["a2"])
     tablet.click("button:has-text('Continue')")
+    tablet.wait_for_selector("#child-form")
     tablet.click("button:has-text('Continue')")
     tablet.wait_for_selector("#finish-form")
     tablet.click("button:has-text('Save and finish later')")
