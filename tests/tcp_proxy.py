@@ -79,7 +79,9 @@ class TcpProxy:
                 if not data:
                     break
                 sink.sendall(data)
-        except OSError:
+        except (OSError, ValueError):
+            # Closed under us (a socket closed by stop() has no descriptor: select() raises
+            # ValueError), which ends this direction as a reset would.
             return
         finally:
             for sock in (source, sink):
