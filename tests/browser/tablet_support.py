@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 from typing import Any
 
 from PIL import Image
@@ -81,6 +82,27 @@ def wait_until(tab, condition, seconds: float = 20) -> dict[str, Any]:  # type: 
             return held
         tab.wait_for_timeout(250)
     raise AssertionError(f"the tablet still holds {held}")
+
+
+def sync_until_taken(tab, seconds: float = 40) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """Ask the app to sync every few seconds until the service holds its visit, unchanged since.
+
+    A sync already on its way when the last answer was saved sends what it had read; the app's
+    background sync would send the rest within 30 s. A loaded CI machine can take seconds a round,
+    so this waits by the clock, not by a count of polls.
+    """
+    deadline = time.monotonic() + seconds
+    asked = 0.0
+    while True:
+        held = held_visit(tab)
+        if held["base_version"] == 1 and not held["dirty"]:
+            return held
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the service never took the visit: the tablet holds {held}")
+        if time.monotonic() - asked > 3:
+            tab.click("#sync-now")
+            asked = time.monotonic()
+        tab.wait_for_timeout(250)
 
 
 def draw(tab) -> None:  # type: ignore[no-untyped-def]

@@ -7,7 +7,13 @@ from __future__ import annotations
 import pytest
 
 from tests.browser.conftest import serious_violations
-from tests.browser.tablet_support import held_visit, local_records, record_start, sign_in_tablet
+from tests.browser.tablet_support import (
+    held_visit,
+    local_records,
+    record_start,
+    sign_in_tablet,
+    sync_until_taken,
+)
 from tests.factories import PASSWORD
 
 
@@ -115,15 +121,7 @@ def test_answers_over_the_services_limits_are_refused_on_their_fields(tablet, wo
     tablet.fill("#f-location", "The family home")
     tablet.click("button:has-text('Continue')")
     tablet.wait_for_selector("#child-form")
-    # Asked again now and then: a sync already on its way when the last answer was saved sends
-    # what it had read (the app's background sync would send the rest within 30 s).
-    for attempt in range(40):
-        if attempt % 8 == 0:
-            tablet.click("#sync-now")
-        if held_visit(tablet)["base_version"] == 1:
-            break
-        tablet.wait_for_timeout(250)
-    assert held_visit(tablet)["base_version"] == 1
+    sync_until_taken(tablet)
     assert tablet.errors == []
 
 

@@ -21,6 +21,7 @@ from tests.browser.tablet_support import (
     local_records,
     record_start,
     sign_in_tablet,
+    sync_until_taken,
     wait_until,
 )
 from tests.factories import PASSWORD
@@ -45,10 +46,7 @@ def a_conflict(tablet, world, sign_in, *, submit_at_desk: bool = False):  # type
     tablet.fill("#f-observations", "First notes.")
     tablet.click("button:has-text('Save and finish later')")
     tablet.wait_for_selector("#local-visits")
-    for _ in range(40):  # the draft reaches the service
-        if held_visit(tablet)["base_version"] == 1 and not held_visit(tablet)["dirty"]:
-            break
-        tablet.wait_for_timeout(250)
+    sync_until_taken(tablet)  # the draft reaches the service
     visit_id = held_visit(tablet)["id"]
     worker = sign_in(world.usernames["worker_a"])
     changed_at_the_desk(worker, visit_id, "Changed at the desk.", submit=submit_at_desk)
@@ -261,10 +259,7 @@ def test_a_draft_is_deleted_here_and_on_the_service(tablet, app, world):
     tablet.click("button:has-text('Continue')")
     tablet.wait_for_selector("#finish-form")
     tablet.click("button:has-text('Save and finish later')")
-    for _ in range(40):  # the draft reaches the service
-        if held_visit(tablet)["base_version"] == 1 and not held_visit(tablet)["dirty"]:
-            break
-        tablet.wait_for_timeout(250)
+    sync_until_taken(tablet)  # the draft reaches the service
     visit_id = held_visit(tablet)["id"]
     tablet.goto(f"/app/#/visit/{visit_id}/finish")
     tablet.click("button:has-text('Delete this draft')")
