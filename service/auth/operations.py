@@ -225,6 +225,13 @@ USERNAME = re.compile(r"[A-Za-z0-9._@-]+")
 DISPLAY_NAME_MAX = 200
 
 
+def _taken(username: str) -> str:
+    """Why ``username`` cannot be had: the check above, and the database's unique index on
+    ``lower(username)`` when another admin took it a moment ago, say it alike.
+    """
+    return f"user {username!r} already exists (in some mix of capitals)"
+
+
 def _refused(errors: dict[str, list[str]]) -> ValidationFailed:
     return ValidationFailed("user.invalid", "The account was not saved.", errors=errors)
 
@@ -271,7 +278,7 @@ def create_user(
     elif db.session.scalar(
         select(User.id).where(func.lower(User.username) == username.lower()).limit(1)
     ):
-        errors["username"] = [f"user {username!r} already exists (in some mix of capitals)"]
+        errors["username"] = [_taken(username)]
     if len(name) > DISPLAY_NAME_MAX or not is_storable(name):
         errors["display_name"] = [f"use up to {DISPLAY_NAME_MAX} characters"]
     _check_role(role, errors)
@@ -290,8 +297,8 @@ def create_user(
     try:
         with db.session.begin_nested():
             db.session.add(user)
-    except IntegrityError:  # created at the same moment by another admin
-        raise _refused({"username": [f"user {username!r} already exists"]}) from None
+    except IntegrityError:  # created at the same moment by another admin, in any capitals
+        raise _refused({"username": [_taken(username)]}) from None
     user.teams = teams
     db.session.flush()
     record(
