@@ -9,7 +9,7 @@ import { renderFinish } from './finish.js';
 import { errorSummary, esc, fieldId, textInput } from './html.js';
 import { db } from './store.js';
 import { onSyncStatus, pendingCount, startBackgroundSync, status, stopBackgroundSync, syncNow } from './sync.js';
-import { newVisit, renderStart } from './visit.js';
+import { leaveScreen, newVisit, renderStart } from './visit.js';
 
 const main = document.getElementById('main-content');
 const bar = document.getElementById('app-status');
@@ -171,6 +171,7 @@ async function renderSignOut() {
 
 async function route(options = {}) {
   if (!active) return undefined; // another tab has the app
+  await leaveScreen(); // the last screen's waiting save first; it saves nothing after
   const moveFocus = options.focus !== false; // not when a background sync redraws the caseload
   const [path, query] = location.hash.replace(/^#/, '').split('?');
   const parts = path.split('/').filter(Boolean);

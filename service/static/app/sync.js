@@ -63,29 +63,34 @@ async function itemFor(visit) {
 }
 
 async function applyResult(result, sent) {
-  const visit = await db.visits.get(result.id);
-  if (!visit || !sent) return;
-  // Changed on the tablet while the batch was on its way: it goes again with the next round.
-  const changedSince = visit.updated_at !== sent.updatedAt;
-  if (['created', 'updated', 'unchanged'].includes(result.result)) {
-    if (sent.submit) {
-      await forgetVisit(visit.id); // the server holds the submitted version: drop the draft
-      return;
+  // Read and written in one transaction: a save made while this runs (the worker typing as a
+  // background sync answers) waits for it and marks the visit dirty again, rather than being
+  // marked sent by an answer about the body before it.
+  await db.transaction('rw', db.visits, db.files, async () => {
+    const visit = await db.visits.get(result.id);
+    if (!visit || !sent) return;
+    // Changed on the tablet while the batch was on its way: it goes again with the next round.
+    const changedSince = visit.updated_at !== sent.updatedAt;
+    if (['created', 'updated', 'unchanged'].includes(result.result)) {
+      if (sent.submit) {
+        await forgetVisit(visit.id); // the server holds the submitted version: drop the draft
+        return;
+      }
+      await db.visits.update(visit.id, {
+        base_version: result.version,
+        dirty: changedSince || visit.state === 'queued', // a queued visit goes again once its files are up
+        errors: null,
+      });
+    } else if (result.result === 'conflict') {
+      await db.visits.update(visit.id, {
+        state: 'conflict', server_visit: result.server_visit, dirty: false, submit_wanted: visit.state === 'queued',
+      });
+    } else if (result.result === 'rejected') {
+      const state = visit.state === 'queued' ? 'rejected' : visit.state;
+      // The body refused is kept so that a message goes once its answer changes.
+      await db.visits.update(visit.id, { state, errors: result.errors, errors_body: sent.body, dirty: changedSince });
     }
-    await db.visits.update(visit.id, {
-      base_version: result.version,
-      dirty: changedSince || visit.state === 'queued', // a queued visit goes again once its files are up
-      errors: null,
-    });
-  } else if (result.result === 'conflict') {
-    await db.visits.update(visit.id, {
-      state: 'conflict', server_visit: result.server_visit, dirty: false, submit_wanted: visit.state === 'queued',
-    });
-  } else if (result.result === 'rejected') {
-    const state = visit.state === 'queued' ? 'rejected' : visit.state;
-    // The body refused is kept so that a message goes once its answer changes.
-    await db.visits.update(visit.id, { state, errors: result.errors, errors_body: sent.body, dirty: changedSince });
-  }
+  });
 }
 
 async function applyChanges(changes) {

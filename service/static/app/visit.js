@@ -174,22 +174,42 @@ export function applyConditions(form) {
 
 /** Save a changed visit here; it goes to the server with the next sync. */
 export async function saveVisit(visit, state = 'draft') {
-  // Only what the worker changed: a sync may have moved base_version on meanwhile.
-  const stored = await db.visits.get(visit.id);
-  if (!stored) return;
-  visit.state = stored.state === 'conflict' ? 'conflict' : state;
-  visit.base_version = stored.base_version;
-  await db.visits.update(visit.id, {
-    body: visit.body, state: visit.state, dirty: true, updated_at: new Date().toISOString(),
+  // Only what the worker changed: a sync may have moved base_version on meanwhile. Read and
+  // written in one transaction, so a sync's answer cannot land between the two (a conflict it
+  // found would be overwritten as a draft).
+  await db.transaction('rw', db.visits, async () => {
+    const stored = await db.visits.get(visit.id);
+    if (!stored) return;
+    visit.state = stored.state === 'conflict' ? 'conflict' : state;
+    visit.base_version = stored.base_version;
+    await db.visits.update(visit.id, {
+      body: visit.body, state: visit.state, dirty: true, updated_at: new Date().toISOString(),
+    });
   });
+}
+
+// The screen whose form autosaves: one at a time. Each screen holds its own copy of the visit
+// and saves it whole, so a screen left behind must not save again: a save it still had waiting
+// (the last keystrokes, or the change event a field fires as it is taken off the page) would
+// write its old copy over what the next screen saved.
+let onScreen = null;
+
+/** Leaving the screen (route() calls this before drawing the next): its waiting save is made
+ * now, and it saves nothing after. */
+export async function leaveScreen() {
+  const leaving = onScreen;
+  onScreen = null;
+  if (leaving) await leaving();
 }
 
 /** Autosave a screen's form as the worker types; returns flush() for leaving the screen. */
 export function autosave(form, visit, afterSave = () => {}) {
   let pending = null;
+  let left = false;
   const save = async () => {
     clearTimeout(pending);
     pending = null;
+    if (left) return;
     readForm(form, visit.body);
     await saveVisit(visit);
     const note = document.getElementById('autosave-note');
@@ -197,6 +217,7 @@ export function autosave(form, visit, afterSave = () => {}) {
     afterSave();
   };
   const later = () => {
+    if (left) return;
     applyConditions(form);
     clearTimeout(pending);
     pending = setTimeout(save, SAVE_DELAY_MS);
@@ -204,6 +225,10 @@ export function autosave(form, visit, afterSave = () => {}) {
   form.addEventListener('input', later);
   form.addEventListener('change', later);
   applyConditions(form);
+  onScreen = async () => {
+    if (pending !== null) await save();
+    left = true;
+  };
   return save;
 }
 
