@@ -135,6 +135,24 @@ def app(
         db.engine.dispose()
 
 
+_SEQUENCES: dict[str, list[str]] = {}
+
+
+def _sequences(connection: Any) -> list[str]:
+    """The sequences of the test database's schema (read once per database)."""
+    url = str(connection.engine.url)
+    if url not in _SEQUENCES:
+        _SEQUENCES[url] = list(
+            connection.scalars(
+                text(
+                    "SELECT sequence_name FROM information_schema.sequences"
+                    " WHERE sequence_schema = current_schema()"
+                )
+            )
+        )
+    return _SEQUENCES[url]
+
+
 def empty_database(application: Flask) -> None:
     """Delete every row and every stored evidence object: after each test, and before each
     example of a property-based test (whose examples share one test's fixtures).
@@ -144,9 +162,13 @@ def empty_database(application: Flask) -> None:
         tables = [t.name for t in reversed(db.metadata.sorted_tables)]
         with db.engine.begin() as connection:
             if connection.dialect.name == "postgresql":
-                # The audit trail refuses TRUNCATE by trigger; tests start each from nothing.
+                # The audit trail refuses deletes by trigger; tests start each from nothing. DELETE
+                # and a restart of each sequence, not TRUNCATE: 4 ms, not 75 to 190 ms a test
+                # (TRUNCATE makes new files for 29 tables), minutes over CI's suite.
                 connection.execute(text("SET LOCAL session_replication_role = replica"))
-                connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+                statements = [f"DELETE FROM {table}" for table in tables]  # noqa: S608
+                statements += [f"ALTER SEQUENCE {name} RESTART" for name in _sequences(connection)]
+                connection.execute(text("; ".join(statements)))
             else:
                 triggers = connection.execute(
                     text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
