@@ -29,10 +29,15 @@ def account_tag(username: str) -> str:
     return account_key(username)[:ACCOUNT_TAG_LENGTH]
 
 
-def signed_in(user: User, session: AuthSession, via: str) -> None:
-    """A sign-in that started ``session`` (``via`` ``api``, ``desk`` or ``oidc``)."""
+def _note_device(session: AuthSession) -> None:
+    """The session's tablet, for the event's ``device_id`` (the request has no token to say it)."""
     if session.device_id is not None:
         g.auth_device_id = session.device_id
+
+
+def signed_in(user: User, session: AuthSession, via: str) -> None:
+    """A sign-in that started ``session`` (``via`` ``api``, ``desk`` or ``oidc``)."""
+    _note_device(session)
     record(
         Action.SIGN_IN,
         Subject("user", user.id),
@@ -86,8 +91,7 @@ def refresh_token_reused(session: AuthSession) -> None:
     """A rotated refresh token came back after its grace: the session is revoked (it was
     copied). Its request commits the revocation, and this with it.
     """
-    if session.device_id is not None:
-        g.auth_device_id = session.device_id
+    _note_device(session)
     record(
         Action.REFRESH_TOKEN_REUSE,
         Subject("user", session.user_id),
