@@ -94,7 +94,9 @@ def main() -> None:
                 create()
             profile.disable()
             stats = pstats.Stats(profile)
-            stats.sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(int(os.environ.get("PROFILE_LINES", "40")))
+            stats.sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(
+                int(os.environ.get("PROFILE_LINES", "40"))
+            )
             print(f"Python calls per create: {stats.total_calls / args.creates:,.0f}")  # type: ignore[attr-defined]
             return
         blocks = []
