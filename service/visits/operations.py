@@ -13,11 +13,11 @@ from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload, lazyload
+from sqlalchemy.orm import joinedload, lazyload, load_only
 from sqlalchemy.orm.attributes import instance_dict
 
 from service.auth.models import User
-from service.cases.models import Case
+from service.cases.models import Case, Child
 from service.columns import utcnow
 from service.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
 from service.evidence.models import Attachment
@@ -175,9 +175,14 @@ def _fill_new(visit: Visit, body: dict[str, Any]) -> None:
 
 
 # The children (to check the body's against), not the team or the allocated worker: a create
-# needs their ids only, which are columns of the case. Built once, not per request.
+# needs their ids only, which are columns of the case. Only the columns a create reads: the
+# case's scope and status, and each child's id, birth date (draft_errors) and name (the
+# response); the rest (core references, dates, retention, sync stamps) were half of the
+# statement's columns, each described, converted and set on every create. Any other column
+# is still there if something asks for it (loaded then, by its own SELECT). Built once.
 _RECORDABLE_CASE_LOAD = (
-    joinedload(Case.children),
+    load_only(Case.status, Case.team_id, Case.allocated_worker_id, Case.purging_since),
+    joinedload(Case.children).load_only(Child.name, Child.date_of_birth),
     lazyload(Case.team),
     lazyload(Case.allocated_worker),
 )
