@@ -11,7 +11,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, lazyload, load_only
 from sqlalchemy.orm.attributes import instance_dict
@@ -186,10 +186,19 @@ _RECORDABLE_CASE_LOAD = (
     lazyload(Case.team),
     lazyload(Case.allocated_worker),
 )
+# What ``session.get`` runs for a case not yet in the session, built once: ``get`` builds the
+# statement anew each time, and SQLAlchemy then works out its cache key anew (options and all),
+# about 2% of a create's CPU.
+_RECORDABLE_CASE = select(Case).options(*_RECORDABLE_CASE_LOAD).where(Case.id == bindparam("id"))
 
 
 def _recordable_case(user: User, case_id: uuid.UUID, started_at: datetime) -> Case:
-    case = db.session.get(Case, case_id, options=_RECORDABLE_CASE_LOAD)
+    session = db.session()
+    case: Case | None
+    if Case.__mapper__.identity_key_from_primary_key((case_id,)) in session.identity_map:
+        case = session.get(Case, case_id, options=_RECORDABLE_CASE_LOAD)  # no SQL, or a refresh
+    else:
+        case = session.execute(_RECORDABLE_CASE, {"id": case_id}).unique().scalar_one_or_none()
     if case is None or not can_record_visit(user, case, started_at):
         raise ValidationFailed(
             "visit.invalid",
