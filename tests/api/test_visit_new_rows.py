@@ -97,9 +97,7 @@ def test_the_case_is_read_once_and_taken_from_the_session_when_it_is_there(app, 
         try:
             case = _recordable_case(user, case_id, datetime.now(UTC))
             assert len(statements) == 1  # the case and its children in one statement
-            assert sorted(str(child.id) for child in case.children) == sorted(
-                world.child_ids["a1"]
-            )
+            assert sorted(str(child.id) for child in case.children) == sorted(world.child_ids["a1"])
             again = _recordable_case(user, case_id, datetime.now(UTC))
             assert again is case and len(statements) == 1
             db.session.expire(case)  # in the session but expired: refreshed, as get() does
