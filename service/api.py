@@ -76,21 +76,21 @@ def nullable_reference(self: Any, field: Any, ret: dict[str, Any], **kwargs: Any
 def problem_response(
     description: str, *, server_error: bool = False, retry_after: bool = False
 ) -> dict[str, Any]:
-    """An error response's documentation: problem+json with the ProblemSchema; a server error's
-    also names the ``X-Correlation-Id`` header a 500 carries, and one that may say when to try
-    again (429, 503) names ``Retry-After``.
+    """An error response's documentation: problem+json with the ProblemSchema, and the
+    ``X-Request-Id`` header every answer carries; a server error's also names the
+    ``X-Correlation-Id`` header a 500 carries, and one that may say when to try again (429, 503)
+    names ``Retry-After``.
     """
     response: dict[str, Any] = {
         "description": description,
         "content": {PROBLEM_JSON: {"schema": ProblemSchema}},
     }
-    headers: dict[str, str] = {}
+    headers: dict[str, str] = {REQUEST_ID_HEADER_NAME: REQUEST_ID}
     if server_error:
         headers[CORRELATION_HEADER] = CORRELATION_ID
     if retry_after:
         headers.update(retry_after_headers())
-    if headers:
-        response["headers"] = headers
+    response["headers"] = headers
     return response
 
 
@@ -119,6 +119,33 @@ RETRY_AFTER_HEADER = {
 }
 
 
+# The caller's id for a request, and the id the request went by (service/audit/trail.py): a
+# request parameter and a response header of every operation. A bad id is replaced, never
+# refused, so the parameter's schema is any string: a maxLength or pattern there would call
+# values the service takes (and the fuzz test sends, expecting a refusal) invalid.
+REQUEST_ID = "REQUEST_ID"
+REQUEST_ID_HEADER_NAME = "X-Request-Id"
+REQUEST_ID_PARAMETER = {
+    "name": REQUEST_ID_HEADER_NAME,
+    "description": (
+        "Your own id for this request, to find it again: sent back in the response's "
+        "`X-Request-Id` and kept with the request's audit events. Up to 64 letters, digits and "
+        "`- _ . :`; any other value (or none) is not refused but replaced by a fresh id."
+    ),
+    "required": False,
+    "schema": {"type": "string"},
+}
+REQUEST_ID_HEADER = {
+    "description": (
+        "The id this request went by, in the audit trail too: the request's own `X-Request-Id` "
+        "if it was up to 64 letters, digits and `- _ . :`, otherwise one the server made "
+        "(32 hex digits). Quote it when asking about the request."
+    ),
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 64},
+}
+
+
 def retry_after_headers() -> dict[str, str]:
     """The headers of a response that says when to try again, for a view's own
     ``alt_response(429 or 503, ..., headers=retry_after_headers())`` (a fresh dict: apispec
@@ -142,18 +169,25 @@ COMMON_ERRORS = {
 
 
 class CommonErrors(BasePlugin):
-    """Document on every operation the errors that come from its shape, not from its view.
+    """Document on every operation what comes from its shape, not from its view.
 
     A path with an id answers 404; a JSON body can be malformed (400) or too large (413); any
-    request can meet a server error (5XX). Views add their own with ``alt_response``.
+    request can meet a server error (5XX). Views add their own with ``alt_response``. Every
+    operation takes an ``X-Request-Id`` and every answer carries one.
     """
 
     def operation_helper(
         self, path: str | None = None, operations: dict[str, Any] | None = None, **kwargs: Any
     ) -> None:
-        """Add the shared error responses an operation does not already document."""
+        """Add the shared error responses an operation does not already document, and the
+        ``X-Request-Id`` parameter and response header.
+        """
         for operation in (operations or {}).values():
+            operation.setdefault("parameters", []).append(REQUEST_ID)
             documented = operation.setdefault("responses", {})
+            for response in documented.values():
+                if isinstance(response, dict):  # a name is a component: it has the header
+                    response.setdefault("headers", {})[REQUEST_ID_HEADER_NAME] = REQUEST_ID
             common = {"5XX": "ServerError"}
             if "{" in (path or ""):
                 common["404"] = "NotFound"
@@ -211,6 +245,8 @@ class Api(flask_smorest.Api):
         """
         self.spec.components.header(CORRELATION_ID, CORRELATION_ID_HEADER)
         self.spec.components.header(RETRY_AFTER, RETRY_AFTER_HEADER)
+        self.spec.components.header(REQUEST_ID, REQUEST_ID_HEADER)
+        self.spec.components.parameter(REQUEST_ID, "header", REQUEST_ID_PARAMETER)
         for status in http.HTTPStatus:
             if status >= 400:
                 response = problem_response(
@@ -219,7 +255,10 @@ class Api(flask_smorest.Api):
                     retry_after=status in (429, 503),
                 )
             else:
-                response = {"description": status.phrase}
+                response = {
+                    "description": status.phrase,
+                    "headers": {REQUEST_ID_HEADER_NAME: REQUEST_ID},
+                }
             self.spec.components.response(status.name, response, lazy=True)
         for name, response in COMMON_ERRORS.items():
             self.spec.components.response(name, response, lazy=True)

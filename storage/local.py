@@ -22,10 +22,18 @@ class LocalStore(EvidenceStore):
     """Objects as files under ``root``; keys are checked so none can escape it."""
 
     def __init__(self, root: Path) -> None:
+        """Use the folder ``root``, made if missing; :class:`StorageError` if it cannot be (a
+        file there, or in the way of it, or no permission), saying which folder and why.
+        """
         self.root = root.resolve()
-        self.root.mkdir(parents=True, exist_ok=True)
         self._partial = self.root / ".partial"
-        self._partial.mkdir(exist_ok=True)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            self._partial.mkdir(exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise StorageError(f"{self.root} is a file, not a folder (or is inside one)") from None
+        except OSError as error:
+            raise StorageError(f"cannot make the folder {self.root}: {error.strerror}") from None
 
     def _path(self, key: str) -> Path:
         if not SAFE_KEY.match(key) or ".." in key.split("/"):

@@ -6,10 +6,10 @@ from typing import Any
 
 import jwt
 from flask import current_app
-from sqlalchemy import select
 
 from service.auth.models import ROLES, User
 from service.auth.provider_keys import KeysUnavailable, ProviderKeys, UnknownKey
+from service.auth.sign_in import account_named
 from service.errors import Forbidden, ServiceUnavailable, Unauthorized
 from service.extensions import db
 
@@ -79,16 +79,20 @@ def provision_user(claims: dict[str, Any]) -> User:
     """Find (or create on first sign-in) the active user verified identity-provider claims name.
 
     One rule for both ways in: an API bearer token and the desk pages' OpenID Connect sign-in.
-    The role is mapped afresh each time (a changed role claim changes the local role); a new
-    user gets the claim's ``name``. Raises :class:`IdentityRefused`.
+    The account is found as sign-in finds one (:func:`account_named`: spaces around the claim
+    trimmed, in any mix of capitals), so ``Sam.Supervisor`` from the provider is the local
+    ``sam.supervisor``. The role is mapped afresh each time (a changed role claim changes the
+    local role); a new user gets the trimmed claim as username and the claim's ``name``.
+    Raises :class:`IdentityRefused`.
     """
-    username = claims.get(current_app.config["JWT_OIDC_USERNAME_CLAIM"])
-    if not isinstance(username, str) or not 0 < len(username) <= 150:
+    claimed = claims.get(current_app.config["JWT_OIDC_USERNAME_CLAIM"])
+    username = claimed.strip() if isinstance(claimed, str) else ""
+    if not 0 < len(username) <= 150:
         raise IdentityRefused("no_username")
     role = mapped_role(claims)
     if role is None:
         raise IdentityRefused("no_role")
-    user = db.session.scalar(select(User).where(User.username == username))
+    user = account_named(username)
     if user is None:
         display_name = claims.get("name") if isinstance(claims.get("name"), str) else username
         user = User(username=username, display_name=str(display_name)[:200], role=role)

@@ -5,7 +5,16 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Column, ForeignKey, String, Table, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    String,
+    Table,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.columns import UTCDateTime, utcnow
@@ -57,6 +66,12 @@ class User(Base):
     def team_ids(self) -> set[uuid.UUID]:
         """The ids of the teams this user belongs to."""
         return {team.id for team in self.teams}
+
+
+# One account per username in any mix of capitals, kept by the database and not only by
+# ``create_user``'s check (two admins at the same instant pass it both); sign-in's
+# ``lower(username)`` lookup reads this index on PostgreSQL.
+Index("uq_users_username_lower", func.lower(User.username), unique=True)
 
 
 class Device(Base):

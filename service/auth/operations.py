@@ -24,7 +24,7 @@ from service.audit.trail import record
 from service.auth import sign_in_audit, throttle
 from service.auth.models import ROLES, AuthSession, Device, RefreshToken, Team, User
 from service.auth.passwords import hash_password, password_problems
-from service.auth.sign_in import check_password
+from service.auth.sign_in import account_named, check_password
 from service.auth.tokens import issue_access_token
 from service.columns import is_storable, utcnow
 from service.database import keep_changes_on_error
@@ -89,12 +89,13 @@ def _register_device(user: User, client_device_id: str, name: str | None) -> Dev
 
 
 def find_active_user(name_or_id: str) -> User:
-    """The active user with this username or id (a command line's ``--as`` or ``--by``)."""
+    """The active user with this id or username (a command line's ``--as`` or ``--by``); the
+    username is read as sign-in reads it (:func:`account_named`: trimmed, any mix of capitals).
+    """
     try:
-        query = select(User).where(User.id == uuid.UUID(name_or_id))
+        user = db.session.get(User, uuid.UUID(name_or_id))
     except ValueError:
-        query = select(User).where(User.username == name_or_id)
-    user = db.session.scalar(query)
+        user = account_named(name_or_id)
     if user is None or not user.active:
         raise NotFound("user.not_found", "No such active user.")
     return user
@@ -225,6 +226,13 @@ USERNAME = re.compile(r"[A-Za-z0-9._@-]+")
 DISPLAY_NAME_MAX = 200
 
 
+def _taken(username: str) -> str:
+    """Why ``username`` cannot be had: the check above, and the database's unique index on
+    ``lower(username)`` when another admin took it a moment ago, say it alike.
+    """
+    return f"user {username!r} already exists (in some mix of capitals)"
+
+
 def _refused(errors: dict[str, list[str]]) -> ValidationFailed:
     return ValidationFailed("user.invalid", "The account was not saved.", errors=errors)
 
@@ -271,7 +279,7 @@ def create_user(
     elif db.session.scalar(
         select(User.id).where(func.lower(User.username) == username.lower()).limit(1)
     ):
-        errors["username"] = [f"user {username!r} already exists (in some mix of capitals)"]
+        errors["username"] = [_taken(username)]
     if len(name) > DISPLAY_NAME_MAX or not is_storable(name):
         errors["display_name"] = [f"use up to {DISPLAY_NAME_MAX} characters"]
     _check_role(role, errors)
@@ -290,8 +298,8 @@ def create_user(
     try:
         with db.session.begin_nested():
             db.session.add(user)
-    except IntegrityError:  # created at the same moment by another admin
-        raise _refused({"username": [f"user {username!r} already exists"]}) from None
+    except IntegrityError:  # created at the same moment by another admin, in any capitals
+        raise _refused({"username": [_taken(username)]}) from None
     user.teams = teams
     db.session.flush()
     record(

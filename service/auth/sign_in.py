@@ -18,11 +18,13 @@ from service.extensions import db
 def account_named(username: str) -> User | None:
     """The account a person means by ``username`` as typed at sign-in, or None.
 
-    Read as new usernames are kept unique (``create_user``: the same in any mix of capitals) and
-    as the throttle counts them: surrounding spaces trimmed, compatibility-normalised, case
-    folded, compared with the stored username in lower case. A username stored exactly as typed
-    wins (accounts made before the rule, or by an identity provider, may differ only by case);
-    two or more that differ only by case, none typed exactly, name no one.
+    Read as usernames are kept unique (the same in any mix of capitals: a unique index on
+    ``lower(username)``, which this lookup reads on PostgreSQL) and as the throttle counts them:
+    surrounding spaces trimmed, compatibility-normalised, case folded, compared with the stored
+    username in lower case. The council's identity provider and the command line's ``--as`` and
+    ``--by`` find accounts this way too. A username stored exactly as typed wins (case folding
+    and the database's ``lower()`` read a few letters differently, such as ``ß``, and SQLite's
+    reads only A to Z); two or more others, none typed exactly, name no one.
     """
     typed = username.strip()
     candidates = db.session.scalars(

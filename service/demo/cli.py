@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from service.auth.models import Team, User
 from service.auth.passwords import hash_password
+from service.auth.sign_in import account_named
 from service.cases.models import Case, Child
 from service.cases.operations import refresh_next_due, today
 from service.demo.evidence import drawing_png, photo_jpeg, recording_wav
@@ -63,7 +64,7 @@ def _team(name: str) -> Team:
 
 
 def _user(username: str, display_name: str, role: str, teams: list[Team], password: str) -> User:
-    user = db.session.scalar(select(User).where(User.username == username))
+    user = account_named(username)  # as sign-in finds it: an `Admin` made by hand is `admin`
     if user is None:
         user = User(
             username=username,

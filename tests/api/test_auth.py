@@ -9,11 +9,12 @@ import jwt
 import pytest
 from argon2 import PasswordHasher, extract_parameters
 from cryptography.hazmat.primitives import serialization
+from sqlalchemy import select
 
 from service.auth.models import AuthSession, RefreshToken, User
 from service.extensions import db
 from tests.conftest import OIDC_AUDIENCE, OIDC_ISSUER
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, make_user
 
 SECRET = "demo-secret-change-me-in-production"
 
@@ -257,6 +258,31 @@ def test_identity_provider_tokens_are_accepted_and_roles_mapped(client, jwks_ser
     assert response.get_json()["username"] == "sam.supervisor"
     promoted = me(client, oidc_token(jwks_server, roles=["social_worker", "manager"]))
     assert promoted.get_json()["role"] == "manager"
+
+
+def test_identity_provider_tokens_find_the_account_as_sign_in_does(app, client, jwks_server):
+    """The username claim names the local account trimmed and in any mix of capitals, as a
+    sign-in does; a new account gets the trimmed claim.
+    """
+    with app.app_context():
+        local = make_user("social_worker", username="sam.supervisor")
+        db.session.commit()
+        local_id = str(local.id)
+    for claimed in ("Sam.Supervisor", " SAM.SUPERVISOR ", "sam.supervisor"):
+        response = me(client, oidc_token(jwks_server, preferred_username=claimed))
+        assert response.status_code == 200, response.get_json()
+        body = response.get_json()
+        assert (body["id"], body["username"], body["role"]) == (
+            local_id,
+            "sam.supervisor",
+            "supervisor",
+        )
+    new = me(client, oidc_token(jwks_server, preferred_username="  New.Person "))
+    assert new.status_code == 200 and new.get_json()["username"] == "New.Person"
+    assert me(client, oidc_token(jwks_server, preferred_username="   ")).status_code == 401
+    with app.app_context():
+        names = db.session.scalars(select(User.username).order_by(User.username)).all()
+        assert names == ["New.Person", "sam.supervisor"]
 
 
 @pytest.mark.parametrize(

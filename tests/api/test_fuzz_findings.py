@@ -52,7 +52,7 @@ def test_if_match_star_is_a_documented_428(app, doc, world, worker, method, acti
     template = "/api/v1/visits/{visit_id}" + (f"/{action}" if action else "")
     operation = doc["paths"][template][method.lower()]
     assert "428" in operation["responses"]
-    assert "If-Match" in [parameter["name"] for parameter in operation["parameters"]]
+    assert "If-Match" in [parameter.get("name") for parameter in operation["parameters"]]
 
 
 @pytest.mark.parametrize("lang", ["en", "cy"])

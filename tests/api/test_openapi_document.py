@@ -2,7 +2,8 @@
 
 ``X-Correlation-Id`` is sent on a 500 only (service/errors.py, ``internal_error_problem``): the
 server makes it, a client's is never taken. It is documented once, as a header component that
-the server-error response every operation shares refers to.
+the server-error response every operation shares refers to. ``X-Request-Id`` is a request
+parameter of every operation and a header of every answer (service/audit/trail.py).
 
 The document is checked against the OpenAPI Initiative's JSON Schema for 3.0
 (``tests/openapi_3_0_schema.json``, id ``https://spec.openapis.org/oas/3.0/schema/2021-09-28``,
@@ -150,3 +151,53 @@ def test_the_token_endpoint_claims_only_the_events_it_records(client):
     assert (
         "a per-address 429, a body refused by validation (422) and a 503 are not recorded" in words
     )
+
+
+REQUEST_ID_PARAMETER_REF = {"$ref": "#/components/parameters/REQUEST_ID"}
+REQUEST_ID_HEADER_REF = {"$ref": "#/components/headers/REQUEST_ID"}
+
+
+def test_every_operation_documents_x_request_id_in_and_out(client):
+    """Every operation takes the caller's ``X-Request-Id`` and every answer names the one the
+    request went by (service/audit/trail.py). A bad id is replaced, never refused, so the
+    parameter is any string: a pattern or maxLength would document refusals that never happen.
+    """
+    spec = document(client)
+    parameter = spec["components"]["parameters"]["REQUEST_ID"]
+    assert (parameter["name"], parameter["in"], parameter["required"]) == (
+        "X-Request-Id",
+        "header",
+        False,
+    )
+    assert parameter["schema"] == {"type": "string"}
+    header = spec["components"]["headers"]["REQUEST_ID"]
+    assert header["schema"] == {"type": "string", "minLength": 1, "maxLength": 64}
+    count = 0
+    for name, operation in operations(spec):
+        count += 1
+        assert operation.get("parameters", []).count(REQUEST_ID_PARAMETER_REF) == 1, name
+        for status, response in operation["responses"].items():
+            documented = resolved(spec, response).get("headers", {}).get("X-Request-Id")
+            assert documented == REQUEST_ID_HEADER_REF, (name, status)
+    assert count >= 50
+
+
+def test_any_x_request_id_is_taken_and_the_answer_is_as_documented(client):
+    """Sane ids come back as sent; any other is replaced (32 hex digits), never refused; what
+    comes back always matches the documented response header.
+    """
+    header = document(client)["components"]["headers"]["REQUEST_ID"]
+    sane = ["req-42", "tablet.7:visit_3", "x" * 64]
+    replaced = ["", "x" * 65, "two words", "<script>", "id;drop", "ü" * 3 + "\u202e"]
+    for sent in sane + replaced:
+        response = client.get("/api/v1/openapi.json", headers={"X-Request-Id": sent})
+        assert response.status_code == 200, sent
+        back = response.headers["X-Request-Id"]
+        jsonschema.validate(back, header["schema"])
+        if sent in sane:
+            assert back == sent
+        else:
+            assert back != sent and re.fullmatch("[0-9a-f]{32}", back), (sent, back)
+    refused = client.post("/api/v1/auth/token", json={}, headers={"X-Request-Id": "y" * 500})
+    assert refused.status_code == 422  # the body's fault, not the id's
+    assert re.fullmatch("[0-9a-f]{32}", refused.headers["X-Request-Id"])

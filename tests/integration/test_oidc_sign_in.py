@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from service import create_app
 from service.auth.models import User
@@ -105,6 +105,24 @@ def test_an_existing_user_gets_the_role_the_claim_now_maps_to(desk, oidc_app, pr
     with oidc_app.app_context():
         user = db.session.scalar(select(User).where(User.username == "manager.east"))
         assert user is not None and user.role == "manager"
+
+
+def test_the_claim_finds_the_local_account_in_other_capitals(desk, oidc_app, provider):
+    """``supervisor.WEST`` at the council's provider is the local ``supervisor.west``, found as
+    sign-in finds it: no second account in other capitals.
+    """
+    with oidc_app.app_context():
+        local_id = make_user("social_worker", username="supervisor.west").id
+        db.session.commit()
+    answer = sign_in(desk, provider, "supervisor.WEST")
+    assert answer.status_code == 302, answer.get_data(as_text=True)
+    with oidc_app.app_context():
+        found = db.session.scalars(
+            select(User).where(func.lower(User.username) == "supervisor.west")
+        ).all()
+        assert [(u.id, u.username, u.role) for u in found] == [
+            (local_id, "supervisor.west", "supervisor")
+        ]
 
 
 def test_an_account_whose_claim_maps_to_no_role_is_refused(desk, oidc_app, provider):

@@ -194,6 +194,15 @@ def test_a_real_purge_must_say_who_runs_it(app, world, due_case):
         )
 
 
+def test_by_names_the_operator_as_sign_in_does(app, world, due_case):
+    """``--by`` finds the account trimmed and in any mix of capitals; an unknown one is refused."""
+    unknown = _purge(app, "--by", "nobody.here")
+    assert unknown.exit_code == 1 and "no active admin or manager 'nobody.here'" in unknown.output
+    result = _purge(app, "--by", f" {world.usernames['admin'].upper()} ")
+    assert result.exit_code == 0, result.output
+    assert "2 cases purged" in result.output
+
+
 def test_an_open_case_past_its_date_is_never_purged(app, world):
     make_due(app, world.case_ids["a1"])
     with app.app_context():

@@ -60,9 +60,13 @@ def test_cli_writes_the_same_zip_with_progress_and_audits_the_manager(
     assert [(str(e.actor_id), str(e.child_id), e.details) for e in exported] == [
         (world.user_ids["manager"], shared.child_id, {"via": "cli"})
     ]
-    # The manager may be named by id as well.
+    # The manager may be named by id as well, or as sign-in finds them: trimmed, any capitals.
     again = run_export(app, shared.child_id, tmp_path / "again.zip", world.user_ids["manager"])
     assert again.exit_code == 0, again.output
+    typed = f" {world.usernames['manager'].upper()} "
+    third = run_export(app, shared.child_id, tmp_path / "third.zip", typed)
+    assert third.exit_code == 0, third.output
+    assert {str(e.actor_id) for e in events(app, "export")} == {world.user_ids["manager"]}
 
 
 def test_progress_counts_every_byte_of_every_file(app, world, worker, manager):

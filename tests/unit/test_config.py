@@ -1,5 +1,6 @@
 import base64
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -324,6 +325,47 @@ def test_a_bad_setting_stops_the_commands_with_one_line_not_a_traceback(tmp_path
     assert result.returncode == 4
     assert "Configuration error: RETENTION_CHILD_PROTECTION_YEARS" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("where", ["a-file", "a-file/evidence"])
+def test_an_evidence_folder_that_is_a_file_stops_the_commands_with_one_line(tmp_path, where):
+    """``EVIDENCE_STORE`` naming a file (or a folder inside one): one line naming the setting."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "a-file").write_text("not a folder")
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "flask", "--app", str(root / "wsgi.py"), "audit", "verify"],
+        env={**os.environ, "EVIDENCE_STORE": f"file://{tmp_path / where}"},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 4
+    assert result.stderr.strip().splitlines() == [
+        f"Configuration error: EVIDENCE_STORE: {tmp_path / where} is a file, not a folder "
+        "(or is inside one)"
+    ]
+
+
+def test_an_evidence_folder_that_cannot_be_made_is_a_configuration_error(tmp_path, monkeypatch):
+    import errno
+
+    from service import create_app
+
+    evidence, mkdir = tmp_path / "evidence", Path.mkdir
+
+    def refused(path: Path, *args: Any, **kwargs: Any) -> None:
+        if path == evidence:  # as in a folder we may not write in
+            raise PermissionError(errno.EACCES, "Permission denied")
+        mkdir(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", refused)
+    with pytest.raises(ConfigError, match=r"^EVIDENCE_STORE: cannot make the folder .*denied$"):
+        create_app({"EVIDENCE_STORE": f"file://{evidence}"})
 
 
 def test_a_bad_setting_stops_gunicorn_instead_of_restarting_its_worker_for_ever(tmp_path):
