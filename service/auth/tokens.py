@@ -171,8 +171,8 @@ def _verified_local(token: str) -> dict[str, Any]:
 # The signed-in user and what decides whether the token still stands: the session's owner and
 # revocation, and its device's revocation (none for a web session). One round trip, one ORM
 # object (the user) instead of three (session, user, device), every request. The user without
-# the password hash and creation time, which no request after sign-in reads (loaded if one
-# does): fewer columns described and converted on every request, and no hash in memory.
+# the password hash and creation time, which almost no request needs (a password change loads
+# the hash when it reads it): fewer columns described and converted, and no hash in memory.
 _SESSION_CHECK = (
     select(
         User, AuthSession.user_id, AuthSession.revoked_at, AuthSession.device_id, Device.revoked_at
