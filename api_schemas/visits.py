@@ -7,7 +7,15 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from api_schemas.auth import PersonSchema
-from api_schemas.common import SHORT_TEXT, StrictSchema, UTCDateTime, choice, flag, text
+from api_schemas.common import (
+    SHORT_TEXT,
+    QuickDumpSchema,
+    StrictSchema,
+    UTCDateTime,
+    choice,
+    flag,
+    text,
+)
 from api_schemas.core_system import DeliverySchema
 from service.visits.models import (
     NOT_SEEN_ALONE_REASONS,
@@ -96,7 +104,7 @@ class VisitChildOutSchema(VisitChildSchema):
     child_name = fields.String()
 
 
-class VisitOutSchema(Schema):
+class VisitOutSchema(QuickDumpSchema):
     """A visit record."""
 
     id = fields.UUID()

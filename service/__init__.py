@@ -5,8 +5,9 @@ from __future__ import annotations
 import gc
 import logging
 from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
-from types import FunctionType
+from types import FunctionType, MethodType
 from typing import Any
 
 from flask import Flask, redirect, send_from_directory, url_for
@@ -15,7 +16,13 @@ from sqlalchemy.orm import configure_mappers
 from service import database, errors, pages, request_limits
 from service.api import api, use_authenticator, use_role_refusal_recorder
 from service.config import ConfigError, load_settings
-from service.extensions import db, limiter, migrate, rate_limit_storage_options
+from service.extensions import (
+    db,
+    limiter,
+    migrate,
+    rate_limit_storage_options,
+    skip_idle_limit_check,
+)
 from service.pages import use_page_authenticator
 from service.timescales.calendar import load_bank_holidays
 from storage import EvidenceStore, StorageError, open_store
@@ -25,23 +32,29 @@ API_PREFIX = "/api/v1"
 _SYNC_CHECKS_KEPT = 2000
 
 
+# What ensure_sync's answer is remembered for: a plain function, a bound method and a partial,
+# whose answer is their function's, which none of them can change.
+_SYNC_CHECKED_TYPES = (FunctionType, MethodType, partial)
+
+
 class _App(Flask):
     """Flask, asking once per function whether it is a coroutine function.
 
     Flask asks ``ensure_sync`` that of every view, before- and after-request function on every
     request (about twenty-five times for a visit create, 1.5% of its CPU), and the answer
-    never changes for a plain function.
+    never changes for a plain function, nor for a bound method or a partial of one (the
+    extensions' hooks: flask-limiter's, Flask-SQLAlchemy's).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._sync_checked: dict[FunctionType, Callable[..., Any]] = {}
+        self._sync_checked: dict[Callable[..., Any], Callable[..., Any]] = {}
 
     def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
-        """Flask's answer, remembered for plain functions."""
-        if type(func) is not FunctionType:
+        """Flask's answer, remembered for plain functions, bound methods and partials."""
+        if type(func) not in _SYNC_CHECKED_TYPES:
             return super().ensure_sync(func)
-        checked = self._sync_checked.get(func)
+        checked = self._sync_checked.get(func)  # a method hashes by its object's identity
         if checked is None:
             checked = super().ensure_sync(func)
             if len(self._sync_checked) < _SYNC_CHECKS_KEPT:
@@ -77,6 +90,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     _register_features(app)
     request_limits.init_app(app)
     _serve_api_doc_assets(app)
+    skip_idle_limit_check(app)
     _prepare_before_serving()
     # Everything built so far (the app, mappers, schemas) lives as long as the process; frozen,
     # the collector's full sweeps skip it. Measured: chronology p95 44 -> 24 ms (README).

@@ -57,6 +57,8 @@ def _request_context() -> dict[str, Any]:
 
 def _plain_details(details: dict[str, Any]) -> dict[str, Any]:
     # Exactly what the JSON column will give back, so the hash verifies after a round trip.
+    if not details:
+        return {}  # most events: what the round trip would give, without it
     loaded: dict[str, Any] = json.loads(json.dumps(details, default=str))
     return loaded
 

@@ -85,10 +85,6 @@ def _visit_and_children() -> Insert:
 _VISIT_AND_CHILDREN = _visit_and_children()
 
 
-def _plain(value: Any) -> Any:
-    return str(value) if isinstance(value, uuid.UUID) else value
-
-
 def _write(session: Session, visit_row: dict[str, Any], child_rows: list[dict[str, Any]]) -> Any:
     """Insert the rows; the children's ids by child. On PostgreSQL one statement (one round
     trip), elsewhere two.
@@ -99,8 +95,12 @@ def _write(session: Session, visit_row: dict[str, Any], child_rows: list[dict[st
         return {}
     if connection.dialect.name == "postgresql":
         parameters = {f"v_{column}": value for column, value in visit_row.items()}
-        parameters["children"] = [
-            {column: _plain(value) for column, value in row.items()} for row in child_rows
+        parameters["children"] = [  # JSON: ids as strings (written inline, not by a call each)
+            {
+                column: str(value) if isinstance(value, uuid.UUID) else value
+                for column, value in row.items()
+            }
+            for row in child_rows
         ]
         return {
             child_id: row_id

@@ -11,13 +11,13 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload, lazyload
+from sqlalchemy.orm import joinedload, lazyload, load_only
 from sqlalchemy.orm.attributes import instance_dict
 
 from service.auth.models import User
-from service.cases.models import Case
+from service.cases.models import Case, Child
 from service.columns import utcnow
 from service.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
 from service.evidence.models import Attachment
@@ -163,28 +163,50 @@ def _fill_new(visit: Visit, body: dict[str, Any]) -> None:
     to keep, and its insert (``service.visits.new_rows``, or the unit of work in a savepoint)
     reads the state as it is. Setting them one attribute at a time through the ORM's
     instrumentation was about a twentieth of a create's CPU. The children join the visit
-    through the relationship as ever, so the ORM links and cascades them.
+    through the relationship as ever, so the ORM links and cascades them. Each row holds its
+    child too, from the case's children already loaded (the body's children are all on the
+    case, checked before), as a load of the row would: the response's ``child_name`` then reads
+    it without a lazy load through the session's identity map for each child.
     """
     instance_dict(visit).update(_visit_values(body))
+    on_case = {child.id: child for child in visit.case.children}
     rows = []
     for position, entry in enumerate(body["children"]):
         row = VisitChild()
-        instance_dict(row).update(_child_values(position, entry), child_id=entry["child_id"])
+        instance_dict(row).update(
+            _child_values(position, entry),
+            child_id=entry["child_id"],
+            child=on_case[entry["child_id"]],
+        )
         rows.append(row)
     visit.children = rows
 
 
 # The children (to check the body's against), not the team or the allocated worker: a create
-# needs their ids only, which are columns of the case. Built once, not per request.
+# needs their ids only, which are columns of the case. Only the columns a create reads: the
+# case's scope and status, and each child's id, birth date (draft_errors) and name (the
+# response); the rest (core references, dates, retention, sync stamps) were half of the
+# statement's columns, each described, converted and set on every create. Any other column
+# is still there if something asks for it (loaded then, by its own SELECT). Built once.
 _RECORDABLE_CASE_LOAD = (
-    joinedload(Case.children),
+    load_only(Case.status, Case.team_id, Case.allocated_worker_id, Case.purging_since),
+    joinedload(Case.children).load_only(Child.name, Child.date_of_birth),
     lazyload(Case.team),
     lazyload(Case.allocated_worker),
 )
+# What ``session.get`` runs for a case not yet in the session, built once: ``get`` builds the
+# statement anew each time, and SQLAlchemy then works out its cache key anew (options and all),
+# about 2% of a create's CPU.
+_RECORDABLE_CASE = select(Case).options(*_RECORDABLE_CASE_LOAD).where(Case.id == bindparam("id"))
 
 
 def _recordable_case(user: User, case_id: uuid.UUID, started_at: datetime) -> Case:
-    case = db.session.get(Case, case_id, options=_RECORDABLE_CASE_LOAD)
+    session = db.session()
+    case: Case | None
+    if Case.__mapper__.identity_key_from_primary_key((case_id,)) in session.identity_map:
+        case = session.get(Case, case_id, options=_RECORDABLE_CASE_LOAD)  # no SQL, or a refresh
+    else:
+        case = session.execute(_RECORDABLE_CASE, {"id": case_id}).unique().scalar_one_or_none()
     if case is None or not can_record_visit(user, case, started_at):
         raise ValidationFailed(
             "visit.invalid",

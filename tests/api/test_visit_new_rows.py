@@ -76,3 +76,33 @@ def test_a_rollback_takes_a_directly_inserted_visit_out_of_the_session(app, worl
         assert visit not in db.session
         assert all(child not in db.session for child in children)
         assert db.session.get(Visit, visit_id) is None
+
+
+def test_the_case_is_read_once_and_taken_from_the_session_when_it_is_there(app, world):
+    from datetime import UTC, datetime
+
+    from sqlalchemy import event
+
+    from service.visits.operations import _recordable_case
+
+    case_id = uuid.UUID(world.case_ids["a1"])
+    statements: list[str] = []
+
+    def note(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    with app.app_context():
+        user = db.session.get(User, uuid.UUID(world.user_ids["worker_a"]))
+        event.listen(db.engine, "before_cursor_execute", note)
+        try:
+            case = _recordable_case(user, case_id, datetime.now(UTC))
+            assert len(statements) == 1  # the case and its children in one statement
+            assert sorted(str(child.id) for child in case.children) == sorted(world.child_ids["a1"])
+            again = _recordable_case(user, case_id, datetime.now(UTC))
+            assert again is case and len(statements) == 1
+            db.session.expire(case)  # in the session but expired: refreshed, as get() does
+            assert _recordable_case(user, case_id, datetime.now(UTC)) is case
+            assert len(statements) == 2 and case.status == "open"
+        finally:
+            event.remove(db.engine, "before_cursor_execute", note)
+            db.session.rollback()

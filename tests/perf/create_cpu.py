@@ -8,6 +8,12 @@ from ``BENCH_DB_PREFIX``, dropped afterwards).
     .venv/bin/python -m tests.perf.create_cpu            # CPU ms per create, 5 blocks, median
     .venv/bin/python -m tests.perf.create_cpu --bare     # the same for bare_create_app
     .venv/bin/python -m tests.perf.create_cpu --profile  # cProfile (process time), top 40
+    .venv/bin/python -m tests.perf.create_cpu --paired   # both in one process, ratio per round
+
+``--paired`` runs ours and the bare app in one process, alternating blocks of 25 creates over
+24 rounds, and reports the median of each round's ratio (bare / ours): the two meet the same
+load within a round, so the ratio moves less than either's CPU. Two trees (before and after a
+change) run at the same moment meet the same load too.
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ from tests.perf.harness import PostgresDatabase
 from tests.perf.test_visit_create_bench import _seed
 
 WARM_UP = 30
+PAIRED_ROUNDS = 24
+PAIRED_BLOCK = 25
 
 
 def _ours(settings: dict[str, Any], username: str, body: dict[str, Any]) -> Callable[[], None]:
@@ -66,10 +74,33 @@ def _bare(database: PostgresDatabase, worker_id: str, team_id: str, body: dict[s
     return create
 
 
+def _cpu_ms_per_create(create: Callable[[], None], creates: int) -> float:
+    started = time.process_time()
+    for _ in range(creates):
+        create()
+    return (time.process_time() - started) * 1000 / creates
+
+
+def _paired(ours: Callable[[], None], bare: Callable[[], None]) -> None:
+    for _ in range(WARM_UP):
+        ours()
+        bare()
+    rounds = [
+        (_cpu_ms_per_create(ours, PAIRED_BLOCK), _cpu_ms_per_create(bare, PAIRED_BLOCK))
+        for _ in range(PAIRED_ROUNDS)
+    ]
+    print(
+        f"paired: ours median {statistics.median(o for o, _ in rounds):.2f} ms, bare median "
+        f"{statistics.median(b for _, b in rounds):.2f} ms; median per-round ratio bare / ours "
+        f"{statistics.median(b / o for o, b in rounds):.3f}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bare", action="store_true", help="bare_create_app instead of ours")
     parser.add_argument("--profile", action="store_true", help="cProfile instead of timing")
+    parser.add_argument("--paired", action="store_true", help="ours and bare, alternating")
     parser.add_argument("--creates", type=int, default=300)
     args = parser.parse_args()
     with PostgresDatabase() as database:
@@ -80,6 +111,9 @@ def main() -> None:
             "JWT_ACCESS_TTL_SECONDS": 3600,
         }
         username, worker_id, team_id, body = _seed(settings)
+        if args.paired:
+            _paired(_ours(settings, username, body), _bare(database, worker_id, team_id, body))
+            return
         create = (
             _bare(database, worker_id, team_id, body)
             if args.bare
