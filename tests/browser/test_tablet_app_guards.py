@@ -205,3 +205,23 @@ def test_a_screen_left_by_a_link_keeps_its_last_answers_and_writes_nothing_after
     assert body["children"][0]["voice"]["own_words"] == "I like my room."
     assert tablet.input_value("#f-children-0-voice-own_words") == "I like my room."
     assert tablet.errors == []
+
+
+def test_typing_while_a_sync_asked_for_runs_is_kept(tablet, world):
+    """Sync now draws the screen again with what the sync brought, but not under the fingers
+    of a worker who went on typing meanwhile (a stranger's try-out lost every keystroke typed
+    in the first 300 ms after the tap).
+    """
+    sign_in_tablet(tablet, world.usernames["worker_a"])
+    record_start(tablet, world.case_ids["a2"])
+    tablet.click("button:has-text('Continue')")
+    tablet.wait_for_selector("#child-form")
+    tablet.check("#f-children-0-seen")
+    tablet.click("#sync-now")
+    tablet.click("#f-children-0-voice-worries")
+    tablet.keyboard.type("The dog next door.", delay=20)
+    tablet.wait_for_selector("#sync-status:not(:has-text('Sending'))")
+    tablet.wait_for_timeout(800)  # past any autosave
+    assert tablet.input_value("#f-children-0-voice-worries") == "The dog next door."
+    assert tablet.evaluate(HELD_BODY)["children"][0]["voice"]["worries"] == "The dog next door."
+    assert tablet.errors == []

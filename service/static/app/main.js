@@ -61,8 +61,20 @@ async function renderStatus() {
       <a class="govuk-link app-status__link" href="#/sign-out">Sign out</a>
     </div>`;
   bar.querySelector('#sync-now').addEventListener('click', async () => {
-    await syncNow({ withCaseload: true });
-    route();
+    // The screen is drawn again with what the sync brought, unless the worker has gone on
+    // working on it meanwhile: redrawn under their fingers, what they typed would be lost.
+    let working = false;
+    const busy = () => { working = true; };
+    main.addEventListener('focusin', busy);
+    main.addEventListener('input', busy);
+    try {
+      await syncNow({ withCaseload: true });
+    } finally {
+      main.removeEventListener('focusin', busy);
+      main.removeEventListener('input', busy);
+    }
+    if (working) await renderStatus();
+    else route();
   });
 }
 
