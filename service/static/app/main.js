@@ -61,21 +61,17 @@ async function renderStatus() {
       <a class="govuk-link app-status__link" href="#/sign-out">Sign out</a>
     </div>`;
   bar.querySelector('#sync-now').addEventListener('click', async () => {
+    await syncNow({ withCaseload: true });
     // The screen is drawn again with what the sync brought, unless the worker has gone on
-    // working on it meanwhile: redrawn under their fingers, what they typed would be lost.
-    let working = false;
-    const busy = () => { working = true; };
-    main.addEventListener('focusin', busy);
-    main.addEventListener('input', busy);
-    try {
-      await syncNow({ withCaseload: true });
-    } finally {
-      main.removeEventListener('focusin', busy);
-      main.removeEventListener('input', busy);
-    }
-    if (working) await renderStatus();
+    // working in it meanwhile: redrawn under their fingers, what they type would be lost.
+    if (workingOnScreen()) await renderStatus();
     else route();
   });
+}
+
+/** Whether the worker is in a field or on a button of the screen (not of the status bar). */
+function workingOnScreen() {
+  return main.contains(document.activeElement) && document.activeElement.matches('input, textarea, button');
 }
 
 function statusNote() {
@@ -237,8 +233,7 @@ onAuthChange(async (state) => {
 onSyncStatus(() => {
   renderStatus();
   const onCaseload = !location.hash || location.hash === '#/';
-  const typing = main.contains(document.activeElement) && document.activeElement.matches('input, textarea, button');
-  if (status.state === 'synced' && onCaseload && !typing) route({ focus: false });
+  if (status.state === 'synced' && onCaseload && !workingOnScreen()) route({ focus: false });
 });
 window.addEventListener('hashchange', route);
 // Links to a field on the same screen (error summaries, the rules): the router owns the hash,
