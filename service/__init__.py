@@ -10,7 +10,7 @@ from pathlib import Path
 from types import FunctionType, MethodType
 from typing import Any
 
-from flask import Flask, redirect, send_from_directory, url_for
+from flask import Flask, has_app_context, redirect, send_from_directory, url_for
 from sqlalchemy.orm import configure_mappers
 
 from service import database, errors, pages, request_limits
@@ -60,6 +60,15 @@ class _App(Flask):
             if len(self._sync_checked) < _SYNC_CHECKS_KEPT:
                 self._sync_checked[func] = checked
         return checked
+
+    def wsgi_app(self, environ: dict[str, Any], start_response: Any) -> Any:
+        """Flask's, noting first whether the request will push an app context of its own (it
+        does unless one is active already, as in a test holding one; under gunicorn always):
+        its session is then its own, which lets the final commit skip expiring its objects
+        (:func:`service.database.commit_unit_of_work`).
+        """
+        environ[database.OWNS_APP_CONTEXT] = not has_app_context()
+        return super().wsgi_app(environ, start_response)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:

@@ -128,6 +128,8 @@ def main() -> None:
                 create()
             profile.disable()
             stats = pstats.Stats(profile)
+            if os.environ.get("PROFILE_OUT"):  # for pstats' print_callers and the like
+                stats.dump_stats(os.environ["PROFILE_OUT"])
             stats.sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(
                 int(os.environ.get("PROFILE_LINES", "40"))
             )
