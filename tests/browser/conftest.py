@@ -18,9 +18,31 @@ CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
+def _closing(app):  # type: ignore[no-untyped-def]
+    """``app``, with each response's iterable closed even when the client drops the connection.
+
+    Chromium cancels a favicon it no longer needs when the page navigates; werkzeug's development
+    server then fails inside its own clean-up and never closes the response, and the file being
+    sent is left to the garbage collector, whose ResourceWarning fails whichever test is
+    running (seen once in CI on the GOV.UK favicon). A generator left unfinished is closed when
+    it is dropped, and closes the response with it.
+    """
+
+    def closing_app(environ, start_response):  # type: ignore[no-untyped-def]
+        iterable = app(environ, start_response)
+        try:
+            yield from iterable
+        finally:
+            close = getattr(iterable, "close", None)
+            if close is not None:
+                close()
+
+    return closing_app
+
+
 @pytest.fixture(scope="session")
 def live_server(app) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, _closing(app), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
