@@ -19,6 +19,7 @@ from urllib.parse import quote, unquote
 from flask import (
     Blueprint,
     Flask,
+    Request,
     Response,
     current_app,
     g,
@@ -262,7 +263,7 @@ class CookieSessions(SecureCookieSessionInterface):
     1% of a visit create's CPU).
     """
 
-    def open_session(self, app: Flask, request: Any) -> SecureCookieSession | None:
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         """An empty session if there is no session cookie; otherwise Flask's."""
         if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
             return self.session_class()

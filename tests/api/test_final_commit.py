@@ -63,9 +63,11 @@ def test_a_failed_commit_puts_the_setting_back(
     app: Flask, worker: Any, world: Any, commits: list[bool], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings: list[bool] = []
+    sessions: list[Session] = []
 
     def refuse(self: Session) -> None:
         settings.append(self.expire_on_commit)
+        sessions.append(self)
         raise OperationalError("COMMIT", {}, Exception("server closed the connection"))
 
     monkeypatch.setattr(Session, "commit", refuse)
@@ -73,6 +75,7 @@ def test_a_failed_commit_puts_the_setting_back(
     monkeypatch.undo()
     assert response.status_code == 503
     assert settings == [False]
+    assert sessions[0].expire_on_commit is True
 
 
 def test_no_session_cookie_gives_an_empty_session_without_building_the_signer(
